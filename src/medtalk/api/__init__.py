@@ -1,0 +1,1 @@
+"""HTTP edge shared by the feature routers: typed dependencies and the error mapping."""

@@ -1,0 +1,1 @@
+"""Video calls: rooms, providers and ICE configuration."""

@@ -1,0 +1,1 @@
+"""Chat: conversations and messages (REST routes, Socket.IO events, service, store)."""

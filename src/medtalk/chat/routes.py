@@ -1,0 +1,90 @@
+"""REST for conversations and messages, exactly at the spec's paths. Thin: parse, call, shape."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from medtalk.api.deps import CurrentUser, ServicesDep
+from medtalk.chat.schemas import (
+    ConversationCreated,
+    ConversationList,
+    ConversationStatus,
+    CreateConversationRequest,
+    MessagePage,
+    MessageReadReceipt,
+    MessageSent,
+    SendMessageRequest,
+)
+from medtalk.core.clock import parse_iso
+from medtalk.core.errors import Invalid
+
+router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
+
+
+@router.post("/conversations/create", status_code=201, response_model=ConversationCreated)
+async def create_conversation(
+    body: CreateConversationRequest, caller: CurrentUser, services: ServicesDep
+) -> ConversationCreated:
+    return await services.chat.create_conversation(
+        caller,
+        doctor_id=body.doctor_id,
+        patient_id=body.patient_id,
+        appointment_id=body.appointment_id,
+        initial_message=body.initial_message,
+    )
+
+
+@router.get("/conversations", response_model=ConversationList)
+async def list_conversations(
+    caller: CurrentUser,
+    services: ServicesDep,
+    status: ConversationStatus | None = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> ConversationList:
+    return await services.chat.list_conversations(caller, status, page, limit)
+
+
+@router.get("/conversations/{conversation_id}/messages", response_model=MessagePage)
+async def get_messages(
+    conversation_id: uuid.UUID,
+    caller: CurrentUser,
+    services: ServicesDep,
+    before: Annotated[
+        str | None, Query(description="ISO-8601 timestamp (or epoch ms): messages sent before it")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> MessagePage:
+    cursor = _parse_before(before) if before else None
+    return await services.chat.history(caller, conversation_id, cursor, limit)
+
+
+@router.post("/messages/send", status_code=201, response_model=MessageSent)
+async def send_message(
+    body: SendMessageRequest, caller: CurrentUser, services: ServicesDep
+) -> MessageSent:
+    return await services.chat.send_message(
+        caller, body.conversation_id, body.content, body.content_type, body.client_message_id
+    )
+
+
+@router.post("/messages/{message_id}/read", response_model=MessageReadReceipt)
+async def mark_read(
+    message_id: uuid.UUID, caller: CurrentUser, services: ServicesDep
+) -> MessageReadReceipt:
+    """REST twin of the `mark_read` socket event."""
+    return await services.chat.mark_read(caller, message_id)
+
+
+def _parse_before(value: str) -> datetime:
+    try:
+        if value.isdigit():
+            number = int(value)
+            return datetime.fromtimestamp(number / 1000 if number > 10**11 else number, UTC)
+        return parse_iso(value)
+    except (ValueError, OverflowError, OSError):
+        raise Invalid("before must be an ISO-8601 timestamp or epoch milliseconds") from None

@@ -1,0 +1,435 @@
+"""Chat use cases: who may do what, persist first, announce after commit."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from medtalk.chat import store
+from medtalk.chat.schemas import (
+    ContentType,
+    ConversationCreated,
+    ConversationList,
+    ConversationStatus,
+    ConversationSummary,
+    LastMessage,
+    Message,
+    MessagePage,
+    MessageReadReceipt,
+    MessageSent,
+)
+from medtalk.chat.store import ConversationRow, MessageRow
+from medtalk.core.auth import Principal, Role
+from medtalk.core.clock import Clock
+from medtalk.core.crypto import DecryptionError, KeyRing
+from medtalk.core.errors import Conflict, Forbidden, Invalid, NotFound
+from medtalk.core.events import EventSink
+from medtalk.db.engine import Database
+from medtalk.users import store as user_store
+
+REPLAY_PAGE = 200
+# Writes the file's row inside the message's transaction (given the new message id).
+InsertFile = Callable[[AsyncConnection, uuid.UUID], Awaitable[None]]
+UNREADABLE = "[message cannot be decrypted]"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A stored file that a message carries (see files/service.py)."""
+
+    file_id: uuid.UUID
+    file_name: str
+    file_size: int
+    content_type: ContentType
+
+
+class ChatService:
+    def __init__(
+        self,
+        db: Database,
+        keys: KeyRing,
+        clock: Clock,
+        events: EventSink,
+        *,
+        max_message_length: int,
+        file_link: Callable[[uuid.UUID], str] = lambda file_id: f"/api/v1/chat/files/{file_id}",
+    ) -> None:
+        self._db = db
+        self._keys = keys
+        self._clock = clock
+        self._events = events
+        self._max_length = max_message_length
+        self._file_link = file_link
+
+    def set_file_link(self, file_link: Callable[[uuid.UUID], str]) -> None:
+        self._file_link = file_link
+
+    # --- conversations --------------------------------------------------------------------
+
+    async def create_conversation(
+        self,
+        caller: Principal,
+        *,
+        doctor_id: uuid.UUID | None,
+        patient_id: uuid.UUID | None,
+        appointment_id: uuid.UUID | None,
+        initial_message: str | None,
+    ) -> ConversationCreated:
+        """A patient opens a conversation with a doctor (or a doctor with a patient)."""
+        patient_id, doctor_id = _parties(caller, doctor_id, patient_id)
+        if initial_message is not None:
+            self._check_text(initial_message)
+        conversation_id = uuid.uuid4()
+        now = self._clock.now()
+        async with self._db.transaction() as db:
+            parties = await user_store.get_users(db, {patient_id, doctor_id})
+            doctor, patient = parties.get(doctor_id), parties.get(patient_id)
+            if doctor is None or doctor.role is not Role.DOCTOR:
+                raise NotFound("no such doctor", code="DOCTOR_NOT_FOUND")
+            if patient is None or patient.role is not Role.PATIENT:
+                raise NotFound("no such patient", code="PATIENT_NOT_FOUND")
+            if appointment_id is not None:
+                await self._attach_appointment(db, appointment_id, patient_id, doctor_id, now)
+            await store.insert_conversation(
+                db, conversation_id, patient_id, doctor_id, appointment_id, now
+            )
+            first = None
+            if initial_message and initial_message.strip():
+                first = await self._insert_message(
+                    db, conversation_id, caller, initial_message, ContentType.TEXT, None, None
+                )
+        created = ConversationCreated(
+            conversation_id=conversation_id,
+            doctor_id=doctor_id,
+            doctor_name=doctor.name,
+            patient_id=patient_id,
+            patient_name=patient.name,
+            appointment_id=appointment_id,
+            status=ConversationStatus.ACTIVE,
+            created_at=now,
+        )
+        other = doctor_id if caller.user_id == patient_id else patient_id
+        await self._events.to_user(other, "conversation_created", created.wire())
+        if first is not None:
+            await self._announce(first)
+        return created
+
+    async def _attach_appointment(
+        self,
+        db: AsyncConnection,
+        appointment_id: uuid.UUID,
+        patient_id: uuid.UUID,
+        doctor_id: uuid.UUID,
+        now: datetime,
+    ) -> None:
+        # Appointments live in the booking system; we learn of one the first time it is named.
+        parties = await store.get_appointment_parties(db, appointment_id)
+        if parties is None:
+            await store.insert_appointment(db, appointment_id, patient_id, doctor_id, now)
+        elif parties != (patient_id, doctor_id):
+            raise NotFound("no such appointment for this patient and doctor")
+
+    async def list_conversations(
+        self, caller: Principal, status: ConversationStatus | None, page: int, limit: int
+    ) -> ConversationList:
+        scope = None if caller.is_admin else caller.user_id
+        async with self._db.read() as db:
+            total, rows = await store.list_conversations(
+                db, scope, status.value if status else None, (page - 1) * limit, limit
+            )
+            ids = [row.id for row in rows]
+            unread = await store.unread_counts(db, ids, caller.user_id)
+            last = await store.last_messages(db, rows)
+            names = await store.user_names(
+                db, {row.doctor_id for row in rows} | {row.patient_id for row in rows}
+            )
+        summaries = [
+            ConversationSummary(
+                id=row.id,
+                doctor_id=row.doctor_id,
+                doctor_name=names.get(row.doctor_id, ""),
+                patient_id=row.patient_id,
+                patient_name=names.get(row.patient_id, ""),
+                appointment_id=row.appointment_id,
+                status=ConversationStatus(row.status),
+                created_at=row.created_at,
+                last_message=self._last_message(last.get(row.id)),
+                unread_count=unread.get(row.id, 0),
+                last_seq=row.last_seq,
+            )
+            for row in rows
+        ]
+        return ConversationList(total=total, page=page, limit=limit, conversations=summaries)
+
+    def _last_message(self, row: MessageRow | None) -> LastMessage | None:
+        if row is None:
+            return None
+        return LastMessage(
+            message_id=row.id,
+            sender_id=row.sender_id,
+            content=self._open(row),
+            content_type=ContentType(row.content_type),
+            sent_at=row.sent_at,
+            is_read=row.is_read,
+        )
+
+    async def conversation_for(
+        self, caller: Principal, conversation_id: uuid.UUID
+    ) -> ConversationRow:
+        """The conversation if the caller takes part in it (or is ADMIN); NotFound otherwise."""
+        async with self._db.read() as db:
+            return await _visible_conversation(db, caller, conversation_id)
+
+    # --- messages -------------------------------------------------------------------------
+
+    async def send_message(
+        self,
+        caller: Principal,
+        conversation_id: uuid.UUID,
+        content: str,
+        content_type: ContentType = ContentType.TEXT,
+        client_message_id: str | None = None,
+    ) -> MessageSent:
+        """Store a text message and announce it; a retried client id returns the stored one."""
+        if content_type is not ContentType.TEXT:
+            raise Invalid("only TEXT is sent here; files go to /api/v1/chat/messages/upload")
+        self._check_text(content)
+        message = await self._store_message(
+            caller, conversation_id, content, content_type, client_message_id, None
+        )
+        return _sent(message)
+
+    async def send_attachment(
+        self,
+        caller: Principal,
+        conversation_id: uuid.UUID,
+        attachment: Attachment,
+        insert_file: InsertFile,
+    ) -> MessageRow:
+        """Store a file message; `insert_file` writes the file row in the same transaction."""
+        return await self._store_message(
+            caller,
+            conversation_id,
+            attachment.file_name,
+            attachment.content_type,
+            None,
+            (attachment, insert_file),
+        )
+
+    async def _store_message(
+        self,
+        caller: Principal,
+        conversation_id: uuid.UUID,
+        content: str,
+        content_type: ContentType,
+        client_message_id: str | None,
+        attachment: tuple[Attachment, InsertFile] | None,
+    ) -> MessageRow:
+        try:
+            async with self._db.transaction() as db:
+                conversation = await _visible_conversation(db, caller, conversation_id)
+                _check_can_send(caller, conversation)
+                if client_message_id:
+                    stored = await store.find_by_client_id(
+                        db, conversation_id, caller.user_id, client_message_id
+                    )
+                    if stored is not None:
+                        return stored
+                message = await self._insert_message(
+                    db,
+                    conversation_id,
+                    caller,
+                    content,
+                    content_type,
+                    client_message_id,
+                    attachment[0] if attachment else None,
+                )
+                if attachment is not None:
+                    await attachment[1](db, message.id)
+        except IntegrityError:
+            # Two retries with one client id raced; the first one's row is the answer.
+            if not client_message_id:
+                raise
+            async with self._db.read() as db:
+                stored = await store.find_by_client_id(
+                    db, conversation_id, caller.user_id, client_message_id
+                )
+            if stored is None:
+                raise
+            return stored
+        await self._announce(message)
+        return message
+
+    async def _insert_message(
+        self,
+        db: AsyncConnection,
+        conversation_id: uuid.UUID,
+        sender: Principal,
+        content: str,
+        content_type: ContentType,
+        client_message_id: str | None,
+        attachment: Attachment | None,
+    ) -> MessageRow:
+        seq, sent_at = await store.claim_next_seq(db, conversation_id, self._clock.now())
+        message_id = uuid.uuid4()
+        key_id, sealed = self._keys.seal_text(content, associated=str(message_id))
+        message = MessageRow(
+            id=message_id,
+            conversation_id=conversation_id,
+            seq=seq,
+            sender_id=sender.user_id,
+            sender_type=sender.role.value,
+            content=sealed,
+            key_id=key_id,
+            content_type=content_type.value,
+            file_name=attachment.file_name if attachment else None,
+            file_size=attachment.file_size if attachment else None,
+            file_id=attachment.file_id if attachment else None,
+            client_message_id=client_message_id,
+            is_read=False,
+            read_at=None,
+            sent_at=sent_at,
+        )
+        await store.insert_message(db, message)
+        return message
+
+    async def _announce(self, message: MessageRow) -> None:
+        await self._events.message_created(
+            message.conversation_id, message.seq, self.view(message).wire()
+        )
+
+    async def history(
+        self,
+        caller: Principal,
+        conversation_id: uuid.UUID,
+        before: datetime | None,
+        limit: int,
+    ) -> MessagePage:
+        """Messages sent before `before`, newest first; `hasMore` says whether older ones exist."""
+        async with self._db.read() as db:
+            await _visible_conversation(db, caller, conversation_id)
+            rows = await store.messages_before(db, conversation_id, before, limit + 1)
+        return MessagePage(
+            messages=[self.view(row) for row in rows[:limit]], has_more=len(rows) > limit
+        )
+
+    async def messages_after(
+        self, conversation_id: uuid.UUID, after_seq: int, limit: int = REPLAY_PAGE
+    ) -> list[Message]:
+        """Recovery for a socket that already passed the participation check."""
+        async with self._db.read() as db:
+            rows = await store.messages_after_seq(db, conversation_id, after_seq, limit)
+        return [self.view(row) for row in rows]
+
+    async def mark_read(self, caller: Principal, message_id: uuid.UUID) -> MessageReadReceipt:
+        """The caller has read this message and everything the other side sent before it."""
+        now = self._clock.now()
+        async with self._db.transaction() as db:
+            message = await store.get_message(db, message_id)
+            if message is None:
+                raise NotFound("no such message")
+            conversation = await _visible_conversation(db, caller, message.conversation_id)
+            changed = 0
+            if conversation.has_participant(caller.user_id) and message.sender_id != caller.user_id:
+                changed = await store.mark_read_up_to(
+                    db, conversation.id, caller.user_id, message.seq, now
+                )
+        receipt = MessageReadReceipt(
+            message_id=message.id,
+            conversation_id=message.conversation_id,
+            reader_id=caller.user_id,
+            up_to_seq=message.seq,
+            read_at=now if changed else (message.read_at or now),
+        )
+        if changed:
+            await self._events.to_conversation(
+                message.conversation_id, "message_read", receipt.wire()
+            )
+        return receipt
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def view(self, row: MessageRow) -> Message:
+        return Message(
+            id=row.id,
+            message_id=row.id,
+            conversation_id=row.conversation_id,
+            seq=row.seq,
+            sender_id=row.sender_id,
+            sender_type=row.sender_type,
+            content=self._open(row),
+            content_type=ContentType(row.content_type),
+            sent_at=row.sent_at,
+            is_read=row.is_read,
+            read_at=row.read_at,
+            client_message_id=row.client_message_id,
+            file_id=row.file_id,
+            file_name=row.file_name,
+            file_size=row.file_size,
+            file_url=self._file_link(row.file_id) if row.file_id else None,
+        )
+
+    def _open(self, row: MessageRow) -> str:
+        try:
+            return self._keys.open_text(row.key_id, row.content, associated=str(row.id))
+        except DecryptionError:
+            # A tampered row or a retired key: say so rather than serve garbage or fail the page.
+            return UNREADABLE
+
+    def _check_text(self, content: str) -> None:
+        if not content.strip():
+            raise Invalid("message content is empty")
+        if len(content) > self._max_length:
+            raise Invalid(f"message content is longer than {self._max_length} characters")
+
+
+def _parties(
+    caller: Principal, doctor_id: uuid.UUID | None, patient_id: uuid.UUID | None
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """(patient, doctor) of a new conversation, from the caller's role and the request."""
+    if caller.role is Role.PATIENT:
+        if doctor_id is None:
+            raise Invalid("doctorId is required")
+        if patient_id not in (None, caller.user_id):
+            raise Forbidden("a patient opens conversations for themselves only")
+        return caller.user_id, doctor_id
+    if caller.role is Role.DOCTOR:
+        if patient_id is None:
+            raise Invalid("patientId is required when a doctor opens a conversation")
+        if doctor_id not in (None, caller.user_id):
+            raise Forbidden("a doctor opens conversations for themselves only")
+        return patient_id, caller.user_id
+    raise Forbidden("administrators do not open conversations")
+
+
+async def _visible_conversation(
+    db: AsyncConnection, caller: Principal, conversation_id: uuid.UUID
+) -> ConversationRow:
+    conversation = await store.get_conversation(db, conversation_id)
+    # Not yours and not there look the same from outside: no existence leak.
+    if conversation is None or not (
+        caller.is_admin or conversation.has_participant(caller.user_id)
+    ):
+        raise NotFound("no such conversation")
+    return conversation
+
+
+def _check_can_send(caller: Principal, conversation: ConversationRow) -> None:
+    if not conversation.has_participant(caller.user_id):
+        raise Forbidden("only the patient and the doctor write in a conversation")
+    if conversation.status != ConversationStatus.ACTIVE.value:
+        raise Conflict(f"the conversation is {conversation.status}", code="CONVERSATION_NOT_ACTIVE")
+
+
+def _sent(message: MessageRow) -> MessageSent:
+    return MessageSent(
+        message_id=message.id,
+        conversation_id=message.conversation_id,
+        seq=message.seq,
+        sent_at=message.sent_at,
+    )

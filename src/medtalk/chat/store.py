@@ -1,0 +1,295 @@
+"""SQL for conversations and messages. No authorization here: the service decides who may ask."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from medtalk.db.tables import appointments, chat_messages, conversations, users
+
+
+@dataclass(frozen=True)
+class ConversationRow:
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    doctor_id: uuid.UUID
+    appointment_id: uuid.UUID | None
+    status: str
+    last_seq: int
+    last_message_at: datetime | None
+    created_at: datetime
+
+    def has_participant(self, user_id: uuid.UUID) -> bool:
+        return user_id in (self.patient_id, self.doctor_id)
+
+    def other_participant(self, user_id: uuid.UUID) -> uuid.UUID:
+        return self.doctor_id if user_id == self.patient_id else self.patient_id
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """A stored message; `content` is still sealed (see ChatService for opening it)."""
+
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    seq: int
+    sender_id: uuid.UUID
+    sender_type: str
+    content: str
+    key_id: str
+    content_type: str
+    file_name: str | None
+    file_size: int | None
+    file_id: uuid.UUID | None
+    client_message_id: str | None
+    is_read: bool
+    read_at: datetime | None
+    sent_at: datetime
+
+
+_CONVERSATION_COLUMNS = (
+    conversations.c.id,
+    conversations.c.user_id.label("patient_id"),
+    conversations.c.doctor_id,
+    conversations.c.appointment_id,
+    conversations.c.status,
+    conversations.c.last_seq,
+    conversations.c.last_message_at,
+    conversations.c.created_at,
+)
+_MESSAGE_COLUMNS = tuple(chat_messages.c[name] for name in MessageRow.__dataclass_fields__)
+
+
+def _conversation(row: sa.Row[tuple[object, ...]]) -> ConversationRow:
+    return ConversationRow(**row._asdict())
+
+
+def _message(row: sa.Row[tuple[object, ...]]) -> MessageRow:
+    return MessageRow(**row._asdict())
+
+
+# --- appointments -------------------------------------------------------------------------
+
+
+async def get_appointment_parties(
+    db: AsyncConnection, appointment_id: uuid.UUID
+) -> tuple[uuid.UUID, uuid.UUID] | None:
+    query = sa.select(appointments.c.patient_id, appointments.c.doctor_id).where(
+        appointments.c.id == appointment_id
+    )
+    row = (await db.execute(query)).first()
+    return (row.patient_id, row.doctor_id) if row else None
+
+
+async def insert_appointment(
+    db: AsyncConnection,
+    appointment_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    doctor_id: uuid.UUID,
+    now: datetime,
+) -> None:
+    await db.execute(
+        appointments.insert().values(
+            id=appointment_id, patient_id=patient_id, doctor_id=doctor_id, created_at=now
+        )
+    )
+
+
+# --- conversations ------------------------------------------------------------------------
+
+
+async def insert_conversation(
+    db: AsyncConnection,
+    conversation_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    doctor_id: uuid.UUID,
+    appointment_id: uuid.UUID | None,
+    now: datetime,
+) -> None:
+    await db.execute(
+        conversations.insert().values(
+            id=conversation_id,
+            user_id=patient_id,
+            doctor_id=doctor_id,
+            appointment_id=appointment_id,
+            status="ACTIVE",
+            last_seq=0,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+
+
+async def get_conversation(
+    db: AsyncConnection, conversation_id: uuid.UUID
+) -> ConversationRow | None:
+    query = sa.select(*_CONVERSATION_COLUMNS).where(conversations.c.id == conversation_id)
+    row = (await db.execute(query)).first()
+    return _conversation(row) if row else None
+
+
+def _visible_to(user_id: uuid.UUID | None) -> sa.ColumnElement[bool]:
+    """Conversations the user takes part in; None means all (an administrator)."""
+    if user_id is None:
+        return sa.true()
+    return sa.or_(conversations.c.user_id == user_id, conversations.c.doctor_id == user_id)
+
+
+async def list_conversations(
+    db: AsyncConnection,
+    user_id: uuid.UUID | None,
+    status: str | None,
+    offset: int,
+    limit: int,
+) -> tuple[int, list[ConversationRow]]:
+    """One page of the user's conversations, most recently active first, and the total."""
+    where = _visible_to(user_id)
+    if status is not None:
+        where = sa.and_(where, conversations.c.status == status)
+    total = (
+        await db.execute(sa.select(sa.func.count()).select_from(conversations).where(where))
+    ).scalar_one()
+    activity = sa.func.coalesce(conversations.c.last_message_at, conversations.c.created_at)
+    query = (
+        sa.select(*_CONVERSATION_COLUMNS)
+        .where(where)
+        .order_by(activity.desc(), conversations.c.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return int(total), [_conversation(row) for row in await db.execute(query)]
+
+
+async def unread_counts(
+    db: AsyncConnection, conversation_ids: list[uuid.UUID], reader_id: uuid.UUID
+) -> dict[uuid.UUID, int]:
+    """Messages from the other side that `reader_id` has not read, per conversation."""
+    if not conversation_ids:
+        return {}
+    query = (
+        sa.select(chat_messages.c.conversation_id, sa.func.count())
+        .where(
+            chat_messages.c.conversation_id.in_(conversation_ids),
+            chat_messages.c.is_read.is_(False),
+            chat_messages.c.sender_id != reader_id,
+        )
+        .group_by(chat_messages.c.conversation_id)
+    )
+    return {row[0]: int(row[1]) for row in await db.execute(query)}
+
+
+async def last_messages(
+    db: AsyncConnection, conversations_: list[ConversationRow]
+) -> dict[uuid.UUID, MessageRow]:
+    wanted = [(c.id, c.last_seq) for c in conversations_ if c.last_seq > 0]
+    if not wanted:
+        return {}
+    query = sa.select(*_MESSAGE_COLUMNS).where(
+        sa.tuple_(chat_messages.c.conversation_id, chat_messages.c.seq).in_(wanted)
+    )
+    return {row.conversation_id: _message(row) for row in await db.execute(query)}
+
+
+async def user_names(db: AsyncConnection, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not user_ids:
+        return {}
+    query = sa.select(users.c.id, users.c.name).where(users.c.id.in_(user_ids))
+    return {row.id: row.name for row in await db.execute(query)}
+
+
+# --- messages -----------------------------------------------------------------------------
+
+
+async def claim_next_seq(
+    db: AsyncConnection, conversation_id: uuid.UUID, now: datetime
+) -> tuple[int, datetime]:
+    """Take the next seq and a sent_at strictly after the previous message's.
+
+    The UPDATE comes first so it takes the conversation's row lock (PostgreSQL) or the write
+    lock (SQLite) before anything is read: concurrent senders queue here, and seq and sent_at
+    both increase with no gaps and no ties, which makes `before=<sentAt>` an exact cursor.
+    """
+    seq = (
+        await db.execute(
+            conversations.update()
+            .where(conversations.c.id == conversation_id)
+            .values(last_seq=conversations.c.last_seq + 1)
+            .returning(conversations.c.last_seq, conversations.c.last_message_at)
+        )
+    ).one()
+    previous: datetime | None = seq.last_message_at
+    sent_at = now if previous is None or now > previous else previous + timedelta(milliseconds=1)
+    await db.execute(
+        conversations.update()
+        .where(conversations.c.id == conversation_id)
+        .values(last_message_at=sent_at, updated_at=now)
+    )
+    return int(seq.last_seq), sent_at
+
+
+async def insert_message(db: AsyncConnection, message: MessageRow) -> None:
+    values = {name: getattr(message, name) for name in MessageRow.__dataclass_fields__}
+    await db.execute(chat_messages.insert().values(**values))
+
+
+async def get_message(db: AsyncConnection, message_id: uuid.UUID) -> MessageRow | None:
+    query = sa.select(*_MESSAGE_COLUMNS).where(chat_messages.c.id == message_id)
+    row = (await db.execute(query)).first()
+    return _message(row) if row else None
+
+
+async def find_by_client_id(
+    db: AsyncConnection, conversation_id: uuid.UUID, sender_id: uuid.UUID, client_message_id: str
+) -> MessageRow | None:
+    query = sa.select(*_MESSAGE_COLUMNS).where(
+        chat_messages.c.conversation_id == conversation_id,
+        chat_messages.c.sender_id == sender_id,
+        chat_messages.c.client_message_id == client_message_id,
+    )
+    row = (await db.execute(query)).first()
+    return _message(row) if row else None
+
+
+async def messages_before(
+    db: AsyncConnection, conversation_id: uuid.UUID, before: datetime | None, limit: int
+) -> list[MessageRow]:
+    """Up to `limit` messages sent before `before`, newest first."""
+    query = sa.select(*_MESSAGE_COLUMNS).where(chat_messages.c.conversation_id == conversation_id)
+    if before is not None:
+        query = query.where(chat_messages.c.sent_at < before)
+    query = query.order_by(chat_messages.c.seq.desc()).limit(limit)
+    return [_message(row) for row in await db.execute(query)]
+
+
+async def messages_after_seq(
+    db: AsyncConnection, conversation_id: uuid.UUID, after_seq: int, limit: int
+) -> list[MessageRow]:
+    """Up to `limit` messages with seq > after_seq, oldest first (reconnect recovery)."""
+    query = (
+        sa.select(*_MESSAGE_COLUMNS)
+        .where(chat_messages.c.conversation_id == conversation_id, chat_messages.c.seq > after_seq)
+        .order_by(chat_messages.c.seq)
+        .limit(limit)
+    )
+    return [_message(row) for row in await db.execute(query)]
+
+
+async def mark_read_up_to(
+    db: AsyncConnection, conversation_id: uuid.UUID, reader_id: uuid.UUID, seq: int, now: datetime
+) -> int:
+    """Mark the other side's unread messages up to `seq` read; returns how many changed."""
+    result = await db.execute(
+        chat_messages.update()
+        .where(
+            chat_messages.c.conversation_id == conversation_id,
+            chat_messages.c.sender_id != reader_id,
+            chat_messages.c.seq <= seq,
+            chat_messages.c.is_read.is_(False),
+        )
+        .values(is_read=True, read_at=now)
+    )
+    return int(result.rowcount)

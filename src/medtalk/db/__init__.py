@@ -1,0 +1,1 @@
+"""Database: engine/session, table definitions and Alembic migrations (SQLite and PostgreSQL)."""

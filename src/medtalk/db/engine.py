@@ -1,0 +1,84 @@
+"""Async engine and transactions; SQLite (WAL, embedded) or PostgreSQL (asyncpg) by URL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from medtalk.core.errors import Unavailable
+from medtalk.settings import Settings
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    url = settings.resolved_database_url
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(
+        url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_pool_size,
+        pool_pre_ping=True,
+        pool_timeout=10,
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class Database:
+    """Hands out transactions; turns 'database unreachable' into a clean Unavailable error."""
+
+    def __init__(self, engine: AsyncEngine, *, serialize_writes: bool) -> None:
+        self.engine = engine
+        # SQLite has one writer at a time; queueing writers here avoids lock-upgrade deadlocks.
+        self._write_lock = asyncio.Lock() if serialize_writes else None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A read-write transaction, committed on success, rolled back on error."""
+        if self._write_lock is None:
+            async with self._connect() as connection:
+                yield connection
+            return
+        async with self._write_lock, self._connect() as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self._connect() as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self.engine.begin() as connection:
+                yield connection
+        except (OperationalError, ConnectionError, OSError) as exc:
+            raise Unavailable("the database is unavailable; please retry") from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise Unavailable("the database connection was lost; please retry") from exc
+            raise
+
+    async def ping(self) -> None:
+        async with self.read() as connection:
+            await connection.execute(sa.text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,153 @@
+"""Table definitions (SQLAlchemy Core), shared by the stores and the migrations' autogenerate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Stored as naive UTC (the spec's TIMESTAMP), always handed back timezone-aware."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _enum_check(column: str, values: tuple[str, ...]) -> sa.CheckConstraint:
+    allowed = ", ".join(f"'{value}'" for value in values)
+    return sa.CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_allowed")
+
+
+ROLES = ("PATIENT", "DOCTOR", "ADMIN")
+CONVERSATION_STATUSES = ("ACTIVE", "ARCHIVED", "CLOSED")
+SENDER_TYPES = ("PATIENT", "DOCTOR")
+CONTENT_TYPES = ("TEXT", "IMAGE", "FILE", "AUDIO", "VIDEO")
+ROOM_STATUSES = ("WAITING", "IN_PROGRESS", "ENDED", "CANCELLED")
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(10), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    _enum_check("role", ROLES),
+)
+
+appointments = sa.Table(
+    "appointments",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("patient_id", sa.Uuid, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("doctor_id", sa.Uuid, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("scheduled_time", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("doctor_id", sa.Uuid, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("appointment_id", sa.Uuid, sa.ForeignKey("appointments.id")),
+    sa.Column("status", sa.String(20), nullable=False, server_default="ACTIVE", index=True),
+    sa.Column("last_message_at", UTCDateTime),
+    # Highest message seq so far; bumped in the insert transaction (it also serializes senders).
+    sa.Column("last_seq", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    _enum_check("status", CONVERSATION_STATUSES),
+)
+
+chat_messages = sa.Table(
+    "chat_messages",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("conversation_id", sa.Uuid, sa.ForeignKey("conversations.id"), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("sender_id", sa.Uuid, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("sender_type", sa.String(10), nullable=False),
+    # AES-256-GCM ciphertext (base64) of the text; `key_id` names the key that sealed it.
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("key_id", sa.String(64), nullable=False),
+    sa.Column("content_type", sa.String(20), nullable=False, server_default="TEXT"),
+    sa.Column("file_name", sa.String(255)),
+    sa.Column("file_size", sa.BigInteger),
+    sa.Column("file_id", sa.Uuid),
+    sa.Column("client_message_id", sa.String(100)),
+    sa.Column("is_read", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("read_at", UTCDateTime),
+    sa.Column("sent_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("conversation_id", "seq", name="uq_chat_messages_conversation_seq"),
+    sa.UniqueConstraint(
+        "conversation_id", "sender_id", "client_message_id", name="uq_chat_messages_client_id"
+    ),
+    sa.Index("idx_messages_conversation_sent_at", "conversation_id", "sent_at"),
+    sa.Index("idx_messages_unread", "conversation_id", "is_read"),
+    _enum_check("sender_type", SENDER_TYPES),
+    _enum_check("content_type", CONTENT_TYPES),
+)
+
+chat_files = sa.Table(
+    "chat_files",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("conversation_id", sa.Uuid, sa.ForeignKey("conversations.id"), nullable=False),
+    sa.Column("uploader_id", sa.Uuid, sa.ForeignKey("users.id"), nullable=False),
+    # Object name in the file store: generated, never derived from user input.
+    sa.Column("storage_key", sa.String(200), nullable=False, unique=True),
+    sa.Column("mime_type", sa.String(100), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("key_id", sa.String(64)),
+    sa.Column("status", sa.String(20), nullable=False, server_default="CLEAN"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+video_call_rooms = sa.Table(
+    "video_call_rooms",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("room_name", sa.String(100), nullable=False, unique=True),
+    sa.Column("appointment_id", sa.Uuid, sa.ForeignKey("appointments.id")),
+    sa.Column("conversation_id", sa.Uuid, sa.ForeignKey("conversations.id")),
+    sa.Column("host_id", sa.Uuid, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("guest_id", sa.Uuid, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("status", sa.String(20), nullable=False, server_default="WAITING", index=True),
+    sa.Column("scheduled_time", UTCDateTime),
+    sa.Column("started_at", UTCDateTime),
+    sa.Column("ended_at", UTCDateTime),
+    sa.Column("duration", sa.Integer),
+    sa.Column("recording_url", sa.String(500)),
+    sa.Column("has_recording", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("notes", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    _enum_check("status", ROOM_STATUSES),
+)

@@ -1,0 +1,1 @@
+"""Files: validated uploads, encrypted storage backends, signed download links."""

@@ -1,0 +1,68 @@
+"""REST for files: the spec's upload endpoint and the download behind `fileUrl`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.responses import StreamingResponse
+
+from medtalk.api.deps import BearerCredentials, CurrentUser, ServicesDep, authenticate
+from medtalk.chat.schemas import ContentType
+from medtalk.core.errors import NotFound
+from medtalk.files.service import FileUploaded
+
+router = APIRouter(prefix="/api/v1/chat", tags=["files"])
+
+UPLOAD_READ = 256 * 1024
+
+
+@router.post("/messages/upload", status_code=201, response_model=FileUploaded)
+async def upload_file(
+    caller: CurrentUser,
+    services: ServicesDep,
+    conversation_id: Annotated[uuid.UUID, Form(alias="conversationId")],
+    file: Annotated[UploadFile, File()],
+    file_type: Annotated[ContentType | None, Form(alias="fileType")] = None,
+) -> FileUploaded:
+    """Oversized bodies never get here: app.py refuses them by Content-Length first."""
+    return await services.files.upload(
+        caller, conversation_id, file.filename, file_type, _chunks(file)
+    )
+
+
+@router.get("/files/{file_id}", response_class=StreamingResponse)
+async def download_file(
+    file_id: uuid.UUID,
+    services: ServicesDep,
+    credentials: BearerCredentials,
+    expires: int | None = None,
+    sig: str | None = None,
+) -> StreamingResponse:
+    """A participant's bearer token, or a valid unexpired signed link, opens the file."""
+    if expires is not None and sig is not None:
+        if not services.files.link_is_valid(file_id, expires, sig):
+            raise NotFound("link expired or invalid", code="LINK_INVALID")
+        stored = await services.files.find(file_id)
+    else:
+        caller = await authenticate(services, credentials)
+        stored = await services.files.find_for(caller, file_id)
+    inline = stored.mime_type.split("/")[0] in ("image", "audio", "video")
+    disposition = "inline" if inline else "attachment"
+    headers = {
+        "Content-Length": str(stored.size),
+        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(str(stored.id))}",
+        "Cache-Control": "private, max-age=300",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return StreamingResponse(
+        services.files.content(stored), media_type=stored.mime_type, headers=headers
+    )
+
+
+async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
+    while piece := await upload.read(UPLOAD_READ):
+        yield piece

@@ -1,0 +1,20 @@
+"""The file store interface: put a stream under a generated key, read it back, delete it."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+
+
+class FileStorage(ABC):
+    @abstractmethod
+    async def put(self, key: str, chunks: AsyncIterator[bytes]) -> str | None:
+        """Store the stream under `key`; returns the encryption key id, if we encrypt."""
+
+    @abstractmethod
+    def read(self, key: str, key_id: str | None) -> AsyncIterator[bytes]:
+        """The stored bytes, decrypted, as a stream."""
+
+    @abstractmethod
+    async def delete(self, key: str) -> None:
+        """Remove the object; a missing one is not an error."""

@@ -1,0 +1,1 @@
+"""Socket.IO edge: connection auth, the spec's events, and ordered message delivery."""

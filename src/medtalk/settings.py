@@ -1,0 +1,79 @@
+"""The one settings object: every knob is a MEDTALK_* environment variable (or a .env line)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Obviously dev-only values: production mode refuses to start with any of them.
+DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
+DEV_LINK_SECRET = "dev-only-link-secret-change-me-0123456789abcdef"
+
+
+class Settings(BaseSettings):
+    """Configuration of one medtalk process (serve, worker or an operator command)."""
+
+    model_config = SettingsConfigDict(env_prefix="MEDTALK_", env_file=".env", extra="ignore")
+
+    mode: Literal["dev", "production"] = Field("dev", description="production refuses dev secrets")
+    host: str = Field("127.0.0.1", description="address `medtalk serve` listens on")
+    port: int = Field(8089, description="port `medtalk serve` listens on (spec: 8089)")
+    public_url: str = Field(
+        "", description="base URL clients reach us at; empty means links are relative paths"
+    )
+    data_dir: Path = Field(Path("./data"), description="embedded database, keys and files")
+    database_url: str = Field(
+        "", description="SQLAlchemy async URL; empty means SQLite in data_dir"
+    )
+    database_pool_size: int = Field(10, description="connections per process (PostgreSQL)")
+    auto_migrate: bool = Field(True, description="run migrations when `serve` starts")
+
+    jwt_secret: str = Field(DEV_JWT_SECRET, description="HS256 secret for bearer tokens")
+    jwt_jwks_url: str = Field("", description="JWKS URL for RS256/ES256 tokens from an IdP")
+    jwt_algorithms: list[str] = Field(["HS256"], description="accepted JWT algorithms")
+    jwt_issuer: str = Field("", description="required `iss` claim, if set")
+    jwt_audience: str = Field("", description="required `aud` claim, if set")
+    jwt_leeway_seconds: int = Field(30, description="clock skew tolerated on exp/nbf")
+    dev_token_ttl_seconds: int = Field(12 * 3600, description="lifetime of `medtalk token`")
+
+    encryption_keys: str = Field(
+        "",
+        description="key ring 'id:base64key,id:base64key' (32-byte AES keys, newest last); "
+        "empty in dev means a generated key under data_dir",
+    )
+    link_secret: str = Field(DEV_LINK_SECRET, description="HMAC secret for signed file links")
+    file_link_ttl_seconds: int = Field(600, description="lifetime of a signed file link")
+
+    max_message_length: int = Field(5000, description="characters in one text message")
+    max_upload_bytes: int = Field(25 * 1024 * 1024, description="largest accepted file")
+    history_page_max: int = Field(100, description="largest `limit` on message history")
+
+    cors_origins: list[str] = Field([], description="browser origins allowed to call us")
+    log_level: str = Field("INFO", description="root log level")
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_in_production(self) -> Settings:
+        if self.mode == "production":
+            if self.jwt_secret == DEV_JWT_SECRET and not self.jwt_jwks_url:
+                raise ValueError("production mode needs MEDTALK_JWT_SECRET or MEDTALK_JWT_JWKS_URL")
+            if self.link_secret == DEV_LINK_SECRET:
+                raise ValueError("production mode needs MEDTALK_LINK_SECRET")
+            if not self.encryption_keys:
+                raise ValueError("production mode needs MEDTALK_ENCRYPTION_KEYS")
+            if "none" in (alg.lower() for alg in self.jwt_algorithms):
+                raise ValueError("the 'none' JWT algorithm is never accepted")
+        return self
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'medtalk.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")

@@ -1,0 +1,1 @@
+"""Users: provisioned just-in-time from tokens, or added by an operator."""
