@@ -91,6 +91,8 @@ class Delivery:
             if not page:
                 return
             for payload in page:
+                if up_to is not None and payload["seq"] > up_to:
+                    return  # the caller sends that one itself
                 if payload["seq"] > cursor.seq:
                     await self._send(sid, payload)
                     cursor.seq = payload["seq"]

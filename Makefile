@@ -1,0 +1,27 @@
+# One command per habit. `make run` and `make test` work on a fresh clone.
+.PHONY: setup run test test-fast lint format migrate
+
+setup:
+	@scripts/bootstrap.sh
+
+run: setup
+	.venv/bin/medtalk serve --demo
+
+test: setup
+	@scripts/test-deps.sh
+	.venv/bin/python -m pytest
+
+test-fast: setup
+	.venv/bin/python -m pytest tests/unit
+
+lint: setup
+	.venv/bin/ruff check src tests
+	.venv/bin/ruff format --check src tests
+	.venv/bin/mypy src
+
+format: setup
+	.venv/bin/ruff format src tests
+	.venv/bin/ruff check --fix src tests
+
+migrate: setup
+	.venv/bin/medtalk migrate

@@ -1,0 +1,48 @@
+"""Shared fixtures: a real medtalk server (uvicorn, real sockets) per database backend."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from world import LiveServer, World, postgres_admin_url, start_server, try_create_database
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this run, dropped at the end.
+
+    CI must run this leg: there, an unreachable PostgreSQL fails the run instead of skipping.
+    """
+    name = f"medtalk_test_{uuid.uuid4().hex[:8]}"
+    url, drop, problem = try_create_database(postgres_admin_url(), name)
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI: {problem}")
+        pytest.skip(f"PostgreSQL not reachable, skipping its leg: {problem}")
+    yield url
+    drop()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    database_url = ""
+    if request.param == "postgresql":
+        database_url = request.getfixturevalue("postgres_url")
+    data_dir: Path = tmp_path_factory.mktemp(f"medtalk-{request.param}")
+    with start_server(data_dir, database_url, backend=request.param) as live:
+        yield live
+
+
+@pytest.fixture
+async def world(server: LiveServer) -> AsyncIterator[World]:
+    async with World(server) as world:
+        yield world
