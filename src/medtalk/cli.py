@@ -8,6 +8,7 @@ import uuid
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from medtalk.core.auth import Role, mint_token
 from medtalk.settings import Settings
@@ -20,7 +21,15 @@ app.add_typer(users_app, name="users")
 
 
 def _settings() -> Settings:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        # A configuration mistake deserves one clear line, not a traceback.
+        problems = "; ".join(
+            str(item["msg"]).removeprefix("Value error, ") for item in error.errors()
+        )
+        typer.echo(f"medtalk: invalid configuration: {problems}", err=True)
+        raise typer.Exit(2) from None
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
@@ -151,3 +160,7 @@ def _redacted(url: str) -> str:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -22,7 +22,9 @@ def png_bytes(size: tuple[int, int] = (32, 24)) -> bytes:
     return buffer.getvalue()
 
 
-async def upload(person, conversation: str, name: str, data: bytes, file_type: str | None = "IMAGE"):  # type: ignore[no-untyped-def]
+async def upload(
+    person, conversation: str, name: str, data: bytes, file_type: str | None = "IMAGE"
+):  # type: ignore[no-untyped-def]
     form = {"conversationId": conversation} | ({"fileType": file_type} if file_type else {})
     return await person.post(
         "/api/v1/chat/messages/upload", data=form, files={"file": (name, data, "image/png")}
@@ -57,9 +59,13 @@ async def test_files_are_encrypted_on_disk(world: World) -> None:
     marker = b"PATIENT-NAME-NGUYEN-THI-C" * 4
     document = PDF + marker
     assert (await upload(patient, conversation, "lab.pdf", document, "FILE")).status_code == 201
-    stored = [p for p in Path(world.server.settings.data_dir, "files").rglob("*") if p.is_file()]
+    stored = _stored_objects(Path(world.server.settings.data_dir, "files"))
     assert stored
-    assert all(marker not in p.read_bytes() and b"%PDF" not in p.read_bytes() for p in stored)
+    assert all(marker not in blob and b"%PDF" not in blob for blob in stored)
+
+
+def _stored_objects(root: Path) -> list[bytes]:
+    return [path.read_bytes() for path in root.rglob("*") if path.is_file()]
 
 
 async def test_spoofed_and_mismatched_files_are_refused(world: World) -> None:
