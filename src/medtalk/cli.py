@@ -5,13 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
 
 from medtalk.core.auth import Role, mint_token
 from medtalk.settings import Settings
+
+if TYPE_CHECKING:
+    from medtalk.users.service import UserDirectory
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="medtalk: chat and video calls for patients and doctors.", no_args_is_help=True
@@ -138,7 +144,7 @@ def users_add(
     typer.echo(f"{user.id}  {user.role.value}  {user.name}")
 
 
-async def _with_directory(settings, action):  # type: ignore[no-untyped-def]
+async def _with_directory(settings: Settings, action: Callable[[UserDirectory], Awaitable[T]]) -> T:
     from medtalk.core.clock import Clock
     from medtalk.db.engine import Database, create_engine
     from medtalk.db.migrate import upgrade
