@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Unpack
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -65,11 +65,11 @@ _CONVERSATION_COLUMNS = (
 _MESSAGE_COLUMNS = tuple(chat_messages.c[name] for name in MessageRow.__dataclass_fields__)
 
 
-def _conversation(row: sa.Row[Unpack[tuple[Any, ...]]]) -> ConversationRow:
+def _conversation(row: sa.Row[*tuple[Any, ...]]) -> ConversationRow:
     return ConversationRow(**row._asdict())
 
 
-def _message(row: sa.Row[Unpack[tuple[Any, ...]]]) -> MessageRow:
+def _message(row: sa.Row[*tuple[Any, ...]]) -> MessageRow:
     return MessageRow(**row._asdict())
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Unpack
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -21,7 +21,7 @@ class User:
     role: Role
 
 
-def _user(row: sa.Row[Unpack[tuple[Any, ...]]]) -> User:
+def _user(row: sa.Row[*tuple[Any, ...]]) -> User:
     return User(id=row.id, name=row.name, role=Role(row.role))
 
 
