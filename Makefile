@@ -1,5 +1,5 @@
 # One command per habit. `make run` and `make test` work on a fresh clone.
-.PHONY: setup run test test-fast lint format migrate
+.PHONY: setup run test test-fast lint format migrate bench
 
 setup:
 	@scripts/bootstrap.sh
@@ -25,3 +25,8 @@ format: setup
 
 migrate: setup
 	.venv/bin/medtalk migrate
+
+bench: setup
+	@(cd bench/node-baseline && [ -d node_modules ] || npm ci --silent --no-audit --no-fund)
+	.venv/bin/python bench/chatload.py --scenario sqlite --scenario postgresql --scenario node
+	.venv/bin/python bench/chatload.py --idle 1000,5000,10000,20000
