@@ -1,9 +1,9 @@
 """Test helpers that read like the product: people who sign in, open conversations and chat.
 
-    patient = await world.patient("Trần Thị Bình")
-    doctor = await world.doctor("BS. Nguyễn Văn An")
-    conversation = await patient.opens_conversation_with(doctor)
-    await patient.sends(conversation, "Tôi bị đau đầu")
+patient = await world.patient("Trần Thị Bình")
+doctor = await world.doctor("BS. Nguyễn Văn An")
+conversation = await patient.opens_conversation_with(doctor)
+await patient.sends(conversation, "Tôi bị đau đầu")
 """
 
 from __future__ import annotations
@@ -103,6 +103,7 @@ def test_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settin
         "link_secret": "test-only-link-secret",
         "max_upload_bytes": 2 * 1024 * 1024,
         "log_level": "WARNING",
+        "stun_urls": [],  # no Internet here: a public STUN server would only slow ICE down
     }
     values.update(overrides)
     return Settings(**values)
@@ -195,6 +196,9 @@ class Person:
     async def post(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.request("POST", path, **kwargs)
 
+    async def put(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PUT", path, **kwargs)
+
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {**self.headers, **kwargs.pop("headers", {})}
         return await self.world.http.request(method, path, headers=headers, **kwargs)
@@ -204,9 +208,11 @@ class Person:
         assert response.status_code == 200, response.text
 
     async def opens_conversation_with(self, other: Person, initial: str | None = None) -> str:
-        body: dict[str, Any] = {"doctorId": str(other.id)} if self.role is Role.PATIENT else {
-            "patientId": str(other.id)
-        }
+        body: dict[str, Any] = (
+            {"doctorId": str(other.id)}
+            if self.role is Role.PATIENT
+            else {"patientId": str(other.id)}
+        )
         if initial is not None:
             body["initialMessage"] = initial
         response = await self.post("/api/v1/chat/conversations/create", json=body)
@@ -220,12 +226,39 @@ class Person:
         return dict(response.json())
 
     async def history(self, conversation: str, **params: Any) -> dict[str, Any]:
-        response = await self.get(f"/api/v1/chat/conversations/{conversation}/messages", params=params)
+        response = await self.get(
+            f"/api/v1/chat/conversations/{conversation}/messages", params=params
+        )
         assert response.status_code == 200, response.text
         return dict(response.json())
 
     async def conversations(self, **params: Any) -> dict[str, Any]:
         response = await self.get("/api/v1/chat/conversations", params=params)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    # --- video calls ----------------------------------------------------------------------
+
+    async def creates_room(self, conversation: str | None = None, **body: Any) -> dict[str, Any]:
+        if conversation is not None:
+            body.setdefault("conversationId", conversation)
+        response = await self.post("/api/v1/video-call/create-room", json=body)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    async def room_token(self, room_id: str) -> dict[str, Any]:
+        response = await self.get(f"/api/v1/video-call/rooms/{room_id}/token")
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def joins_room(self, room_id: str, **device: Any) -> dict[str, Any]:
+        body = {"deviceInfo": {"browser": "pytest", **device}}
+        response = await self.post(f"/api/v1/video-call/rooms/{room_id}/join", json=body)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def ends_call(self, room_id: str) -> dict[str, Any]:
+        response = await self.put(f"/api/v1/video-call/rooms/{room_id}/end")
         assert response.status_code == 200, response.text
         return dict(response.json())
 
@@ -284,6 +317,11 @@ class World:
         """A patient and a doctor with an open conversation."""
         patient, doctor = await self.patient(), await self.doctor()
         return patient, doctor, await patient.opens_conversation_with(doctor, initial)
+
+    async def video_consultation(self, **room: Any) -> tuple[Person, Person, dict[str, Any]]:
+        """A patient and a doctor with a conversation and a video room the doctor opened."""
+        patient, doctor, conversation = await self.consultation()
+        return patient, doctor, await doctor.creates_room(conversation, **room)
 
 
 def forged_token(user_id: uuid.UUID, role: str = "PATIENT", **claims: Any) -> str:
