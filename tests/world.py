@@ -133,6 +133,76 @@ def start_server(
         thread.join(timeout=10)
 
 
+@dataclass
+class S3Emulator:
+    """moto's standalone S3 server on loopback (a protocol-level emulator; MinIO is not
+    installable here). medtalk talks to it exactly as to MinIO or AWS: endpoint + credentials."""
+
+    endpoint_url: str
+    access_key_id: str = "test-only-access-key"
+    secret_access_key: str = "test-only-secret-key"
+    region: str = "us-east-1"
+
+    def new_bucket(self) -> str:
+        import boto3
+
+        name = f"medtalk-test-{uuid.uuid4().hex[:10]}"
+        self.client(boto3).create_bucket(Bucket=name)
+        return name
+
+    def client(self, boto3: Any) -> Any:
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+        )
+
+    def settings(self, bucket: str, prefix: str = "chat-files") -> dict[str, Any]:
+        """Settings overrides for a medtalk server that stores files in `bucket`."""
+        return {
+            "storage_url": f"s3://{bucket}/{prefix}",
+            "s3_endpoint_url": self.endpoint_url,
+            "s3_region": self.region,
+            "s3_access_key_id": self.access_key_id,
+            "s3_secret_access_key": self.secret_access_key,
+            "s3_part_bytes": 5 * 1024 * 1024,
+        }
+
+
+@contextlib.contextmanager
+def start_s3_emulator() -> Iterator[S3Emulator]:
+    """Run `moto_server` as a subprocess on a free loopback port until the block ends."""
+    import shutil
+    import subprocess
+    import sys
+
+    port = free_port()
+    command = shutil.which("moto_server", path=str(Path(sys.executable).parent))
+    if command is None:
+        raise RuntimeError("moto_server not installed (dev dependency moto[server])")
+    process = subprocess.Popen(
+        [command, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("moto_server did not start") from None
+                time.sleep(0.1)
+        yield S3Emulator(f"http://127.0.0.1:{port}")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 class Events:
     """Collects what a socket receives; `await events.next("message_received")`."""
 
