@@ -25,5 +25,5 @@ class FileStorage(ABC):
         """A short-lived URL that serves the object directly, where the backend has one."""
         return None
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release connections (called once when the app stops)."""

@@ -88,9 +88,7 @@ class S3Storage(FileStorage):
 
         async def send_part(data: bytes) -> None:
             number = len(parts) + 1
-            sent = await s3.upload_part(
-                **target, UploadId=upload_id, PartNumber=number, Body=data
-            )
+            sent = await s3.upload_part(**target, UploadId=upload_id, PartNumber=number, Body=data)
             parts.append({"PartNumber": number, "ETag": sent["ETag"]})
 
         try:
