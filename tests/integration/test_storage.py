@@ -26,9 +26,7 @@ MiB = 1024 * 1024
 
 
 @pytest.fixture(params=["local", "s3"])
-async def storage(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[FileStorage]:
+async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[FileStorage]:
     keys = KeyRing.parse("k1:" + base64.b64encode(os.urandom(32)).decode())
     overrides: dict[str, object] = {}
     if request.param == "s3":
@@ -105,7 +103,7 @@ async def test_objects_are_encrypted_at_rest(
     key_id = await storage.put(key, stream(marker))
     if isinstance(storage, LocalStorage):
         assert key_id is not None
-        on_disk = b"".join(p.read_bytes() for p in tmp_path.rglob(key) if p.is_file())
+        on_disk = b"".join(p.read_bytes() for p in tmp_path.rglob(key) if p.is_file())  # noqa: ASYNC240
         assert on_disk and marker[:21] not in on_disk
     else:
         assert isinstance(storage, S3Storage)
@@ -138,5 +136,3 @@ def test_storage_url_chooses_the_backend(tmp_path: Path) -> None:
     assert isinstance(s3, S3Storage)
     with pytest.raises(ValueError):
         create_storage(Settings(storage_url="ftp://x"), keys)
-
-
