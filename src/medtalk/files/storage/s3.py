@@ -98,9 +98,11 @@ class S3Storage(FileStorage):
                     if upload_id is None:
                         started = await s3.create_multipart_upload(**target, **self._encryption)
                         upload_id = started["UploadId"]
-                    part = bytes(buffer[: self._part_bytes])
+                    with memoryview(buffer) as view:
+                        part = bytes(view[: self._part_bytes])  # the one copy of a part
                     del buffer[: self._part_bytes]
                     await send_part(part)
+                    del part
             if upload_id is None:
                 await s3.put_object(**target, Body=bytes(buffer), **self._encryption)
                 return None
