@@ -367,7 +367,7 @@ class ChatService:
     # --- helpers --------------------------------------------------------------------------
 
     def view(self, row: MessageRow) -> Message:
-        servable = row.file_id is not None and row.file_status != "INFECTED"
+        file_id = row.file_id if row.file_status != "INFECTED" else None
         return Message(
             id=row.id,
             message_id=row.id,
@@ -386,10 +386,8 @@ class ChatService:
             file_size=row.file_size,
             file_status=row.file_status,
             # A quarantined file has no links at all; one being scanned answers 423 until clean.
-            file_url=self._file_link(row.file_id) if servable else None,
-            thumbnail_url=self._thumbnail_link(row.file_id)
-            if servable and row.has_thumbnail
-            else None,
+            file_url=self._file_link(file_id) if file_id else None,
+            thumbnail_url=self._thumbnail_link(file_id) if file_id and row.has_thumbnail else None,
         )
 
     def _open(self, row: MessageRow) -> str:

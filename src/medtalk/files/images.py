@@ -55,7 +55,8 @@ def clean_image(data: bytes, mime: str, *, max_pixels: int, thumbnail_px: int) -
 
 
 def _encode(image: Image.Image, image_format: str, kept: dict[str, object]) -> bytes:
-    image.info = dict(kept)  # drop exif, xmp, comments, text chunks carried along
+    # Drop exif, xmp, comments and text chunks that Pillow would otherwise carry along.
+    image.info = {name: value for name, value in kept.items()}
     options: dict[str, object] = {"icc_profile": kept.get("icc_profile")}
     if "transparency" in kept:
         options["transparency"] = kept["transparency"]
@@ -69,7 +70,7 @@ def _encode(image: Image.Image, image_format: str, kept: dict[str, object]) -> b
 
 
 def _encode_animation(image: Image.Image, image_format: str, kept: dict[str, object]) -> bytes:
-    image.info = dict(kept)
+    image.info = {name: value for name, value in kept.items()}
     out = io.BytesIO()
     options = {k: v for k, v in kept.items() if k in ("duration", "loop", "icc_profile")}
     image.save(out, format=image_format, save_all=True, **options)
