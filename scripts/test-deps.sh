@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs beyond Python: the JavaScript client for the spec's JS test.
+# Installs what the test suite needs beyond Python: the spec's JavaScript client and the real
+# servers the tests start themselves (coturn, clamd, ...). Idempotent; quick when all is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# apt_install COMMAND PACKAGE: install Debian's PACKAGE unless COMMAND is already there.
+apt_install() {
+  local command=$1 package=$2 sudo=""
+  if command -v "$command" >/dev/null 2>&1 || [ -x "/usr/sbin/$command" ]; then return 0; fi
+  if [ "$(id -u)" != 0 ]; then sudo="sudo -n"; fi
+  local apt="$sudo apt-get -o DPkg::Lock::Timeout=300"
+  $apt install -y --no-install-recommends "$package" >/dev/null \
+    || { $apt update -qq && $apt install -y --no-install-recommends "$package" >/dev/null; }
+}
+
 if [ ! -d tests/js/node_modules/socket.io-client ] || [ tests/js/package-lock.json -nt tests/js/node_modules ]; then
   (cd tests/js && npm ci --no-audit --no-fund --silent)
 fi
 # Video calls: a real coturn for the relay-only WebRTC test (tests/integration/test_calls_webrtc.py).
-if ! command -v turnserver >/dev/null 2>&1; then
-  sudo=""
-  if [ "$(id -u)" != 0 ]; then sudo="sudo -n"; fi
-  $sudo apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends coturn >/dev/null \
-    || { $sudo apt-get update -qq && $sudo apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends coturn >/dev/null; }
-fi
+apt_install turnserver coturn
+# Files: ClamAV's daemon for the malware-scanning tests (they start their own clamd with a local
+# EICAR-only signature database; no freshclam download is needed).
+apt_install clamd clamav-daemon

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from world import LiveServer, World, postgres_admin_url, start_server, try_create_database
+from world import (
+    LiveServer,
+    S3Emulator,
+    World,
+    postgres_admin_url,
+    start_s3_emulator,
+    start_server,
+    try_create_database,
+)
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -30,15 +38,28 @@ def postgres_url() -> Iterator[str]:
     drop()
 
 
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Emulator]:
+    """An S3-compatible server on loopback (moto's standalone server, see world.py)."""
+    with start_s3_emulator() as emulator:
+        yield emulator
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
+    """A server per database; "sqlite-s3" (asked for indirectly by the file tests) stores
+    files in S3 instead of on local disk."""
     database_url = ""
+    overrides: dict[str, object] = {}
     if request.param == "postgresql":
         database_url = request.getfixturevalue("postgres_url")
+    if request.param.endswith("-s3"):
+        emulator: S3Emulator = request.getfixturevalue("s3")
+        overrides = emulator.settings(emulator.new_bucket())
     data_dir: Path = tmp_path_factory.mktemp(f"medtalk-{request.param}")
-    with start_server(data_dir, database_url, backend=request.param) as live:
+    with start_server(data_dir, database_url, backend=request.param, **overrides) as live:
         yield live
 
 

@@ -102,6 +102,7 @@ def test_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settin
         "jwt_secret": TEST_JWT_SECRET,
         "link_secret": "test-only-link-secret",
         "max_upload_bytes": 2 * 1024 * 1024,
+        "max_image_bytes": 1024 * 1024,
         "log_level": "WARNING",
         "stun_urls": [],  # no Internet here: a public STUN server would only slow ICE down
     }
@@ -132,6 +133,140 @@ def start_server(
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@dataclass
+class S3Emulator:
+    """moto's standalone S3 server on loopback (a protocol-level emulator; MinIO is not
+    installable here). medtalk talks to it exactly as to MinIO or AWS: endpoint + credentials."""
+
+    endpoint_url: str
+    access_key_id: str = "test-only-access-key"
+    secret_access_key: str = "test-only-secret-key"
+    region: str = "us-east-1"
+
+    def new_bucket(self) -> str:
+        import boto3
+
+        name = f"medtalk-test-{uuid.uuid4().hex[:10]}"
+        self.client(boto3).create_bucket(Bucket=name)
+        return name
+
+    def client(self, boto3: Any) -> Any:
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+        )
+
+    def settings(self, bucket: str, prefix: str = "chat-files") -> dict[str, Any]:
+        """Settings overrides for a medtalk server that stores files in `bucket`."""
+        return {
+            "storage_url": f"s3://{bucket}/{prefix}",
+            "s3_endpoint_url": self.endpoint_url,
+            "s3_region": self.region,
+            "s3_access_key_id": self.access_key_id,
+            "s3_secret_access_key": self.secret_access_key,
+            "s3_part_bytes": 5 * 1024 * 1024,
+        }
+
+
+@contextlib.contextmanager
+def start_s3_emulator() -> Iterator[S3Emulator]:
+    """Run `moto_server` as a subprocess on a free loopback port until the block ends."""
+    import shutil
+    import subprocess
+    import sys
+
+    port = free_port()
+    command = shutil.which("moto_server", path=str(Path(sys.executable).parent))
+    if command is None:
+        raise RuntimeError("moto_server not installed (dev dependency moto[server])")
+    process = subprocess.Popen(
+        [command, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("moto_server did not start") from None
+                time.sleep(0.1)
+        yield S3Emulator(f"http://127.0.0.1:{port}")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+# The EICAR anti-virus test file (harmless; every scanner detects it), in two halves so this
+# source file is not itself flagged by scanners.
+EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR" + b"-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+def find_clamd() -> str | None:
+    import shutil
+
+    return shutil.which("clamd") or shutil.which("clamd", path="/usr/sbin:/usr/local/sbin")
+
+
+@contextlib.contextmanager
+def start_clamd(workdir: Path) -> Iterator[str]:
+    """Run Debian's clamd on a free loopback port with a tiny local signature database
+    (the EICAR test signature: a body signature and the file's MD5; no download needed).
+    Yields MEDTALK_CLAMD_URL."""
+    import hashlib
+    import subprocess
+
+    clamd = find_clamd()
+    if clamd is None:
+        raise RuntimeError("clamd not installed (scripts/test-deps.sh installs clamav-daemon)")
+    database = workdir / "db"
+    database.mkdir(parents=True, exist_ok=True)
+    (database / "medtalk-test.ndb").write_text(f"Eicar-Test-Signature:0:*:{EICAR.hex()}\n")
+    md5 = hashlib.md5(EICAR).hexdigest()  # noqa: S324 - ClamAV's hash signature format
+    (database / "medtalk-test.hdb").write_text(f"{md5}:{len(EICAR)}:Eicar-Test-Signature\n")
+    port = free_port()
+    config = workdir / "clamd.conf"
+    config.write_text(
+        f"Foreground yes\nTCPSocket {port}\nTCPAddr 127.0.0.1\nDatabaseDirectory {database}\n"
+        f"LogFile {workdir / 'clamd.log'}\nPidFile {workdir / 'clamd.pid'}\n"
+        "StreamMaxLength 200M\nMaxFileSize 200M\nMaxScanSize 400M\nBytecode no\n"
+        "MaxThreads 4\nSelfCheck 0\n"
+    )
+    process = subprocess.Popen(
+        [clamd, f"--config-file={config}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not _clamd_answers(port):
+            if time.monotonic() > deadline or process.poll() is not None:
+                log_file = workdir / "clamd.log"
+                log = log_file.read_text() if log_file.exists() else ""
+                raise RuntimeError(f"clamd did not start: {log[-2000:]}")
+            time.sleep(0.1)
+        yield f"tcp://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _clamd_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
+            connection.sendall(b"zPING\0")
+            return connection.recv(16).startswith(b"PONG")
+    except OSError:
+        return False
 
 
 class Events:

@@ -10,7 +10,8 @@ from typing import Any
 import socketio
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from medtalk import __version__
 from medtalk.api.errors import error_body, install_error_handlers
@@ -24,10 +25,13 @@ from medtalk.chat.service import ChatService
 from medtalk.core.auth import TokenVerifier
 from medtalk.core.clock import Clock
 from medtalk.core.crypto import KeyRing
+from medtalk.core.events import EventSink
 from medtalk.db.engine import Database, create_engine
 from medtalk.files import routes as file_routes
-from medtalk.files.service import FileService
+from medtalk.files.scanning import ClamdScanner
+from medtalk.files.service import FileService, ImagePolicy
 from medtalk.files.storage import create_storage
+from medtalk.files.validation import UploadLimits
 from medtalk.realtime.delivery import Delivery
 from medtalk.realtime.events import ChatNamespace
 from medtalk.realtime.fanout import NAMESPACE, SocketEventSink
@@ -62,28 +66,54 @@ def build_services(
             "message_received", payload, to=sid, namespace=NAMESPACE
         ),
     )
-    chat = ChatService(
-        db,
-        keys,
-        clock,
-        SocketEventSink(sio, delivery),
-        max_message_length=settings.max_message_length,
+    events = SocketEventSink(sio, delivery)
+    chat = ChatService(db, keys, clock, events, max_message_length=settings.max_message_length)
+    files = build_files(settings, db, keys, chat, clock, events)
+    namespace = ChatNamespace(verifier, users, chat, delivery)
+    services = Services(settings, clock, db, keys, verifier, users, chat, files)
+    services.calls = build_calls(settings, db, clock, events)
+    namespace.attach_calls(services.calls)
+    return services, namespace
+
+
+def upload_limits(settings: Settings) -> UploadLimits:
+    limits = UploadLimits(
+        image=settings.max_image_bytes,
+        file=settings.max_file_bytes,
+        audio=settings.max_audio_bytes,
+        video=settings.max_video_bytes,
     )
-    files = FileService(
+    return limits.capped(settings.max_upload_bytes)
+
+
+def build_files(
+    settings: Settings,
+    db: Database,
+    keys: KeyRing,
+    chat: ChatService,
+    clock: Clock,
+    events: EventSink,
+) -> FileService:
+    """Files (issue 4): storage backend, limits, image policy and malware scanner."""
+    scanner = None
+    if settings.clamd_url:
+        scanner = ClamdScanner(settings.clamd_url, settings.clamd_timeout_seconds)
+    return FileService(
         db,
         create_storage(settings, keys),
         chat,
         clock,
+        events,
         link_secret=settings.link_secret,
         link_ttl_seconds=settings.file_link_ttl_seconds,
-        max_bytes=settings.max_upload_bytes,
+        limits=upload_limits(settings),
         public_url=settings.public_url,
+        image_policy=ImagePolicy(settings.max_image_pixels, settings.thumbnail_max_px),
+        scanner=scanner,
+        redirect_ttl_seconds=(
+            settings.s3_presign_ttl_seconds if settings.s3_download_redirect else None
+        ),
     )
-    namespace = ChatNamespace(verifier, users, chat, delivery)
-    services = Services(settings, clock, db, keys, verifier, users, chat, files)
-    services.calls = build_calls(settings, db, clock, SocketEventSink(sio, delivery))
-    namespace.attach_calls(services.calls)
-    return services, namespace
 
 
 def build_calls(
@@ -120,7 +150,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         enforcer.start()
+        await services.files.start()
         yield
+        await services.files.stop()
         await enforcer.stop()
         await services.db.close()
 
@@ -151,11 +183,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         return JSONResponse({"status": "ok", "database": "up"})
 
     app = socketio.ASGIApp(sio, other_asgi_app=api, socketio_path="socket.io")
-    return _UploadSizeGuard(app, settings.max_upload_bytes + MULTIPART_SLACK, api)
+    return _UploadSizeGuard(app, upload_limits(settings).largest + MULTIPART_SLACK, api)
 
 
 class _UploadSizeGuard:
-    """Refuse an oversized upload by its Content-Length before a byte of it is read."""
+    """Refuse an oversized upload by its Content-Length before a byte of it is read, and stop
+    reading a body (chunked, or lying about its length) as soon as it passes the limit."""
 
     def __init__(self, app: ASGIApp, max_body: int, api: FastAPI) -> None:
         self.app = app
@@ -163,10 +196,23 @@ class _UploadSizeGuard:
         self._max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == UPLOAD_PATH:
-            length = dict(scope["headers"]).get(b"content-length", b"")
-            if length.isdigit() and int(length) > self._max_body:
-                body = error_body("TOO_LARGE", f"uploads are limited to {self._max_body} bytes")
-                await JSONResponse(body, status_code=413)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http" or scope["path"] != UPLOAD_PATH:
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self._max_body:
+            body = error_body("TOO_LARGE", f"uploads are limited to {self._max_body} bytes")
+            await JSONResponse(body, status_code=413)(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self._max_body:
+                # Raised inside the form parser; FastAPI re-raises HTTPExceptions as they are.
+                raise HTTPException(413, f"uploads are limited to {self._max_body} bytes")
+            return message
+
+        await self.app(scope, counted, send)

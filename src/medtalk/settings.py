@@ -64,11 +64,52 @@ class Settings(BaseSettings):
     file_link_ttl_seconds: int = Field(600, description="lifetime of a signed file link")
 
     max_message_length: int = Field(5000, description="characters in one text message")
-    max_upload_bytes: int = Field(25 * 1024 * 1024, description="largest accepted file")
+    max_upload_bytes: int = Field(
+        100 * 1024 * 1024, description="largest accepted file of any type (caps max_*_bytes)"
+    )
     history_page_max: int = Field(100, description="largest `limit` on message history")
 
     cors_origins: list[str] = Field([], description="browser origins allowed to call us")
     log_level: str = Field("INFO", description="root log level")
+
+    # --- files (issue 4): storage backend, per-type limits, images, malware scanning ---------
+    storage_url: str = Field(
+        "",
+        description="where files live: empty (or file:///path) = encrypted local disk under "
+        "data_dir/files; s3://bucket/prefix = S3-compatible object storage",
+    )
+    s3_endpoint_url: str = Field("", description="S3 API endpoint (MinIO, moto); empty = AWS")
+    s3_region: str = Field("", description="S3 region; empty = the AWS config chain's")
+    s3_access_key_id: str = Field("", description="empty = the standard AWS credential chain")
+    s3_secret_access_key: str = Field("", description="empty = the standard AWS credential chain")
+    s3_server_side_encryption: Literal["AES256", "aws:kms"] = Field(
+        "AES256", description="ServerSideEncryption requested on every put"
+    )
+    s3_kms_key_id: str = Field("", description="KMS key id when encryption is aws:kms")
+    s3_part_bytes: int = Field(
+        8 * 1024 * 1024, ge=5 * 1024 * 1024, description="multipart upload part size"
+    )
+    s3_download_redirect: bool = Field(
+        False,
+        description="downloads answer 302 to a short-lived presigned S3 URL instead of "
+        "streaming through medtalk (the signed medtalk link is still checked first)",
+    )
+    s3_presign_ttl_seconds: int = Field(60, description="lifetime of a presigned S3 URL")
+    s3_public_base_url: str = Field(
+        "", description="CDN/proxy origin that replaces the S3 endpoint in presigned URLs"
+    )
+    max_image_bytes: int = Field(10 * 1024 * 1024, description="largest IMAGE upload")
+    max_file_bytes: int = Field(25 * 1024 * 1024, description="largest FILE (PDF, DICOM) upload")
+    max_audio_bytes: int = Field(25 * 1024 * 1024, description="largest AUDIO upload")
+    max_video_bytes: int = Field(100 * 1024 * 1024, description="largest VIDEO upload")
+    max_image_pixels: int = Field(40_000_000, description="larger images are refused (422)")
+    thumbnail_max_px: int = Field(320, description="longest side of image thumbnails")
+    clamd_url: str = Field(
+        "",
+        description="ClamAV daemon, tcp://host:port or a unix socket path; empty = no "
+        "scanning, files are CLEAN at once",
+    )
+    clamd_timeout_seconds: float = Field(120.0, description="one INSTREAM scan, at most")
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:

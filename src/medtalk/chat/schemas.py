@@ -124,6 +124,10 @@ class Message(WireModel):
     file_name: str | None = None
     file_size: int | None = None
     file_url: str | None = None
+    thumbnail_url: str | None = None  # images only (files, issue 4)
+    file_status: str | None = Field(
+        None, description="PENDING while a malware scan runs, then CLEAN or INFECTED"
+    )
 
 
 class MessagePage(WireModel):

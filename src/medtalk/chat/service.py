@@ -46,6 +46,8 @@ class Attachment:
     file_name: str
     file_size: int
     content_type: ContentType
+    status: str = "CLEAN"  # PENDING until a malware scan says CLEAN or INFECTED
+    has_thumbnail: bool = False
 
 
 class ChatService:
@@ -58,6 +60,7 @@ class ChatService:
         *,
         max_message_length: int,
         file_link: Callable[[uuid.UUID], str] = lambda file_id: f"/api/v1/chat/files/{file_id}",
+        thumbnail_link: Callable[[uuid.UUID], str] | None = None,
     ) -> None:
         self._db = db
         self._keys = keys
@@ -65,9 +68,16 @@ class ChatService:
         self._events = events
         self._max_length = max_message_length
         self._file_link = file_link
+        self._thumbnail_link = thumbnail_link or (lambda file_id: f"{file_link(file_id)}/thumbnail")
 
-    def set_file_link(self, file_link: Callable[[uuid.UUID], str]) -> None:
+    def set_file_link(
+        self,
+        file_link: Callable[[uuid.UUID], str],
+        thumbnail_link: Callable[[uuid.UUID], str] | None = None,
+    ) -> None:
         self._file_link = file_link
+        if thumbnail_link is not None:
+            self._thumbnail_link = thumbnail_link
 
     # --- conversations --------------------------------------------------------------------
 
@@ -294,6 +304,8 @@ class ChatService:
             is_read=False,
             read_at=None,
             sent_at=sent_at,
+            file_status=attachment.status if attachment else None,
+            has_thumbnail=attachment.has_thumbnail if attachment else False,
         )
         await store.insert_message(db, message)
         return message
@@ -355,6 +367,7 @@ class ChatService:
     # --- helpers --------------------------------------------------------------------------
 
     def view(self, row: MessageRow) -> Message:
+        file_id = row.file_id if row.file_status != "INFECTED" else None
         return Message(
             id=row.id,
             message_id=row.id,
@@ -371,7 +384,10 @@ class ChatService:
             file_id=row.file_id,
             file_name=row.file_name,
             file_size=row.file_size,
-            file_url=self._file_link(row.file_id) if row.file_id else None,
+            file_status=row.file_status,
+            # A quarantined file has no links at all; one being scanned answers 423 until clean.
+            file_url=self._file_link(file_id) if file_id else None,
+            thumbnail_url=self._thumbnail_link(file_id) if file_id and row.has_thumbnail else None,
         )
 
     def _open(self, row: MessageRow) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from medtalk.db.tables import appointments, chat_messages, conversations, users
+from medtalk.db.tables import appointments, chat_files, chat_messages, conversations, users
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,9 @@ class MessageRow:
     is_read: bool
     read_at: datetime | None
     sent_at: datetime
+    # From the attached file's row (files, issue 4); not columns of chat_messages.
+    file_status: str | None = None
+    has_thumbnail: bool = False
 
 
 _CONVERSATION_COLUMNS = (
@@ -62,7 +65,17 @@ _CONVERSATION_COLUMNS = (
     conversations.c.last_message_at,
     conversations.c.created_at,
 )
-_MESSAGE_COLUMNS = tuple(chat_messages.c[name] for name in MessageRow.__dataclass_fields__)
+_STORED_FIELDS = tuple(name for name in MessageRow.__dataclass_fields__ if name in chat_messages.c)
+_MESSAGE_COLUMNS = (
+    *(chat_messages.c[name] for name in _STORED_FIELDS),
+    chat_files.c.status.label("file_status"),
+    (chat_files.c.thumbnail_key.is_not(None)).label("has_thumbnail"),
+)
+_WITH_FILES = chat_messages.outerjoin(chat_files, chat_files.c.id == chat_messages.c.file_id)
+
+
+def _select_messages() -> sa.Select[tuple[object, ...]]:
+    return sa.select(*_MESSAGE_COLUMNS).select_from(_WITH_FILES)
 
 
 def _conversation(row: sa.Row[*tuple[Any, ...]]) -> ConversationRow:
@@ -70,7 +83,9 @@ def _conversation(row: sa.Row[*tuple[Any, ...]]) -> ConversationRow:
 
 
 def _message(row: sa.Row[*tuple[Any, ...]]) -> MessageRow:
-    return MessageRow(**row._asdict())
+    values = row._asdict()
+    values["has_thumbnail"] = bool(values["has_thumbnail"])
+    return MessageRow(**values)
 
 
 # --- appointments -------------------------------------------------------------------------
@@ -189,7 +204,7 @@ async def last_messages(
     wanted = [(c.id, c.last_seq) for c in conversations_ if c.last_seq > 0]
     if not wanted:
         return {}
-    query = sa.select(*_MESSAGE_COLUMNS).where(
+    query = _select_messages().where(
         sa.tuple_(chat_messages.c.conversation_id, chat_messages.c.seq).in_(wanted)
     )
     return {row.conversation_id: _message(row) for row in await db.execute(query)}
@@ -233,12 +248,12 @@ async def claim_next_seq(
 
 
 async def insert_message(db: AsyncConnection, message: MessageRow) -> None:
-    values = {name: getattr(message, name) for name in MessageRow.__dataclass_fields__}
+    values = {name: getattr(message, name) for name in _STORED_FIELDS}
     await db.execute(chat_messages.insert().values(**values))
 
 
 async def get_message(db: AsyncConnection, message_id: uuid.UUID) -> MessageRow | None:
-    query = sa.select(*_MESSAGE_COLUMNS).where(chat_messages.c.id == message_id)
+    query = _select_messages().where(chat_messages.c.id == message_id)
     row = (await db.execute(query)).first()
     return _message(row) if row else None
 
@@ -246,7 +261,7 @@ async def get_message(db: AsyncConnection, message_id: uuid.UUID) -> MessageRow 
 async def find_by_client_id(
     db: AsyncConnection, conversation_id: uuid.UUID, sender_id: uuid.UUID, client_message_id: str
 ) -> MessageRow | None:
-    query = sa.select(*_MESSAGE_COLUMNS).where(
+    query = _select_messages().where(
         chat_messages.c.conversation_id == conversation_id,
         chat_messages.c.sender_id == sender_id,
         chat_messages.c.client_message_id == client_message_id,
@@ -259,7 +274,7 @@ async def messages_before(
     db: AsyncConnection, conversation_id: uuid.UUID, before: datetime | None, limit: int
 ) -> list[MessageRow]:
     """Up to `limit` messages sent before `before`, newest first."""
-    query = sa.select(*_MESSAGE_COLUMNS).where(chat_messages.c.conversation_id == conversation_id)
+    query = _select_messages().where(chat_messages.c.conversation_id == conversation_id)
     if before is not None:
         query = query.where(chat_messages.c.sent_at < before)
     query = query.order_by(chat_messages.c.seq.desc()).limit(limit)
@@ -271,7 +286,7 @@ async def messages_after_seq(
 ) -> list[MessageRow]:
     """Up to `limit` messages with seq > after_seq, oldest first (reconnect recovery)."""
     query = (
-        sa.select(*_MESSAGE_COLUMNS)
+        _select_messages()
         .where(chat_messages.c.conversation_id == conversation_id, chat_messages.c.seq > after_seq)
         .order_by(chat_messages.c.seq)
         .limit(limit)

@@ -8,6 +8,7 @@ MedtalkError
 ├── Conflict       (409) the object's state forbids it (closed conversation, ended call)
 ├── TooLarge       (413) body or file over the limit
 ├── UnsupportedMedia (415) file content is not an allowed type
+├── Locked         (423) the object exists but may not be served now (file not scanned, infected)
 ├── RateLimited    (429) try again after `retry_after` seconds
 └── Unavailable    (503) a dependency is down; safe to retry
 """
@@ -62,6 +63,11 @@ class TooLarge(MedtalkError):
 class UnsupportedMedia(MedtalkError):
     status_code = 415
     code = "UNSUPPORTED_MEDIA_TYPE"
+
+
+class Locked(MedtalkError):
+    status_code = 423
+    code = "LOCKED"
 
 
 class RateLimited(MedtalkError):

@@ -48,6 +48,7 @@ CONVERSATION_STATUSES = ("ACTIVE", "ARCHIVED", "CLOSED")
 SENDER_TYPES = ("PATIENT", "DOCTOR")
 CONTENT_TYPES = ("TEXT", "IMAGE", "FILE", "AUDIO", "VIDEO")
 ROOM_STATUSES = ("WAITING", "IN_PROGRESS", "ENDED", "CANCELLED")
+FILE_STATUSES = ("PENDING", "CLEAN", "INFECTED")  # files (issue 4)
 
 users = sa.Table(
     "users",
@@ -129,6 +130,15 @@ chat_files = sa.Table(
     sa.Column("key_id", sa.String(64)),
     sa.Column("status", sa.String(20), nullable=False, server_default="CLEAN"),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # --- files (issue 4): thumbnail object and malware-scan state (migration 0004) ---------
+    sa.Column("thumbnail_key", sa.String(200)),
+    sa.Column("thumbnail_key_id", sa.String(64)),
+    sa.Column("thumbnail_size", sa.BigInteger),
+    sa.Column("scanned_at", UTCDateTime),
+    # The scanner's verdict (e.g. a signature name); never shown to clients.
+    sa.Column("scan_result", sa.String(200)),
+    sa.Index("ix_chat_files_status", "status"),
+    _enum_check("status", FILE_STATUSES),
 )
 
 video_call_rooms = sa.Table(

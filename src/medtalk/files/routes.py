@@ -8,12 +8,14 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, UploadFile
-from fastapi.responses import StreamingResponse
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials
 
 from medtalk.api.deps import BearerCredentials, CurrentUser, ServicesDep, authenticate
+from medtalk.api.services import Services
 from medtalk.chat.schemas import ContentType
 from medtalk.core.errors import NotFound
-from medtalk.files.service import FileUploaded
+from medtalk.files.service import FileUploaded, StoredFile
 
 router = APIRouter(prefix="/api/v1/chat", tags=["files"])
 
@@ -28,7 +30,12 @@ async def upload_file(
     file: Annotated[UploadFile, File()],
     file_type: Annotated[ContentType | None, Form(alias="fileType")] = None,
 ) -> FileUploaded:
-    """Oversized bodies never get here: app.py refuses them by Content-Length first."""
+    """Type from the bytes, per-type size limits; images lose their metadata.
+
+    Oversized bodies never get here: app.py refuses them by Content-Length, or once the
+    streamed body passes the largest limit. The multipart parser spools the file to a
+    temporary file (1 MB in memory), which is read here in pieces.
+    """
     return await services.files.upload(
         caller, conversation_id, file.filename, file_type, _chunks(file)
     )
@@ -41,25 +48,57 @@ async def download_file(
     credentials: BearerCredentials,
     expires: int | None = None,
     sig: str | None = None,
-) -> StreamingResponse:
-    """A participant's bearer token, or a valid unexpired signed link, opens the file."""
+) -> Response:
+    """A participant's bearer token, or a valid unexpired signed link, opens a CLEAN file."""
+    stored = await _authorized(services, credentials, file_id, expires, sig, thumbnail=False)
+    return await _serve(services, stored)
+
+
+@router.get("/files/{file_id}/thumbnail", response_class=StreamingResponse)
+async def download_thumbnail(
+    file_id: uuid.UUID,
+    services: ServicesDep,
+    credentials: BearerCredentials,
+    expires: int | None = None,
+    sig: str | None = None,
+) -> Response:
+    """The image's JPEG thumbnail, on the same terms as the file itself."""
+    stored = await _authorized(services, credentials, file_id, expires, sig, thumbnail=True)
+    return await _serve(services, stored.thumbnail())
+
+
+async def _authorized(
+    services: Services,
+    credentials: HTTPAuthorizationCredentials | None,
+    file_id: uuid.UUID,
+    expires: int | None,
+    sig: str | None,
+    *,
+    thumbnail: bool,
+) -> StoredFile:
     if expires is not None and sig is not None:
-        if not services.files.link_is_valid(file_id, expires, sig):
+        if not services.files.link_is_valid(file_id, expires, sig, thumbnail=thumbnail):
             raise NotFound("link expired or invalid", code="LINK_INVALID")
-        stored = await services.files.find(file_id)
-    else:
-        caller = await authenticate(services, credentials)
-        stored = await services.files.find_for(caller, file_id)
+        return await services.files.find(file_id)
+    caller = await authenticate(services, credentials)
+    return await services.files.find_for(caller, file_id)
+
+
+async def _serve(services: Services, stored: StoredFile) -> Response:
     inline = stored.mime_type.split("/")[0] in ("image", "audio", "video")
     disposition = "inline" if inline else "attachment"
+    disposition = f"{disposition}; filename*=UTF-8''{quote(str(stored.id))}"
+    direct = await services.files.direct_url(stored, disposition)
+    if direct is not None:
+        return RedirectResponse(direct, status_code=302, headers={"Cache-Control": "no-store"})
     headers = {
         "Content-Length": str(stored.size),
-        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(str(stored.id))}",
+        "Content-Disposition": disposition,
         "Cache-Control": "private, max-age=300",
         "X-Content-Type-Options": "nosniff",
     }
     return StreamingResponse(
-        services.files.content(stored), media_type=stored.mime_type, headers=headers
+        await services.files.content(stored), media_type=stored.mime_type, headers=headers
     )
 
 

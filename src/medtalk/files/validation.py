@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
 import filetype
 
@@ -51,6 +52,28 @@ def sniff(head: bytes, declared: ContentType | None) -> tuple[str, ContentType, 
             f"fileType {declared.value} does not match the file's content ({kind.mime})"
         )
     return kind.mime, content_type, kind.extension
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """Largest accepted upload per content type, in bytes."""
+
+    image: int = 10 * 1024 * 1024
+    file: int = 25 * 1024 * 1024
+    audio: int = 25 * 1024 * 1024
+    video: int = 100 * 1024 * 1024
+
+    def for_type(self, content_type: ContentType) -> int:
+        return int(getattr(self, content_type.value.lower()))
+
+    @property
+    def largest(self) -> int:
+        return max(self.image, self.file, self.audio, self.video)
+
+    def capped(self, cap: int) -> UploadLimits:
+        return UploadLimits(
+            min(self.image, cap), min(self.file, cap), min(self.audio, cap), min(self.video, cap)
+        )
 
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
