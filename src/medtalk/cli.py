@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 from typing import Annotated
 
 import typer
 
 from medtalk.core.auth import Role, mint_token
+from medtalk.core.logging import configure_logging
 from medtalk.settings import Settings
 
 app = typer.Typer(
@@ -21,9 +21,7 @@ app.add_typer(users_app, name="users")
 
 def _settings() -> Settings:
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     return settings
 
 
@@ -59,6 +57,8 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # keep configure_logging's JSON handler
+        access_log=False,  # medtalk.access logs each request once, by route template
         ws_max_size=1024 * 1024,
     )
 

@@ -23,8 +23,10 @@ from medtalk.chat.schemas import (
     SendMessageRequest,
 )
 from medtalk.chat.service import ChatService
+from medtalk.core import metrics
 from medtalk.core.auth import Principal, TokenVerifier
 from medtalk.core.errors import Invalid, MedtalkError, Unauthorized
+from medtalk.core.logging import update_context
 from medtalk.realtime.delivery import Delivery
 from medtalk.realtime.fanout import NAMESPACE, conversation_room, user_room
 from medtalk.users.service import UserDirectory
@@ -44,15 +46,23 @@ class SocketState:
 def _acknowledged(handler: Handler) -> Callable[[ChatNamespace, str, Any], Awaitable[Any]]:
     @functools.wraps(handler)
     async def wrapper(self: ChatNamespace, sid: str, data: Any = None) -> Any:
-        try:
-            return await handler(self, sid, data)
-        except MedtalkError as error:
-            return error.to_dict()
-        except ValidationError as error:
-            return Invalid(_validation_message(error)).to_dict()
-        except Exception:
-            logger.exception("socket event %s failed", handler.__name__)
-            return {"error": {"code": "INTERNAL", "message": "internal error"}}
+        event = handler.__name__.removeprefix("on_")
+        with metrics.socket_event(event) as outcome:
+            try:
+                return await handler(self, sid, data)
+            except MedtalkError as error:
+                outcome["outcome"] = error.code
+                metrics.error("socket", error.code)
+                return error.to_dict()
+            except ValidationError as error:
+                outcome["outcome"] = Invalid.code
+                metrics.error("socket", Invalid.code)
+                return Invalid(_validation_message(error)).to_dict()
+            except Exception:
+                outcome["outcome"] = "INTERNAL"
+                metrics.error("socket", "INTERNAL")
+                logger.exception("socket event %s failed", event)
+                return {"error": {"code": "INTERNAL", "message": "internal error"}}
 
     return wrapper
 
@@ -92,12 +102,16 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             principal = await self._verifier.verify_header(_bearer(environ, auth))
             await self._users.ensure(principal)
         except MedtalkError as error:
+            metrics.socket_refused()
             raise socketio.exceptions.ConnectionRefusedError(error.to_dict()["error"]) from None
         self._sockets[sid] = SocketState(principal)
+        metrics.socket_connected()
+        update_context(user_id=str(principal.user_id))
         await self.enter_room(sid, user_room(principal.user_id))
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
-        self._sockets.pop(sid, None)
+        if self._sockets.pop(sid, None) is not None:
+            metrics.socket_disconnected(reason if isinstance(reason, str) else None)
         self._delivery.unsubscribe(sid)
 
     def _state(self, sid: str) -> SocketState:
