@@ -1,9 +1,9 @@
 """Test helpers that read like the product: people who sign in, open conversations and chat.
 
-    patient = await world.patient("Trần Thị Bình")
-    doctor = await world.doctor("BS. Nguyễn Văn An")
-    conversation = await patient.opens_conversation_with(doctor)
-    await patient.sends(conversation, "Tôi bị đau đầu")
+patient = await world.patient("Trần Thị Bình")
+doctor = await world.doctor("BS. Nguyễn Văn An")
+conversation = await patient.opens_conversation_with(doctor)
+await patient.sends(conversation, "Tôi bị đau đầu")
 """
 
 from __future__ import annotations
@@ -216,9 +216,11 @@ class Person:
         assert response.status_code == 200, response.text
 
     async def opens_conversation_with(self, other: Person, initial: str | None = None) -> str:
-        body: dict[str, Any] = {"doctorId": str(other.id)} if self.role is Role.PATIENT else {
-            "patientId": str(other.id)
-        }
+        body: dict[str, Any] = (
+            {"doctorId": str(other.id)}
+            if self.role is Role.PATIENT
+            else {"patientId": str(other.id)}
+        )
         if initial is not None:
             body["initialMessage"] = initial
         response = await self.post("/api/v1/chat/conversations/create", json=body)
@@ -232,7 +234,9 @@ class Person:
         return dict(response.json())
 
     async def history(self, conversation: str, **params: Any) -> dict[str, Any]:
-        response = await self.get(f"/api/v1/chat/conversations/{conversation}/messages", params=params)
+        response = await self.get(
+            f"/api/v1/chat/conversations/{conversation}/messages", params=params
+        )
         assert response.status_code == 200, response.text
         return dict(response.json())
 
@@ -262,7 +266,7 @@ class Person:
 
 
 class Metrics:
-    """One scrape of /metrics: `scrape.value("medtalk_messages_sent_total", content_type="TEXT")`."""
+    """One scrape of /metrics: `scrape.value("medtalk_messages_sent_total", content_type="X")`."""
 
     def __init__(self, text: str) -> None:
         from prometheus_client.parser import text_string_to_metric_families

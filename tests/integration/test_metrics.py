@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 from test_files import ELF, png_bytes, upload
+
 from world import World
 
 CONVERSATION_MESSAGES = "/api/v1/chat/conversations/{conversation_id}/messages"
@@ -51,9 +53,11 @@ async def test_a_missed_message_replayed_on_join_is_not_a_live_delivery(world: W
     await doctor_socket.join(conversation, last_seq=0)
     await doctor_socket.events.next("message_received")
     after = await world.metrics()
-    assert after.value("medtalk_messages_replayed_total") - before.value(
-        "medtalk_messages_replayed_total"
-    ) == 1
+    assert (
+        after.value("medtalk_messages_replayed_total")
+        - before.value("medtalk_messages_replayed_total")
+        == 1
+    )
     assert after.value("medtalk_messages_delivered_total") == before.value(
         "medtalk_messages_delivered_total"
     )
@@ -65,31 +69,34 @@ async def test_connections_are_counted_and_a_cut_connection_is_a_drop(world: Wor
     polite = await patient.connects()
     cut = await patient.connects()
     during = await world.metrics()
-    assert during.value("medtalk_websocket_connections") - before.value(
-        "medtalk_websocket_connections"
-    ) == 2
+    assert (
+        during.value("medtalk_websocket_connections")
+        - before.value("medtalk_websocket_connections")
+        == 2
+    )
 
     await polite.says_goodbye()  # the client asks to disconnect: not a drop
     await cut.client.eio.ws.close()  # the transport goes away under it: a drop
     after = await _wait_for(
         world,
-        lambda m: m.value("medtalk_websocket_connections")
-        == before.value("medtalk_websocket_connections"),
+        lambda m: (
+            m.value("medtalk_websocket_connections")
+            == before.value("medtalk_websocket_connections")
+        ),
     )
     drops = "medtalk_websocket_drops_total"
     assert after.value(drops) - before.value(drops) == 1
-    assert after.value(drops, reason="transport_close") - before.value(
-        drops, reason="transport_close"
-    ) == 1
+    assert (
+        after.value(drops, reason="transport_close") - before.value(drops, reason="transport_close")
+        == 1
+    )
 
 
 async def test_a_refused_connection_is_counted(world: World) -> None:
     patient = await world.patient()
     before = await world.metrics()
-    try:
+    with contextlib.suppress(Exception):  # the refusal itself is what we count
         await patient.connects(token="not-a-token")
-    except Exception:  # noqa: BLE001 - the refusal itself is what we count
-        pass
     after = await world.metrics()
     refused = "medtalk_websocket_connects_total"
     assert after.value(refused, outcome="refused") - before.value(refused, outcome="refused") == 1
@@ -116,12 +123,12 @@ async def test_http_latency_is_labelled_by_route_template_not_raw_path(world: Wo
     after = await world.metrics()
     name = "medtalk_http_request_seconds_count"
     labels = {"method": "GET", "route": CONVERSATION_MESSAGES}
-    assert after.value(name, status="200", **labels) - before.value(
-        name, status="200", **labels
-    ) == 2
-    assert after.value(name, status="404", **labels) - before.value(
-        name, status="404", **labels
-    ) == 1
+    assert (
+        after.value(name, status="200", **labels) - before.value(name, status="200", **labels) == 2
+    )
+    assert (
+        after.value(name, status="404", **labels) - before.value(name, status="404", **labels) == 1
+    )
     assert conversation not in after.text  # no raw path (or id) ever becomes a label
 
 
@@ -136,13 +143,16 @@ async def test_errors_are_counted_by_edge_and_code(world: World) -> None:
     after = await world.metrics()
     errors = "medtalk_errors_total"
     for edge, code in (("socket", "NOT_FOUND"), ("http", "UNAUTHORIZED")):
-        assert after.value(errors, edge=edge, code=code) - before.value(
-            errors, edge=edge, code=code
-        ) == 1
+        assert (
+            after.value(errors, edge=edge, code=code) - before.value(errors, edge=edge, code=code)
+            == 1
+        )
     events = "medtalk_socket_event_seconds_count"
-    assert after.value(events, event="join_conversation", outcome="NOT_FOUND") - before.value(
-        events, event="join_conversation", outcome="NOT_FOUND"
-    ) == 1
+    assert (
+        after.value(events, event="join_conversation", outcome="NOT_FOUND")
+        - before.value(events, event="join_conversation", outcome="NOT_FOUND")
+        == 1
+    )
 
 
 async def test_active_conversations_and_dependencies_are_exported(world: World) -> None:
@@ -160,9 +170,10 @@ async def test_request_id_is_echoed_or_generated(world: World) -> None:
     assert given.headers["x-request-id"] == "trace-42.a"
     generated = await world.http.get("/healthz", headers={"X-Request-ID": "bad id\twith spaces"})
     assert len(generated.headers["x-request-id"]) == 32
-    assert generated.headers["x-request-id"] != (await world.http.get("/healthz")).headers[
-        "x-request-id"
-    ]
+    assert (
+        generated.headers["x-request-id"]
+        != (await world.http.get("/healthz")).headers["x-request-id"]
+    )
 
 
 async def test_readyz_reports_each_dependency_with_latency(world: World) -> None:
