@@ -110,14 +110,20 @@ def test_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settin
 
 @contextlib.contextmanager
 def start_server(
-    data_dir: Path, database_url: str, *, backend: str, **overrides: Any
+    data_dir: Path,
+    database_url: str,
+    *,
+    backend: str,
+    uvicorn_options: dict[str, Any] | None = None,
+    **overrides: Any,
 ) -> Iterator[LiveServer]:
     """Migrate, then run medtalk under uvicorn in a thread, on a free loopback port."""
     settings = test_settings(data_dir, database_url, **overrides)
     upgrade(settings)
     app = create_app(settings)
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    options: dict[str, Any] = {"log_level": "warning", **(uvicorn_options or {})}
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

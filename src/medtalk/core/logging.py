@@ -41,6 +41,16 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)(://[^:/@\s]+:)[^@/\s]+@"), r"\1[REDACTED]@"),
 )
 
+# Libraries whose DEBUG/INFO lines carry the data itself (SQL parameters, multipart fields):
+# capped at WARNING whatever the root level, since that data includes content and file names.
+DATA_LOGGERS = (
+    "aiosqlite",
+    "sqlalchemy.engine",
+    "sqlalchemy.pool",
+    "multipart",
+    "python_multipart",
+)
+
 _STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message",
     "asctime",
@@ -60,9 +70,16 @@ def redact_record(record: logging.LogRecord) -> None:
     if isinstance(record.msg, str):
         record.msg = redact(record.msg)
     if isinstance(record.args, tuple):
-        record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        record.args = tuple(_redact_arg(arg) for arg in record.args)
     elif isinstance(record.args, dict):
-        record.args = {k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()}
+        record.args = {key: _redact_arg(value) for key, value in record.args.items()}
+
+
+def _redact_arg(arg: object) -> object:
+    # Numbers stay numbers (for %d); anything else (URLs, headers, ...) is logged as its str.
+    if arg is None or isinstance(arg, int | float | bool):
+        return arg
+    return redact(arg if isinstance(arg, str) else str(arg))
 
 
 class RedactingFilter(logging.Filter):
@@ -147,3 +164,5 @@ def configure_logging(
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    for name in DATA_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
