@@ -17,6 +17,7 @@ from medtalk.api.errors import error_body, install_error_handlers
 from medtalk.api.services import Services
 from medtalk.chat import routes as chat_routes
 from medtalk.chat.service import ChatService
+from medtalk.core import metrics
 from medtalk.core.auth import TokenVerifier
 from medtalk.core.clock import Clock
 from medtalk.core.crypto import KeyRing
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         await services.db.close()
+        metrics.process_stopped()
 
     api = FastAPI(
         title="medtalk",

@@ -35,7 +35,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         r"\1\2[REDACTED]",
     ),
     (
-        re.compile(r"(?i)(\"?authorization\"?\s*[:=]\s*\"?)(?!Bearer \[REDACTED\])[^\",}\s]+"),
+        re.compile(
+            r"(?i)(['\"]?authorization['\"]?\s*[:=]\s*['\"]?)(?!Bearer \[REDACTED)[^'\",}\n]+"
+        ),
         r"\1[REDACTED]",
     ),
     (re.compile(r"(?i)(://[^:/@\s]+:)[^@/\s]+@"), r"\1[REDACTED]@"),

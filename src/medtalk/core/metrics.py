@@ -28,7 +28,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from medtalk import __version__
 
@@ -373,6 +373,12 @@ def render() -> bytes:
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
     return generate_latest(REGISTRY)
+
+
+def process_stopped() -> None:
+    """In multiprocess mode, drop this process's live gauges (call when a worker exits)."""
+    if os.environ.get(MULTIPROC_ENV):
+        mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
 def sample_names() -> set[str]:
