@@ -33,7 +33,8 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from medtalk import __version__
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-disable_created_metrics()  # the *_created series only double the size of a scrape
+# The *_created series would only double the size of a scrape.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 # Send-to-deliver latency: the spec wants < 100 ms, measures "within 1 s", alerts past 2 s.
