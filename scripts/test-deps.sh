@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Python: the spec's JavaScript client and the real
-# servers the tests start themselves (coturn, clamd, ...). Idempotent; quick when all is there.
+# servers and tools the tests start themselves (coturn, clamd, promtool). Idempotent; quick when
+# everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +10,7 @@ apt_install() {
   local command=$1 package=$2 sudo=""
   if command -v "$command" >/dev/null 2>&1 || [ -x "/usr/sbin/$command" ]; then return 0; fi
   if [ "$(id -u)" != 0 ]; then sudo="sudo -n"; fi
-  local apt="$sudo apt-get -o DPkg::Lock::Timeout=300"
+  local apt="$sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300"
   $apt install -y --no-install-recommends "$package" >/dev/null \
     || { $apt update -qq && $apt install -y --no-install-recommends "$package" >/dev/null; }
 }
@@ -22,3 +23,5 @@ apt_install turnserver coturn
 # Files: ClamAV's daemon for the malware-scanning tests (they start their own clamd with a local
 # EICAR-only signature database; no freshclam download is needed).
 apt_install clamd clamav-daemon
+# Operations: promtool (Debian's prometheus package) checks and unit-tests deploy/prometheus rules.
+apt_install promtool prometheus

@@ -112,14 +112,20 @@ def test_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settin
 
 @contextlib.contextmanager
 def start_server(
-    data_dir: Path, database_url: str, *, backend: str, **overrides: Any
+    data_dir: Path,
+    database_url: str,
+    *,
+    backend: str,
+    uvicorn_options: dict[str, Any] | None = None,
+    **overrides: Any,
 ) -> Iterator[LiveServer]:
     """Migrate, then run medtalk under uvicorn in a thread, on a free loopback port."""
     settings = test_settings(data_dir, database_url, **overrides)
     upgrade(settings)
     app = create_app(settings)
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    options: dict[str, Any] = {"log_level": "warning", **(uvicorn_options or {})}
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -309,6 +315,18 @@ class Socket:
     async def close(self) -> None:
         await self.client.disconnect()
 
+    async def says_goodbye(self) -> None:
+        """Disconnect the way a browser does: the namespace DISCONNECT packet reaches the server
+        before the transport closes. (python-socketio's own `disconnect()` may close the
+        WebSocket before its queued packets are written, which the server sees as a drop.)"""
+        from socketio import packet
+
+        goodbye = self.client.packet_class(packet.DISCONNECT, namespace=NAMESPACE)
+        await self.client._send_packet(goodbye)
+        await self.client.eio.queue.join()  # written to the WebSocket
+        await asyncio.sleep(0.2)  # and handled by the server before the transport closes
+        await self.client.disconnect()
+
 
 @dataclass
 class Person:
@@ -417,6 +435,28 @@ class Person:
         return socket_
 
 
+class Metrics:
+    """One scrape of /metrics: `scrape.value("medtalk_messages_sent_total", content_type="X")`."""
+
+    def __init__(self, text: str) -> None:
+        from prometheus_client.parser import text_string_to_metric_families
+
+        self.text = text
+        self.samples: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                self.samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+
+    def value(self, name: str, **labels: str) -> float:
+        """The sum of the series called `name` whose labels include `labels` (0 if none)."""
+        wanted = set(labels.items())
+        return sum(
+            value
+            for (sample, sample_labels), value in self.samples.items()
+            if sample == name and wanted <= sample_labels
+        )
+
+
 class World:
     """People and connections for one test, cleaned up at the end."""
 
@@ -433,6 +473,13 @@ class World:
             with contextlib.suppress(Exception):
                 await socket_.close()
         await self.http.aclose()
+
+    async def metrics(self) -> Metrics:
+        """Scrape the server's /metrics as Prometheus would."""
+        response = await self.http.get("/metrics")
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/plain")
+        return Metrics(response.text)
 
     async def person(self, name: str, role: Role) -> Person:
         person = Person(self, name, role)

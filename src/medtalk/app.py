@@ -22,6 +22,7 @@ from medtalk.calls.providers import ProviderConfig, create_video_provider
 from medtalk.calls.service import CallPolicy, CallService
 from medtalk.chat import routes as chat_routes
 from medtalk.chat.service import ChatService
+from medtalk.core import metrics
 from medtalk.core.auth import TokenVerifier
 from medtalk.core.clock import Clock
 from medtalk.core.crypto import KeyRing
@@ -32,6 +33,16 @@ from medtalk.files.scanning import ClamdScanner
 from medtalk.files.service import FileService, ImagePolicy
 from medtalk.files.storage import create_storage
 from medtalk.files.validation import UploadLimits
+from medtalk.ops import routes as ops_routes
+from medtalk.ops.checks import (
+    Readiness,
+    amqp_check,
+    database_check,
+    directory_check,
+    redis_check,
+)
+from medtalk.ops.middleware import RequestTelemetry
+from medtalk.ops.stats import ActiveConversations
 from medtalk.realtime.delivery import Delivery
 from medtalk.realtime.events import ChatNamespace
 from medtalk.realtime.fanout import NAMESPACE, SocketEventSink
@@ -155,6 +166,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         await services.files.stop()
         await enforcer.stop()
         await services.db.close()
+        metrics.process_stopped()
 
     api = FastAPI(
         title="medtalk",
@@ -165,25 +177,42 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     api.state.services = services
     api.state.sio = sio
     api.state.namespace = namespace
+    api.state.ops = build_operations(settings, services)
     install_error_handlers(api)
     api.include_router(chat_routes.router)
     api.include_router(file_routes.router)
     api.include_router(call_routes.router)
-
-    @api.get("/healthz", tags=["ops"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @api.get("/readyz", tags=["ops"])
-    async def readyz() -> JSONResponse:
-        try:
-            await services.db.ping()
-        except Exception:
-            return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
-        return JSONResponse({"status": "ok", "database": "up"})
+    api.include_router(ops_routes.router)
 
     app = socketio.ASGIApp(sio, other_asgi_app=api, socketio_path="socket.io")
-    return _UploadSizeGuard(app, upload_limits(settings).largest + MULTIPART_SLACK, api)
+    guarded = _UploadSizeGuard(app, upload_limits(settings).largest + MULTIPART_SLACK, api)
+    return _Telemetry(guarded, api)
+
+
+def build_operations(settings: Settings, services: Services) -> ops_routes.Operations:
+    """Readiness checks for every configured dependency, and the scrape-time gauges."""
+    readiness = Readiness(settings.readiness_timeout_seconds)
+    readiness.register("database", database_check(services.db))
+    # Set by the scale-out and files features (getattr: absent until those land).
+    if redis_url := getattr(settings, "redis_url", ""):
+        readiness.register("redis", redis_check(redis_url))
+    if amqp_url := getattr(settings, "amqp_url", ""):
+        readiness.register("rabbitmq", amqp_check(amqp_url))
+    if not settings.storage_url:
+        readiness.register("storage", directory_check(settings.data_dir / "files"))
+    active = ActiveConversations(
+        services.db,
+        services.clock,
+        settings.active_conversation_window_minutes,
+        cache_seconds=15,
+    )
+    return ops_routes.Operations(readiness, active)
+
+
+class _Telemetry(RequestTelemetry):
+    def __init__(self, app: ASGIApp, api: FastAPI) -> None:
+        super().__init__(app, upload_path=UPLOAD_PATH)
+        self.api = api  # reachable for tests and the CLI (app.api.state.services)
 
 
 class _UploadSizeGuard:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -12,6 +11,7 @@ import typer
 from pydantic import ValidationError
 
 from medtalk.core.auth import Role, mint_token
+from medtalk.core.logging import configure_logging
 from medtalk.settings import Settings
 
 if TYPE_CHECKING:
@@ -36,9 +36,7 @@ def _settings() -> Settings:
         )
         typer.echo(f"medtalk: invalid configuration: {problems}", err=True)
         raise typer.Exit(2) from None
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     return settings
 
 
@@ -74,6 +72,8 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # keep configure_logging's JSON handler
+        access_log=False,  # medtalk.access logs each request once, by route template
         ws_max_size=1024 * 1024,
     )
 

@@ -110,6 +110,16 @@ class Settings(BaseSettings):
         "scanning, files are CLEAN at once",
     )
     clamd_timeout_seconds: float = Field(120.0, description="one INSTREAM scan, at most")
+    # --- operations (logs, metrics, readiness) ---
+    log_format: Literal["json", "text"] = Field(
+        "json", description="log lines as JSON objects (production) or plain text"
+    )
+    active_conversation_window_minutes: int = Field(
+        15, description="a conversation is active if it had a message this many minutes ago"
+    )
+    readiness_timeout_seconds: float = Field(
+        2.0, description="time each /readyz dependency check may take before it counts as down"
+    )
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:

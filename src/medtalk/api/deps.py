@@ -9,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from medtalk.api.services import Services
 from medtalk.core.auth import Principal
+from medtalk.core.logging import update_context
 
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <JWT>")
 
@@ -31,6 +32,7 @@ async def authenticate(
     header = f"Bearer {credentials.credentials}" if credentials else None
     principal = await services.verifier.verify_header(header)
     await services.users.ensure(principal)
+    update_context(user_id=str(principal.user_id))
     return principal
 
 

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from medtalk.core import metrics
 from medtalk.core.errors import MedtalkError, RateLimited
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ def error_body(code: str, message: str) -> dict[str, object]:
 
 async def _medtalk_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, MedtalkError)
+    metrics.error("http", error.code)
     headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
     if error.status_code == 401:
         headers = {"WWW-Authenticate": "Bearer"}
@@ -46,6 +48,7 @@ async def _validation_error(_request: Request, error: Exception) -> JSONResponse
         for item in error.errors()
     ]
     summary = "; ".join(f"{d['field'] or 'body'}: {d['message']}" for d in details[:3])
+    metrics.error("http", "INVALID")
     body = error_body("INVALID", summary or "invalid request")
     body["error"]["details"] = details  # type: ignore[index]
     return JSONResponse(body, status_code=422)
@@ -54,12 +57,14 @@ async def _validation_error(_request: Request, error: Exception) -> JSONResponse
 async def _http_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
     code = _HTTP_CODES.get(error.status_code, "ERROR")
+    metrics.error("http", code)
     return JSONResponse(
         error_body(code, str(error.detail)), status_code=error.status_code, headers=error.headers
     )
 
 
 async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
+    metrics.error("http", "INTERNAL")
     logger.exception("unhandled error", exc_info=error)
     return JSONResponse(error_body("INTERNAL", "internal error"), status_code=500)
 

@@ -24,10 +24,11 @@ from medtalk.chat.schemas import (
     MessageSent,
 )
 from medtalk.chat.store import ConversationRow, MessageRow
+from medtalk.core import metrics
 from medtalk.core.auth import Principal, Role
 from medtalk.core.clock import Clock
 from medtalk.core.crypto import DecryptionError, KeyRing
-from medtalk.core.errors import Conflict, Forbidden, Invalid, NotFound
+from medtalk.core.errors import Conflict, Forbidden, Invalid, MedtalkError, NotFound
 from medtalk.core.events import EventSink
 from medtalk.db.engine import Database
 from medtalk.users import store as user_store
@@ -206,12 +207,16 @@ class ChatService:
         client_message_id: str | None = None,
     ) -> MessageSent:
         """Store a text message and announce it; a retried client id returns the stored one."""
-        if content_type is not ContentType.TEXT:
-            raise Invalid("only TEXT is sent here; files go to /api/v1/chat/messages/upload")
-        self._check_text(content)
-        message = await self._store_message(
-            caller, conversation_id, content, content_type, client_message_id, None
-        )
+        try:
+            if content_type is not ContentType.TEXT:
+                raise Invalid("only TEXT is sent here; files go to /api/v1/chat/messages/upload")
+            self._check_text(content)
+            message = await self._store_message(
+                caller, conversation_id, content, content_type, client_message_id, None
+            )
+        except MedtalkError as error:
+            metrics.message_failed(error.code)
+            raise
         return _sent(message)
 
     async def send_attachment(
@@ -311,6 +316,7 @@ class ChatService:
         return message
 
     async def _announce(self, message: MessageRow) -> None:
+        metrics.message_sent(message.content_type)
         await self._events.message_created(
             message.conversation_id, message.seq, self.view(message).wire()
         )

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from medtalk.core import metrics
 from medtalk.core.errors import Invalid, MedtalkError
 
 logger = logging.getLogger(__name__)
@@ -20,15 +21,23 @@ Handler = Callable[[Any, str, Any], Awaitable[dict[str, Any]]]
 def acknowledged(handler: Handler) -> Callable[[Any, str, Any], Awaitable[Any]]:
     @functools.wraps(handler)
     async def wrapper(self: Any, sid: str, data: Any = None) -> Any:
-        try:
-            return await handler(self, sid, data)
-        except MedtalkError as error:
-            return error.to_dict()
-        except ValidationError as error:
-            return Invalid(_validation_message(error)).to_dict()
-        except Exception:
-            logger.exception("socket event %s failed", handler.__name__)
-            return {"error": {"code": "INTERNAL", "message": "internal error"}}
+        event = handler.__name__.removeprefix("on_")
+        with metrics.socket_event(event) as outcome:
+            try:
+                return await handler(self, sid, data)
+            except MedtalkError as error:
+                outcome["outcome"] = error.code
+                metrics.error("socket", error.code)
+                return error.to_dict()
+            except ValidationError as error:
+                outcome["outcome"] = Invalid.code
+                metrics.error("socket", Invalid.code)
+                return Invalid(_validation_message(error)).to_dict()
+            except Exception:
+                outcome["outcome"] = "INTERNAL"
+                metrics.error("socket", "INTERNAL")
+                logger.exception("socket event %s failed", event)
+                return {"error": {"code": "INTERNAL", "message": "internal error"}}
 
     return wrapper
 

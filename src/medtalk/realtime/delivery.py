@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from medtalk.core import metrics
+
 logger = logging.getLogger(__name__)
 
 # Messages after `after_seq`, oldest first, as `message_received` payloads (bounded page).
@@ -56,7 +58,7 @@ class Delivery:
             before = cursor.seq
             # Read to the end, not just to `newest_seq`: a message committed between the
             # caller's read and this subscription would otherwise wait for the next one.
-            await self._catch_up(sid, conversation_id, cursor, up_to=None)
+            await self._catch_up(sid, conversation_id, cursor, up_to=None, live=False)
             return cursor.seq - before
 
     def unsubscribe(self, sid: str, conversation_id: uuid.UUID | None = None) -> None:
@@ -76,16 +78,19 @@ class Delivery:
                     if seq <= cursor.seq:
                         continue
                     if seq > cursor.seq + 1:
-                        await self._catch_up(sid, conversation_id, cursor, up_to=seq - 1)
+                        await self._catch_up(sid, conversation_id, cursor, up_to=seq - 1, live=True)
                     await self._send(sid, payload)
                     cursor.seq = seq
+                    metrics.message_delivered(payload.get("sentAt"))
             except Exception:
                 # One broken socket must not stop delivery to the others; it recovers on join.
+                metrics.message_failed("delivery_error")
                 logger.exception("delivery to a socket failed")
 
     async def _catch_up(
-        self, sid: str, conversation_id: uuid.UUID, cursor: _Cursor, up_to: int | None
+        self, sid: str, conversation_id: uuid.UUID, cursor: _Cursor, up_to: int | None, live: bool
     ) -> None:
+        """Send what `sid` missed; `live` (a gap in live delivery) counts toward latency."""
         while up_to is None or cursor.seq < up_to:
             page = await self._fetch_after(conversation_id, cursor.seq)
             if not page:
@@ -96,3 +101,7 @@ class Delivery:
                 if payload["seq"] > cursor.seq:
                     await self._send(sid, payload)
                     cursor.seq = payload["seq"]
+                    if live:
+                        metrics.message_delivered(payload.get("sentAt"))
+                    else:
+                        metrics.message_replayed()

@@ -21,8 +21,10 @@ from medtalk.chat.schemas import (
     SendMessageRequest,
 )
 from medtalk.chat.service import ChatService
+from medtalk.core import metrics
 from medtalk.core.auth import Principal, TokenVerifier
 from medtalk.core.errors import Invalid, MedtalkError, Unauthorized
+from medtalk.core.logging import update_context
 from medtalk.realtime.acks import acknowledged as _acknowledged
 from medtalk.realtime.acks import parse as _parse
 from medtalk.realtime.delivery import Delivery
@@ -61,13 +63,18 @@ class ChatNamespace(CallEvents, socketio.AsyncNamespace):  # type: ignore[misc]
             principal = await self._verifier.verify_header(_bearer(environ, auth))
             await self._users.ensure(principal)
         except MedtalkError as error:
+            metrics.socket_refused()
             raise socketio.exceptions.ConnectionRefusedError(error.to_dict()["error"]) from None
         self._sockets[sid] = SocketState(principal)
+        metrics.socket_connected()
+        update_context(user_id=str(principal.user_id))
         await self.enter_room(sid, user_room(principal.user_id))
         self.calls_socket_opened(principal)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         state = self._sockets.pop(sid, None)
+        if state is not None:
+            metrics.socket_disconnected(reason if isinstance(reason, str) else None)
         self._delivery.unsubscribe(sid)
         if state is not None:
             await self.calls_socket_closed(state.principal)

@@ -1,0 +1,1 @@
+"""Operations: health and readiness checks, /metrics, request telemetry (logs + metrics)."""
