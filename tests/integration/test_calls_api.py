@@ -17,7 +17,7 @@ import pytest
 
 from medtalk.calls.providers import verify_room_token
 from medtalk.core.clock import parse_iso
-from world import LiveServer, World, start_server
+from world import LiveServer, Metrics, World, start_server
 
 ROOMS = "/api/v1/video-call"
 SDP = {"type": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"}
@@ -461,3 +461,38 @@ async def test_jitsi_provider_issues_tokens_jitsi_accepts(jitsi_server: LiveServ
         digest = hmac.new(b"test-only-turn-secret", turn["username"].encode(), hashlib.sha1)
         assert turn["credential"] == base64.b64encode(digest.digest()).decode()
         assert (await patient.joins_room(room["roomId"]))["status"] == "WAITING"
+
+
+async def test_call_metrics_move_with_the_call(world: World) -> None:
+    """Setup attempts, started calls, active calls and quality scores reach /metrics."""
+    before = await world.metrics()
+    patient, doctor, room = await world.video_consultation()
+    await doctor.joins_room(room["roomId"])
+    await patient.joins_room(room["roomId"])
+    during = await world.metrics()
+    socket_ = await patient.connects()
+    ack = await socket_.call(
+        "call_stats",
+        {
+            "roomId": room["roomId"],
+            "bitrateKbps": 1500,
+            "packetLossPct": 0,
+            "rttMs": 40,
+            "framesPerSecond": 30,
+            "width": 1280,
+            "height": 720,
+        },
+    )
+    assert ack["qualityScore"] > 90
+    await doctor.ends_call(room["roomId"])
+    after = await world.metrics()
+
+    def grew(name: str, first: Metrics, second: Metrics) -> float:
+        return float(second.value(name, provider="p2p") - first.value(name, provider="p2p"))
+
+    assert grew("medtalk_call_setup_attempts_total", before, during) == 1
+    assert grew("medtalk_calls_started_total", before, during) == 1
+    assert grew("medtalk_video_calls_active", before, during) == 1
+    assert grew("medtalk_video_calls_active", during, after) == -1
+    quality = "medtalk_call_quality_score_count"
+    assert after.value(quality) - during.value(quality) == 1

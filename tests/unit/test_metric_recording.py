@@ -41,13 +41,6 @@ def test_call_quality_is_observed_and_clamped_to_0_100() -> None:
     assert value("medtalk_call_quality_score_bucket", le="10.0") == before_low + 1
 
 
-def test_quality_score_follows_the_spec_targets() -> None:
-    assert metrics.quality_score(1500, 100, 0.5) == 100
-    assert metrics.quality_score(0, 1000, 50) == 0
-    degraded = metrics.quality_score(750, 375, 5.5)
-    assert degraded == 20 + 15 + 15
-
-
 def test_limit_and_job_functions_move_their_metrics() -> None:
     before = value("medtalk_rate_limited_total", limit="messages-per-minute")
     metrics.limit_hit("messages-per-minute")

@@ -37,6 +37,7 @@ from medtalk.calls.schemas import (
     RoomToken,
 )
 from medtalk.calls.store import RoomRow
+from medtalk.core import metrics
 from medtalk.core.auth import Principal, Role
 from medtalk.core.clock import Clock, iso_z
 from medtalk.core.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
@@ -146,6 +147,7 @@ class CallService:
             appointment_id=request.appointment_id,
             provider=self._provider.name,
         )
+        metrics.call_setup_attempted(self._provider.name)
         await self._events.to_user(
             patient_id,
             "call_incoming",
@@ -292,6 +294,7 @@ class CallService:
             )
         if started:
             self.on_call_started()
+            metrics.call_started(self._provider.name)
             await self._emit(
                 _members(room), "call_started", {"roomId": str(room.id), "startedAt": iso_z(now)}
             )
@@ -380,6 +383,10 @@ class CallService:
             for participant in present:
                 await store.mark_left(db, room.id, participant.user_id, now)
         if won:
+            if started:
+                metrics.call_ended(self._provider.name, duration)
+            else:  # never got both sides in: a call that failed to set up
+                metrics.call_setup_failed(self._provider.name, reason.value)
             await self._emit(
                 _members(room) | {p.user_id for p in present},
                 "call_ended",
@@ -447,6 +454,7 @@ class CallService:
             height=report.height,
         )
         score = quality_score(sample)
+        metrics.call_quality(score)
         async with self._db.transaction() as db:
             room = await _visible_room(db, caller, report.room_id)
             if await store.get_participant(db, room.id, caller.user_id) is None:

@@ -321,20 +321,8 @@ def call_ended(provider: str = "p2p", duration_seconds: float | None = None) -> 
 
 
 def call_quality(score: float) -> None:
-    """Record one Video Call Quality Score (0-100; see `quality_score`)."""
+    """Record one Video Call Quality Score (0-100; defined in calls/quality.py)."""
     call_quality_score.observe(min(100.0, max(0.0, score)))
-
-
-def quality_score(bitrate_kbps: float, rtt_ms: float, packet_loss_percent: float) -> float:
-    """The Video Call Quality Score, 0-100, against the spec's targets.
-
-    40 points for video bitrate (full at 1,500 kbps), 30 for latency (full up to 150 ms, none
-    from 600 ms), 30 for packet loss (full up to 1 %, none from 10 %; the spec tolerates < 5 %).
-    """
-    bitrate = min(1.0, max(0.0, bitrate_kbps / 1500))
-    latency = min(1.0, max(0.0, (600 - rtt_ms) / 450))
-    loss = min(1.0, max(0.0, (10 - packet_loss_percent) / 9))
-    return round(40 * bitrate + 30 * latency + 30 * loss, 1)
 
 
 # --- recording: jobs (used by jobs/) ------------------------------------------------------
