@@ -27,6 +27,16 @@ CANDIDATE = {
     "sdpMLineIndex": 0,
 }
 
+# A 720p, 30 fps call with the spec's bitrate and no loss: what a good call reports.
+PERFECT_STATS = {
+    "bitrateKbps": 1500,
+    "packetLossPct": 0,
+    "rttMs": 40,
+    "framesPerSecond": 30,
+    "width": 1280,
+    "height": 720,
+}
+
 
 def _close_to(stamp: str, expected: datetime, seconds: float = 10) -> bool:
     return abs((parse_iso(stamp) - expected).total_seconds()) <= seconds
@@ -315,15 +325,7 @@ async def test_call_stats_are_stored_and_scored(world: World, server: LiveServer
     patient, doctor, room = await world.video_consultation()
     await doctor.joins_room(room["roomId"])
     socket_ = await doctor.connects()
-    perfect = {
-        "roomId": room["roomId"],
-        "bitrateKbps": 1500,
-        "packetLossPct": 0,
-        "rttMs": 40,
-        "framesPerSecond": 30,
-        "width": 1280,
-        "height": 720,
-    }
+    perfect = {"roomId": room["roomId"], **PERFECT_STATS}
     assert (await socket_.call("call_stats", perfect))["qualityScore"] == 100
     poor = {
         **perfect,
@@ -471,18 +473,7 @@ async def test_call_metrics_move_with_the_call(world: World) -> None:
     await patient.joins_room(room["roomId"])
     during = await world.metrics()
     socket_ = await patient.connects()
-    ack = await socket_.call(
-        "call_stats",
-        {
-            "roomId": room["roomId"],
-            "bitrateKbps": 1500,
-            "packetLossPct": 0,
-            "rttMs": 40,
-            "framesPerSecond": 30,
-            "width": 1280,
-            "height": 720,
-        },
-    )
+    ack = await socket_.call("call_stats", {"roomId": room["roomId"], **PERFECT_STATS})
     assert ack["qualityScore"] > 90
     await doctor.ends_call(room["roomId"])
     after = await world.metrics()
