@@ -9,12 +9,16 @@ from typing import Any
 
 import socketio
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from medtalk import __version__
 from medtalk.api.errors import error_body, install_error_handlers
+from medtalk.api.headers import SecureHeaders
 from medtalk.api.services import Services
+from medtalk.audit import AuditTrail
+from medtalk.audit import routes as audit_routes
 from medtalk.chat import routes as chat_routes
 from medtalk.chat.service import ChatService
 from medtalk.core.auth import TokenVerifier
@@ -24,9 +28,12 @@ from medtalk.db.engine import Database, create_engine
 from medtalk.files import routes as file_routes
 from medtalk.files.service import FileService
 from medtalk.files.storage import create_storage
+from medtalk.privacy import routes as privacy_routes
 from medtalk.realtime.delivery import Delivery
 from medtalk.realtime.events import ChatNamespace
 from medtalk.realtime.fanout import NAMESPACE, SocketEventSink
+from medtalk.sessions import create_revocation_list
+from medtalk.sessions import routes as session_routes
 from medtalk.settings import Settings
 from medtalk.users.service import UserDirectory
 
@@ -50,7 +57,9 @@ def build_services(
     db = Database(create_engine(settings), serialize_writes=settings.is_sqlite)
     keys = load_keys(settings)
     users = UserDirectory(db, clock)
-    verifier = TokenVerifier(settings)
+    revocations = create_revocation_list(settings, db, clock)
+    audit = AuditTrail(db, clock, settings.audit_secret)
+    verifier = TokenVerifier(settings, revocations)
     # `chat` is bound just below; the lambda looks it up only when a message is delivered.
     delivery = Delivery(
         fetch_after=lambda conversation_id, after: _wire_page(chat, conversation_id, after),
@@ -65,9 +74,10 @@ def build_services(
         SocketEventSink(sio, delivery),
         max_message_length=settings.max_message_length,
     )
+    storage = create_storage(settings, keys)
     files = FileService(
         db,
-        create_storage(settings, keys),
+        storage,
         chat,
         clock,
         link_secret=settings.link_secret,
@@ -75,8 +85,10 @@ def build_services(
         max_bytes=settings.max_upload_bytes,
         public_url=settings.public_url,
     )
-    namespace = ChatNamespace(verifier, users, chat, delivery)
-    services = Services(settings, clock, db, keys, verifier, users, chat, files)
+    namespace = ChatNamespace(verifier, users, chat, delivery, audit, revocations)
+    services = Services(
+        settings, clock, db, keys, verifier, users, chat, files, audit, revocations, storage
+    )
     return services, namespace
 
 
@@ -84,10 +96,26 @@ async def _wire_page(chat: ChatService, conversation_id: Any, after: int) -> lis
     return [message.wire() for message in await chat.messages_after(conversation_id, after)]
 
 
+def allowed_origins(settings: Settings) -> list[str] | str | None:
+    """Browser origins allowed to call us, for CORS and Socket.IO alike.
+
+    In production an empty list means same-origin only (None: python-socketio's default; note
+    that its `[]` would mean "no checking at all"). Dev without a list allows any origin.
+    """
+    if settings.cors_origins:
+        return list(settings.cors_origins)
+    return "*" if settings.mode == "dev" else None
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> ASGIApp:
     settings = settings or Settings()
-    origins: Any = settings.cors_origins or ("*" if settings.mode == "dev" else None)
-    sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=origins, logger=False)
+    origins: Any = allowed_origins(settings)
+    sio = socketio.AsyncServer(
+        async_mode="asgi",
+        cors_allowed_origins=origins,
+        logger=False,
+        max_http_buffer_size=settings.ws_max_message_bytes,
+    )
     services, namespace = build_services(settings, sio, clock or Clock())
     sio.register_namespace(namespace)
 
@@ -108,6 +136,19 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     install_error_handlers(api)
     api.include_router(chat_routes.router)
     api.include_router(file_routes.router)
+    # security (issue 9)
+    api.include_router(session_routes.router)
+    api.include_router(audit_routes.router)
+    api.include_router(privacy_routes.router)
+    if origins is not None:
+        api.add_middleware(
+            CORSMiddleware,
+            allow_origins=["*"] if origins == "*" else origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type"],
+            allow_credentials=False,  # bearer tokens, no cookies
+            max_age=600,
+        )
 
     @api.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -122,7 +163,19 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         return JSONResponse({"status": "ok", "database": "up"})
 
     app = socketio.ASGIApp(sio, other_asgi_app=api, socketio_path="socket.io")
-    return _UploadSizeGuard(app, settings.max_upload_bytes + MULTIPART_SLACK, api)
+    guarded = _UploadSizeGuard(app, settings.max_upload_bytes + MULTIPART_SLACK, api)
+    return _Outermost(SecureHeaders(guarded, hsts_max_age=settings.hsts_max_age), api)
+
+
+class _Outermost:
+    """The app as served; keeps `app.api` reachable for tests and the CLI."""
+
+    def __init__(self, app: ASGIApp, api: FastAPI) -> None:
+        self.app = app
+        self.api = api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
 
 
 class _UploadSizeGuard:

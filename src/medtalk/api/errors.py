@@ -9,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from medtalk.api.audit import record_refusal
+from medtalk.audit import Outcome
 from medtalk.core.errors import MedtalkError, RateLimited
 
 logger = logging.getLogger(__name__)
@@ -28,8 +30,20 @@ def error_body(code: str, message: str) -> dict[str, object]:
     return {"error": {"code": code, "message": message}}
 
 
-async def _medtalk_error(_request: Request, error: Exception) -> JSONResponse:
+# Refused access is audited (security, issue 9); 5xx answers are audited as errors.
+_AUDITED_REFUSALS = (401, 403, 404)
+
+
+async def _audit(request: Request, status_code: int, code: str) -> None:
+    if status_code in _AUDITED_REFUSALS:
+        await record_refusal(request, status_code, code, Outcome.DENIED)
+    elif status_code >= 500:
+        await record_refusal(request, status_code, code, Outcome.ERROR)
+
+
+async def _medtalk_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, MedtalkError)
+    await _audit(request, error.status_code, error.code)
     headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
     if error.status_code == 401:
         headers = {"WWW-Authenticate": "Bearer"}
@@ -51,16 +65,18 @@ async def _validation_error(_request: Request, error: Exception) -> JSONResponse
     return JSONResponse(body, status_code=422)
 
 
-async def _http_error(_request: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
     code = _HTTP_CODES.get(error.status_code, "ERROR")
+    await _audit(request, error.status_code, code)
     return JSONResponse(
         error_body(code, str(error.detail)), status_code=error.status_code, headers=error.headers
     )
 
 
-async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     logger.exception("unhandled error", exc_info=error)
+    await _audit(request, 500, "INTERNAL")
     return JSONResponse(error_body("INTERNAL", "internal error"), status_code=500)
 
 

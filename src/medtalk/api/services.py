@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from medtalk.audit import AuditTrail
 from medtalk.chat.service import ChatService
 from medtalk.core.auth import TokenVerifier
 from medtalk.core.clock import Clock
 from medtalk.core.crypto import KeyRing
 from medtalk.db.engine import Database
 from medtalk.files.service import FileService
+from medtalk.files.storage import FileStorage
+from medtalk.sessions import RevocationList
 from medtalk.settings import Settings
 from medtalk.users.service import UserDirectory
 
@@ -24,3 +27,7 @@ class Services:
     users: UserDirectory
     chat: ChatService
     files: FileService
+    # security (issue 9)
+    audit: AuditTrail
+    revocations: RevocationList
+    storage: FileStorage

@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import StreamingResponse
 
+from medtalk.api.audit import AuditDep, client_of
 from medtalk.api.deps import BearerCredentials, CurrentUser, ServicesDep, authenticate
 from medtalk.chat.schemas import ContentType
 from medtalk.core.errors import NotFound
@@ -27,29 +28,51 @@ async def upload_file(
     conversation_id: Annotated[uuid.UUID, Form(alias="conversationId")],
     file: Annotated[UploadFile, File()],
     file_type: Annotated[ContentType | None, Form(alias="fileType")] = None,
+    *,
+    audit: AuditDep,
 ) -> FileUploaded:
     """Oversized bodies never get here: app.py refuses them by Content-Length first."""
-    return await services.files.upload(
+    uploaded = await services.files.upload(
         caller, conversation_id, file.filename, file_type, _chunks(file)
     )
+    await audit.ok(  # security: audit trail (ids and size only, never the file name)
+        "file.upload",
+        object_type="file",
+        object_id=uploaded.file_id,
+        conversation_id=conversation_id,
+        detail=f"{uploaded.mime_type} {uploaded.file_size} bytes",
+    )
+    return uploaded
 
 
 @router.get("/files/{file_id}", response_class=StreamingResponse)
 async def download_file(
     file_id: uuid.UUID,
+    request: Request,
     services: ServicesDep,
     credentials: BearerCredentials,
     expires: int | None = None,
     sig: str | None = None,
 ) -> StreamingResponse:
     """A participant's bearer token, or a valid unexpired signed link, opens the file."""
+    caller = None
     if expires is not None and sig is not None:
         if not services.files.link_is_valid(file_id, expires, sig):
             raise NotFound("link expired or invalid", code="LINK_INVALID")
         stored = await services.files.find(file_id)
     else:
         caller = await authenticate(services, credentials)
+        request.state.principal = caller  # security: names the caller in refusal audit rows
         stored = await services.files.find_for(caller, file_id)
+    await services.audit.record(  # security: audit trail; a signed link has no named caller
+        "file.download",
+        actor=caller,
+        object_type="file",
+        object_id=file_id,
+        conversation_id=stored.conversation_id,
+        client=client_of(request),
+        detail=None if caller else "signed link",
+    )
     inline = stored.mime_type.split("/")[0] in ("image", "audio", "video")
     disposition = "inline" if inline else "attachment"
     headers = {
