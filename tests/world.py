@@ -1,9 +1,9 @@
 """Test helpers that read like the product: people who sign in, open conversations and chat.
 
-    patient = await world.patient("Trần Thị Bình")
-    doctor = await world.doctor("BS. Nguyễn Văn An")
-    conversation = await patient.opens_conversation_with(doctor)
-    await patient.sends(conversation, "Tôi bị đau đầu")
+patient = await world.patient("Trần Thị Bình")
+doctor = await world.doctor("BS. Nguyễn Văn An")
+conversation = await patient.opens_conversation_with(doctor)
+await patient.sends(conversation, "Tôi bị đau đầu")
 """
 
 from __future__ import annotations
@@ -81,6 +81,56 @@ class LiveServer:
 
     def token(self, user_id: uuid.UUID, name: str, role: Role, ttl: int = 3600) -> str:
         return mint_token(self.settings, user_id, name, role, ttl_seconds=ttl)
+
+    def cli_env(self, **extra: str) -> dict[str, str]:
+        """MEDTALK_* variables that point an operator command at this server's data."""
+        settings = self.settings
+        env = {
+            "MEDTALK_DATA_DIR": str(settings.data_dir),
+            "MEDTALK_DATABASE_URL": settings.database_url,
+            "MEDTALK_JWT_SECRET": settings.jwt_secret,
+            "MEDTALK_LINK_SECRET": settings.link_secret,
+            "MEDTALK_AUDIT_SECRET": settings.audit_secret,
+            "MEDTALK_ENCRYPTION_KEYS": settings.encryption_keys,
+            "MEDTALK_LOG_LEVEL": "WARNING",
+        }
+        return env | extra
+
+    async def cli(self, *args: str, **env: str) -> Any:
+        """Run `medtalk <args>` in-process (in a thread: the commands run their own loop)."""
+        from typer.testing import CliRunner
+
+        from medtalk.cli import app
+
+        runner = CliRunner()
+        return await asyncio.to_thread(runner.invoke, app, list(args), env=self.cli_env(**env))
+
+    def db_uuid(self, value: str | uuid.UUID) -> Any:
+        """A UUID as a raw SQL parameter for this backend (SQLite stores 32 hex characters)."""
+        value = uuid.UUID(str(value))
+        return value if self.backend == "postgresql" else value.hex
+
+    async def audit_rows(self, **where: Any) -> list[Any]:
+        """Audit rows (oldest first), read directly; `where` compares columns for equality."""
+        clauses = " AND ".join(f"{column} = :{column}" for column in where) or "1 = 1"
+        params = {
+            k: self.db_uuid(v) if k.endswith("_id") and k != "object_id" else v
+            for k, v in where.items()
+        }
+        return await self.sql(f"SELECT * FROM audit_log WHERE {clauses} ORDER BY seq", **params)
+
+    async def execute(self, *statements: str, **params: Any) -> None:
+        """Write to the database directly (as an attacker or an operator with SQL access would)."""
+        import sqlalchemy as sa
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        engine = create_async_engine(self.settings.resolved_database_url)
+        try:
+            async with engine.begin() as connection:
+                for statement in statements:
+                    await connection.execute(sa.text(statement), params)
+        finally:
+            await engine.dispose()
 
     async def sql(self, query: str, **params: Any) -> list[Any]:
         """Read the database directly, through a connection of the test's own."""
@@ -204,9 +254,11 @@ class Person:
         assert response.status_code == 200, response.text
 
     async def opens_conversation_with(self, other: Person, initial: str | None = None) -> str:
-        body: dict[str, Any] = {"doctorId": str(other.id)} if self.role is Role.PATIENT else {
-            "patientId": str(other.id)
-        }
+        body: dict[str, Any] = (
+            {"doctorId": str(other.id)}
+            if self.role is Role.PATIENT
+            else {"patientId": str(other.id)}
+        )
         if initial is not None:
             body["initialMessage"] = initial
         response = await self.post("/api/v1/chat/conversations/create", json=body)
@@ -220,8 +272,20 @@ class Person:
         return dict(response.json())
 
     async def history(self, conversation: str, **params: Any) -> dict[str, Any]:
-        response = await self.get(f"/api/v1/chat/conversations/{conversation}/messages", params=params)
+        response = await self.get(
+            f"/api/v1/chat/conversations/{conversation}/messages", params=params
+        )
         assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def uploads(
+        self, conversation: str, name: str, data: bytes, file_type: str = "FILE"
+    ) -> dict[str, Any]:
+        form = {"conversationId": conversation, "fileType": file_type}
+        response = await self.post(
+            "/api/v1/chat/messages/upload", data=form, files={"file": (name, data)}
+        )
+        assert response.status_code == 201, response.text
         return dict(response.json())
 
     async def conversations(self, **params: Any) -> dict[str, Any]:

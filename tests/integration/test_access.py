@@ -85,7 +85,8 @@ async def test_stranger_sees_nothing_of_a_conversation(world: World) -> None:
         history = await outsider.get(f"/api/v1/chat/conversations/{conversation}/messages")
         assert history.status_code == 404
         send = await outsider.post(
-            "/api/v1/chat/messages/send", json={"conversationId": conversation, "content": "xin chào"}
+            "/api/v1/chat/messages/send",
+            json={"conversationId": conversation, "content": "xin chào"},
         )
         assert send.status_code == 404
         assert (await outsider.conversations())["total"] == 0

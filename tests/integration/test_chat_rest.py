@@ -127,7 +127,9 @@ async def test_message_content_is_encrypted_at_rest(world: World) -> None:
     await patient.sends(conversation, secret)
     rows = await world.server.sql(
         "SELECT content, key_id FROM chat_messages WHERE conversation_id = :c",
-        c=uuid.UUID(conversation) if world.server.backend == "postgresql" else uuid.UUID(conversation).hex,
+        c=uuid.UUID(conversation)
+        if world.server.backend == "postgresql"
+        else uuid.UUID(conversation).hex,
     )
     assert len(rows) == 1
     assert secret not in rows[0].content and rows[0].key_id

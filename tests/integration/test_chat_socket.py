@@ -13,7 +13,8 @@ async def test_message_sent_over_socket_reaches_the_other_side(world: World) -> 
     await patient_socket.join(conversation)
     await doctor_socket.join(conversation)
     ack = await patient_socket.call(
-        "send_message", {"conversationId": conversation, "content": "Hello doctor", "contentType": "TEXT"}
+        "send_message",
+        {"conversationId": conversation, "content": "Hello doctor", "contentType": "TEXT"},
     )
     assert ack["status"] == "SENT" and ack["seq"] == 1
     received = await doctor_socket.events.next("message_received")
@@ -43,7 +44,11 @@ async def test_typing_is_relayed_with_user_id_and_name(world: World) -> None:
     await doctor_socket.join(conversation)
     assert (await doctor_socket.call("typing_start", {"conversationId": conversation}))["ok"]
     typing = await patient_socket.events.next("typing_start")
-    assert typing == {"conversationId": conversation, "userId": str(doctor.id), "userName": doctor.name}
+    assert typing == {
+        "conversationId": conversation,
+        "userId": str(doctor.id),
+        "userName": doctor.name,
+    }
     await doctor_socket.call("typing_stop", {"conversationId": conversation})
     assert (await patient_socket.events.next("typing_stop"))["userId"] == str(doctor.id)
     await doctor_socket.events.none("typing_start")  # not echoed to the typist

@@ -22,7 +22,9 @@ def png_bytes(size: tuple[int, int] = (32, 24)) -> bytes:
     return buffer.getvalue()
 
 
-async def upload(person, conversation: str, name: str, data: bytes, file_type: str | None = "IMAGE"):  # type: ignore[no-untyped-def]
+async def upload(
+    person, conversation: str, name: str, data: bytes, file_type: str | None = "IMAGE"
+):  # type: ignore[no-untyped-def]
     form = {"conversationId": conversation} | ({"fileType": file_type} if file_type else {})
     return await person.post(
         "/api/v1/chat/messages/upload", data=form, files={"file": (name, data, "image/png")}

@@ -38,8 +38,12 @@ async def test_spec_javascript_client_chats_unchanged(world: World) -> None:
         "CONVERSATION_ID": conversation,
     }
     process = await asyncio.create_subprocess_exec(
-        "node", "spec_flow.mjs", cwd=JS_DIR, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        "node",
+        "spec_flow.mjs",
+        cwd=JS_DIR,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 0, stdout.decode() + stderr.decode()
@@ -49,7 +53,11 @@ async def test_spec_javascript_client_chats_unchanged(world: World) -> None:
     assert received["senderId"] == str(patient.id)
     assert set(received) >= {"messageId", "senderId", "content", "sentAt"}
     typing = result["seen"]["patient"]["typing_start"][0]
-    assert typing == {"conversationId": conversation, "userId": str(doctor.id), "userName": doctor.name}
+    assert typing == {
+        "conversationId": conversation,
+        "userId": str(doctor.id),
+        "userName": doctor.name,
+    }
     read = result["seen"]["patient"]["message_read"][0]
     assert read["messageId"] == received["messageId"] and read["readAt"].endswith("Z")
     # And the message is stored, as REST history shows.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -32,10 +33,11 @@ from medtalk.core.events import EventSink
 from medtalk.db.engine import Database
 from medtalk.users import store as user_store
 
+logger = logging.getLogger(__name__)
+
 REPLAY_PAGE = 200
 # Writes the file's row inside the message's transaction (given the new message id).
 InsertFile = Callable[[AsyncConnection, uuid.UUID], Awaitable[None]]
-UNREADABLE = "[message cannot be decrypted]"
 
 
 @dataclass(frozen=True)
@@ -169,13 +171,15 @@ class ChatService:
     def _last_message(self, row: MessageRow | None) -> LastMessage | None:
         if row is None:
             return None
+        content = self._open(row)
         return LastMessage(
             message_id=row.id,
             sender_id=row.sender_id,
-            content=self._open(row),
+            content=content or "",
             content_type=ContentType(row.content_type),
             sent_at=row.sent_at,
             is_read=row.is_read,
+            unreadable=content is None,
         )
 
     async def conversation_for(
@@ -355,6 +359,7 @@ class ChatService:
     # --- helpers --------------------------------------------------------------------------
 
     def view(self, row: MessageRow) -> Message:
+        content = self._open(row)
         return Message(
             id=row.id,
             message_id=row.id,
@@ -362,7 +367,8 @@ class ChatService:
             seq=row.seq,
             sender_id=row.sender_id,
             sender_type=row.sender_type,
-            content=self._open(row),
+            content=content or "",
+            unreadable=content is None,
             content_type=ContentType(row.content_type),
             sent_at=row.sent_at,
             is_read=row.is_read,
@@ -374,12 +380,18 @@ class ChatService:
             file_url=self._file_link(row.file_id) if row.file_id else None,
         )
 
-    def _open(self, row: MessageRow) -> str:
+    def _open(self, row: MessageRow) -> str | None:
+        """The plaintext, or None when the row fails authentication or its key is retired.
+
+        Such a message is served with empty content and `unreadable: true` (an explicit flag a
+        client can show, rather than placeholder text that could pass for what was written),
+        so one bad row neither leaks garbage nor fails the whole page.
+        """
         try:
             return self._keys.open_text(row.key_id, row.content, associated=str(row.id))
-        except DecryptionError:
-            # A tampered row or a retired key: say so rather than serve garbage or fail the page.
-            return UNREADABLE
+        except (DecryptionError, ValueError):
+            logger.warning("message %s failed decryption (key %s)", row.id, row.key_id)
+            return None
 
     def _check_text(self, content: str) -> None:
         if not content.strip():

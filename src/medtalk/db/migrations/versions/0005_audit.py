@@ -18,15 +18,15 @@ depends_on: str | Sequence[str] | None = None
 
 GENESIS_HASH = "0" * 64
 
-_PG_APPEND_ONLY = """
-CREATE FUNCTION audit_log_append_only() RETURNS trigger AS $$
-BEGIN
-    RAISE EXCEPTION 'audit_log is append-only';
-END;
-$$ LANGUAGE plpgsql;
-CREATE TRIGGER audit_log_no_update BEFORE UPDATE OR DELETE ON audit_log
-    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
-"""
+_PG_APPEND_ONLY = [
+    """CREATE FUNCTION audit_log_append_only() RETURNS trigger AS $$
+    BEGIN
+        RAISE EXCEPTION 'audit_log is append-only';
+    END;
+    $$ LANGUAGE plpgsql""",
+    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE OR DELETE ON audit_log "
+    "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+]
 _SQLITE_APPEND_ONLY = [
     "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
     "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
@@ -72,11 +72,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_chain_head")),
     )
     op.bulk_insert(head, [{"id": 1, "seq": 0, "hash": GENESIS_HASH}])
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(_PG_APPEND_ONLY)
-    else:
-        for statement in _SQLITE_APPEND_ONLY:
-            op.execute(statement)
+    postgres = op.get_bind().dialect.name == "postgresql"
+    for statement in _PG_APPEND_ONLY if postgres else _SQLITE_APPEND_ONLY:
+        op.execute(statement)
 
     op.create_table(
         "revoked_tokens",
