@@ -164,7 +164,20 @@ def start_server(
 ) -> Iterator[LiveServer]:
     """Migrate, then run medtalk under uvicorn in a thread, on a free loopback port."""
     settings = test_settings(data_dir, database_url, **overrides)
-    upgrade(settings)
+    # In a thread: Alembic runs its own event loop, and async tests start servers too.
+    failures: list[BaseException] = []
+
+    def migrate() -> None:
+        try:
+            upgrade(settings)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, in the caller
+            failures.append(exc)
+
+    migration = threading.Thread(target=migrate)
+    migration.start()
+    migration.join()
+    if failures:
+        raise failures[0]
     app = create_app(settings)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")

@@ -291,7 +291,8 @@ class ChatService:
             content=sealed,
             key_id=key_id,
             content_type=content_type.value,
-            file_name=attachment.file_name if attachment else None,
+            # The name is PHI too ("HIV-test.pdf"): it is stored only sealed, as the content.
+            file_name=None,
             file_size=attachment.file_size if attachment else None,
             file_id=attachment.file_id if attachment else None,
             client_message_id=client_message_id,
@@ -375,7 +376,7 @@ class ChatService:
             read_at=row.read_at,
             client_message_id=row.client_message_id,
             file_id=row.file_id,
-            file_name=row.file_name,
+            file_name=(content if row.file_id else None) if content is not None else None,
             file_size=row.file_size,
             file_url=self._file_link(row.file_id) if row.file_id else None,
         )
