@@ -8,6 +8,7 @@ or tokens in a record: ids, actions and outcomes only.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -28,6 +29,7 @@ from medtalk.db.tables import audit_chain_head, audit_log
 
 GENESIS_HASH = "0" * 64
 EXPORT_BATCH = 1000
+MAX_BATCH = 200  # rows per group-committed transaction
 
 
 class Outcome(StrEnum):
@@ -107,11 +109,36 @@ def _clip(value: str | None, limit: int) -> str | None:
     return value[:limit] if value else None
 
 
+@dataclass(frozen=True)
+class _Entry:
+    """A row before the chain gives it a seq and a hash."""
+
+    at: datetime
+    actor_id: uuid.UUID | None
+    role: str | None
+    action: str
+    object_type: str | None
+    object_id: str | None
+    conversation_id: uuid.UUID | None
+    client_ip: str | None
+    user_agent: str | None
+    outcome: str
+    detail: str | None
+
+
 class AuditTrail:
-    def __init__(self, db: Database, clock: Clock, secret: str) -> None:
+    """`record` appends through one writer task per process: concurrent records share a
+    transaction (group commit), so the serialized chain is not one commit per row."""
+
+    def __init__(
+        self, db: Database, clock: Clock, secret: str, *, max_batch: int = MAX_BATCH
+    ) -> None:
         self._db = db
         self._clock = clock
         self._secret = secret.encode()
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[tuple[_Entry, asyncio.Future[int]]] | None = None
+        self._writer: asyncio.Task[None] | None = None
 
     async def record(
         self,
@@ -127,21 +154,14 @@ class AuditTrail:
         actor_id: uuid.UUID | None = None,
         role: str | None = None,
     ) -> int:
-        """Append one row in its own transaction; returns its seq."""
-        async with self._db.transaction() as db:
-            return await self.append(
-                db,
-                action,
-                actor=actor,
-                object_type=object_type,
-                object_id=object_id,
-                conversation_id=conversation_id,
-                outcome=outcome,
-                client=client,
-                detail=detail,
-                actor_id=actor_id,
-                role=role,
-            )
+        """Append one row; returns its seq once it is committed."""
+        entry = self._entry(
+            action, actor, object_type, object_id, conversation_id, outcome, client, detail,
+            actor_id, role,
+        )  # fmt: skip
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._ensure_writer().put_nowait((entry, future))
+        return await future
 
     async def append(
         self,
@@ -159,18 +179,28 @@ class AuditTrail:
         role: str | None = None,
     ) -> int:
         """Append one row inside the caller's transaction (it commits with the action)."""
-        # UPDATE first: it takes the head's lock before anything is read (see module docstring).
-        head = (
-            await db.execute(
-                audit_chain_head.update()
-                .where(audit_chain_head.c.id == 1)
-                .values(seq=audit_chain_head.c.seq + 1)
-                .returning(audit_chain_head.c.seq, audit_chain_head.c.hash)
-            )
-        ).one()
+        entry = self._entry(
+            action, actor, object_type, object_id, conversation_id, outcome, client, detail,
+            actor_id, role,
+        )  # fmt: skip
+        (seq,) = await self._append_many(db, [entry])
+        return seq
+
+    def _entry(
+        self,
+        action: str,
+        actor: Principal | None,
+        object_type: str | None,
+        object_id: object,
+        conversation_id: uuid.UUID | None,
+        outcome: Outcome,
+        client: Client | None,
+        detail: str | None,
+        actor_id: uuid.UUID | None,
+        role: str | None,
+    ) -> _Entry:
         client = client or Client()
-        record = AuditRecord(
-            seq=int(head.seq),
+        return _Entry(
             at=self._clock.now(),
             actor_id=actor.user_id if actor else actor_id,
             role=actor.role.value if actor else role,
@@ -182,16 +212,58 @@ class AuditTrail:
             user_agent=_clip(client.user_agent, 300),
             outcome=Outcome(outcome).value,
             detail=_clip(detail, 300),
-            prev_hash=head.hash,
-            hash="",
         )
-        digest = chain_hash(self._secret, head.hash, record)
-        values = {**asdict(record), "hash": digest}
-        await db.execute(audit_log.insert().values(**values))
+
+    async def _append_many(self, db: AsyncConnection, entries: list[_Entry]) -> list[int]:
+        # UPDATE first: it takes the head's lock before anything is read (see module docstring).
+        head = (
+            await db.execute(
+                audit_chain_head.update()
+                .where(audit_chain_head.c.id == 1)
+                .values(seq=audit_chain_head.c.seq + len(entries))
+                .returning(audit_chain_head.c.seq, audit_chain_head.c.hash)
+            )
+        ).one()
+        seq, previous = int(head.seq) - len(entries), str(head.hash)
+        rows: list[dict[str, Any]] = []
+        for entry in entries:
+            seq += 1
+            record = AuditRecord(seq=seq, **asdict(entry), prev_hash=previous, hash="")
+            previous = chain_hash(self._secret, record.prev_hash, record)
+            rows.append({**asdict(record), "hash": previous})
+        await db.execute(audit_log.insert(), rows)
         await db.execute(
-            audit_chain_head.update().where(audit_chain_head.c.id == 1).values(hash=digest)
+            audit_chain_head.update().where(audit_chain_head.c.id == 1).values(hash=previous)
         )
-        return record.seq
+        return [row["seq"] for row in rows]
+
+    # --- the writer: one per event loop --------------------------------------------------
+
+    def _ensure_writer(self) -> asyncio.Queue[tuple[_Entry, asyncio.Future[int]]]:
+        loop = asyncio.get_running_loop()
+        if self._queue is None or self._writer is None or self._writer.get_loop() is not loop:
+            self._queue = asyncio.Queue()
+            self._writer = loop.create_task(self._write_batches(self._queue))
+        return self._queue
+
+    async def _write_batches(
+        self, queue: asyncio.Queue[tuple[_Entry, asyncio.Future[int]]]
+    ) -> None:
+        while True:
+            batch = [await queue.get()]
+            while len(batch) < self._max_batch and not queue.empty():
+                batch.append(queue.get_nowait())
+            try:
+                async with self._db.transaction() as db:
+                    seqs = await self._append_many(db, [entry for entry, _ in batch])
+            except Exception as error:  # noqa: BLE001 - every waiter hears of it
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for (_, future), seq in zip(batch, seqs, strict=True):
+                if not future.done():
+                    future.set_result(seq)
 
     # --- reading --------------------------------------------------------------------------
 

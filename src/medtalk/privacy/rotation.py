@@ -15,6 +15,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -154,8 +155,8 @@ class KeyRotation:
     async def _reseal_message(
         self,
         db: AsyncConnection,
-        row: sa.Row,
-        report: RotationReport,  # type: ignore[type-arg]
+        row: Any,
+        report: RotationReport,
     ) -> int:
         if row.key_id not in self._keys.keys:
             return 0  # counted at the end; nothing we can do without the key
@@ -205,7 +206,7 @@ class KeyRotation:
             advance(len(rows))
         await self._clear_checkpoint(name)
 
-    async def _reseal_file(self, row: sa.Row, report: RotationReport) -> int:  # type: ignore[type-arg]
+    async def _reseal_file(self, row: Any, report: RotationReport) -> int:
         if row.key_id not in self._keys.keys:
             return 0
         new_key = secrets.token_hex(20)
