@@ -217,18 +217,25 @@ def retention_purge(
 ) -> None:
     """Delete messages and files of conversations past MEDTALK_RETENTION_*_DAYS."""
     from medtalk.privacy.retention import purge_expired, retention_days
+    from medtalk.sessions import create_revocation_list
 
     settings = _settings()
-    report = _run(
-        settings,
-        lambda rt: purge_expired(
+
+    async def purge(rt: Runtime) -> tuple[Any, int]:
+        report = await purge_expired(
             rt.db, rt.storage, rt.clock, rt.audit, retention_days(settings), dry_run=dry_run
-        ),
-    )
+        )
+        forgotten = 0
+        if not dry_run:  # revocations of tokens that have expired anyway
+            forgotten = await create_revocation_list(settings, rt.db, rt.clock).purge_expired()
+        return report, forgotten
+
+    report, forgotten = _run(settings, purge)
     verb = "would purge" if dry_run else "purged"
     typer.echo(
         f"{verb} {report.messages} messages and {report.files} files "
-        f"of {len(report.conversations)} conversations"
+        f"of {len(report.conversations)} conversations; "
+        f"forgot {forgotten} expired token revocations"
     )
 
 

@@ -203,3 +203,28 @@ async def test_a_deleted_row_is_found(server: LiveServer) -> None:
     finally:
         await server.execute(*_enable_guard(server.backend))
         await db.close()
+
+
+async def test_audit_export_as_csv_and_json_lines(world: World, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import csv
+    import json
+
+    patient, _doctor, conversation = await world.consultation()
+    await patient.sends(conversation, "xuất nhật ký")
+    server = world.server
+    jsonl = await server.cli("audit", "export", "--format", "jsonl", "--user", str(patient.id))
+    assert jsonl.exit_code == 0, jsonl.output
+    rows = [json.loads(line) for line in jsonl.output.splitlines() if line.startswith("{")]
+    assert {row["userId"] for row in rows} == {str(patient.id)}
+    assert "message.send" in {row["action"] for row in rows}
+    out = tmp_path / "audit.csv"
+    since = rows[-1]["at"]
+    done = await server.cli("audit", "export", "--format", "csv", "--since", since,
+                            "--output", str(out))  # fmt: skip
+    assert done.exit_code == 0, done.output
+    with out.open(encoding="utf-8") as handle:
+        exported = list(csv.DictReader(handle))
+    assert exported and all(row["at"] >= since for row in exported)
+    assert rows[-1]["hash"] in {row["hash"] for row in exported}
+    bad = await server.cli("audit", "export", "--since", "yesterday")
+    assert bad.exit_code != 0

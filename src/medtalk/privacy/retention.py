@@ -45,7 +45,8 @@ async def expired_conversations(
 ) -> list[uuid.UUID]:
     """Conversations past their status's retention that still hold messages or files."""
     now = clock.now()
-    activity = sa.func.coalesce(conversations.c.last_message_at, conversations.c.updated_at)
+    # updated_at moves with every message and every status change (closing, archiving).
+    activity = conversations.c.updated_at
     expired = [
         sa.and_(conversations.c.status == status, activity < now - timedelta(days=days))
         for status, days in days_by_status.items()
