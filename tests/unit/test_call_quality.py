@@ -53,6 +53,7 @@ def test_production_refuses_the_dev_room_token_secret() -> None:
         "jwt_secret": "a-real-secret-0123456789abcdef0123456789",
         "link_secret": "another-real-secret-0123456789abcdef",
         "encryption_keys": f"k1:{key}",
+        "audit_secret": "an-audit-secret-0123456789abcdef012345",
     }
     with pytest.raises(ValueError, match="ROOM_TOKEN_SECRET"):
         Settings(**production)
