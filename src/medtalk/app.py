@@ -29,6 +29,7 @@ from medtalk.realtime.events import ChatNamespace
 from medtalk.realtime.fanout import NAMESPACE, SocketEventSink
 from medtalk.settings import Settings
 from medtalk.users.service import UserDirectory
+from medtalk.web import install_demo_accounts, install_web_client
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     install_error_handlers(api)
     api.include_router(chat_routes.router)
     api.include_router(file_routes.router)
+    install_demo_accounts(api, settings)
 
     @api.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -120,6 +122,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         except Exception:
             return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "up"})
+
+    install_web_client(api)
 
     app = socketio.ASGIApp(sio, other_asgi_app=api, socketio_path="socket.io")
     return _UploadSizeGuard(app, settings.max_upload_bytes + MULTIPART_SLACK, api)
