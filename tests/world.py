@@ -103,6 +103,7 @@ def test_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settin
         "link_secret": "test-only-link-secret",
         "max_upload_bytes": 2 * 1024 * 1024,
         "log_level": "WARNING",
+        "stun_urls": [],  # no Internet here: a public STUN server would only slow ICE down
     }
     values.update(overrides)
     return Settings(**values)
@@ -195,6 +196,9 @@ class Person:
     async def post(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.request("POST", path, **kwargs)
 
+    async def put(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PUT", path, **kwargs)
+
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {**self.headers, **kwargs.pop("headers", {})}
         return await self.world.http.request(method, path, headers=headers, **kwargs)
@@ -226,6 +230,31 @@ class Person:
 
     async def conversations(self, **params: Any) -> dict[str, Any]:
         response = await self.get("/api/v1/chat/conversations", params=params)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    # --- video calls ----------------------------------------------------------------------
+
+    async def creates_room(self, conversation: str | None = None, **body: Any) -> dict[str, Any]:
+        if conversation is not None:
+            body.setdefault("conversationId", conversation)
+        response = await self.post("/api/v1/video-call/create-room", json=body)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    async def room_token(self, room_id: str) -> dict[str, Any]:
+        response = await self.get(f"/api/v1/video-call/rooms/{room_id}/token")
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def joins_room(self, room_id: str, **device: Any) -> dict[str, Any]:
+        body = {"deviceInfo": {"browser": "pytest", **device}}
+        response = await self.post(f"/api/v1/video-call/rooms/{room_id}/join", json=body)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def ends_call(self, room_id: str) -> dict[str, Any]:
+        response = await self.put(f"/api/v1/video-call/rooms/{room_id}/end")
         assert response.status_code == 200, response.text
         return dict(response.json())
 
@@ -284,6 +313,11 @@ class World:
         """A patient and a doctor with an open conversation."""
         patient, doctor = await self.patient(), await self.doctor()
         return patient, doctor, await patient.opens_conversation_with(doctor, initial)
+
+    async def video_consultation(self, **room: Any) -> tuple[Person, Person, dict[str, Any]]:
+        """A patient and a doctor with a conversation and a video room the doctor opened."""
+        patient, doctor, conversation = await self.consultation()
+        return patient, doctor, await doctor.creates_room(conversation, **room)
 
 
 def forged_token(user_id: uuid.UUID, role: str = "PATIENT", **claims: Any) -> str:

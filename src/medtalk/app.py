@@ -15,6 +15,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from medtalk import __version__
 from medtalk.api.errors import error_body, install_error_handlers
 from medtalk.api.services import Services
+from medtalk.calls import routes as call_routes
+from medtalk.calls.enforcer import MaxDurationEnforcer
+from medtalk.calls.providers import ProviderConfig, create_video_provider
+from medtalk.calls.service import CallPolicy, CallService
 from medtalk.chat import routes as chat_routes
 from medtalk.chat.service import ChatService
 from medtalk.core.auth import TokenVerifier
@@ -78,7 +82,26 @@ def build_services(
     )
     namespace = ChatNamespace(verifier, users, chat, delivery)
     services = Services(settings, clock, db, keys, verifier, users, chat, files)
+    services.calls = build_calls(settings, db, clock, SocketEventSink(sio, delivery))
+    namespace.attach_calls(services.calls)
     return services, namespace
+
+
+def build_calls(
+    settings: Settings, db: Database, clock: Clock, sink: SocketEventSink
+) -> CallService:
+    config = ProviderConfig(
+        public_url=settings.public_url or f"http://{settings.host}:{settings.port}",
+        jitsi_domain=settings.jitsi_domain,
+        jitsi_app_id=settings.jitsi_app_id,
+        jitsi_app_secret=settings.jitsi_app_secret,
+        jitsi_audience=settings.jitsi_audience,
+        agora_app_id=settings.agora_app_id,
+        agora_app_certificate=settings.agora_app_certificate,
+        token_secret=settings.room_token_secret,
+    )
+    provider = create_video_provider(settings.video_provider, config)
+    return CallService(db, clock, sink, provider, CallPolicy.from_settings(settings))
 
 
 async def _wire_page(chat: ChatService, conversation_id: Any, after: int) -> list[dict[str, Any]]:
@@ -89,12 +112,17 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     settings = settings or Settings()
     origins: Any = settings.cors_origins or ("*" if settings.mode == "dev" else None)
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=origins, logger=False)
-    services, namespace = build_services(settings, sio, clock or Clock())
+    clock = clock or Clock()
+    services, namespace = build_services(settings, sio, clock)
     sio.register_namespace(namespace)
+    assert services.calls is not None
+    enforcer = MaxDurationEnforcer(services.calls, clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        enforcer.start()
         yield
+        await enforcer.stop()
         await services.db.close()
 
     api = FastAPI(
@@ -109,6 +137,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     install_error_handlers(api)
     api.include_router(chat_routes.router)
     api.include_router(file_routes.router)
+    api.include_router(call_routes.router)
     install_demo_accounts(api, settings)
 
     @api.get("/healthz", tags=["ops"])

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import json
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Obviously dev-only values: production mode refuses to start with any of them.
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
 DEV_LINK_SECRET = "dev-only-link-secret-change-me-0123456789abcdef"
+DEV_ROOM_TOKEN_SECRET = "dev-only-room-token-secret-change-me-0123456789"
+
+
+def _comma_list(value: Any) -> Any:
+    """Accept 'a,b' from the environment as well as a JSON list or a Python list."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+UrlList = Annotated[list[str], NoDecode, BeforeValidator(_comma_list)]
 
 
 class Settings(BaseSettings):
@@ -77,6 +92,41 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
+
+    # --- video calls (calls/) ---------------------------------------------------------------
+    video_provider: Literal["p2p", "jitsi", "agora"] = Field(
+        "p2p", description="how calls are carried: our WebRTC signaling, Jitsi Meet or Agora"
+    )
+    room_token_secret: str = Field(
+        DEV_ROOM_TOKEN_SECRET, description="HS256 secret of p2p room tokens"
+    )
+    jitsi_domain: str = Field("", description="Jitsi Meet host, e.g. meet.example.org")
+    jitsi_app_id: str = Field("", description="Prosody token app_id (the JWT `iss`)")
+    jitsi_app_secret: str = Field("", description="Prosody token app_secret (HS256)")
+    jitsi_audience: str = Field("jitsi", description="the JWT `aud` Prosody expects")
+    agora_app_id: str = Field("", description="Agora project App ID (32 hex)")
+    agora_app_certificate: str = Field("", description="Agora App Certificate (32 hex)")
+    turn_secret: str = Field(
+        "", description="coturn static-auth-secret (use-auth-secret); empty: no TURN offered"
+    )
+    turn_urls: UrlList = Field([], description="e.g. turn:turn.example.org:3478?transport=udp")
+    stun_urls: UrlList = Field(
+        ["stun:stun.l.google.com:19302"], description="STUN servers handed to clients"
+    )
+    call_max_duration_minutes: float = Field(
+        60, gt=0, description="the server ends a call this long after it started (spec: 60)"
+    )
+    call_default_duration_minutes: int = Field(30, ge=1, description="planned call length")
+    call_join_early_minutes: float = Field(
+        15, ge=0, description="how long before scheduledTime the room opens"
+    )
+    rooms_per_day: int = Field(10, ge=1, description="rooms one user may create per 24 hours")
+
+    @model_validator(mode="after")
+    def _calls_refuse_dev_secrets(self) -> Settings:
+        if self.mode == "production" and self.room_token_secret == DEV_ROOM_TOKEN_SECRET:
+            raise ValueError("production mode needs MEDTALK_ROOM_TOKEN_SECRET")
+        return self
 
     # --- web client ---------------------------------------------------------------------
     demo_accounts: bool = Field(

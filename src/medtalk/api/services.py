@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from medtalk.calls.service import CallService
 from medtalk.chat.service import ChatService
 from medtalk.core.auth import TokenVerifier
 from medtalk.core.clock import Clock
@@ -24,3 +25,5 @@ class Services:
     users: UserDirectory
     chat: ChatService
     files: FileService
+    # video calls (calls/)
+    calls: CallService | None = None

@@ -151,3 +151,51 @@ video_call_rooms = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     _enum_check("status", ROOM_STATUSES),
 )
+
+# --- video calls (calls/, migration 0002) -------------------------------------------------
+
+CALL_PROVIDERS = ("p2p", "jitsi", "agora")
+END_REASONS = ("ended_by_host", "ended_by_guest", "max_duration", "cancelled")
+
+# The room's own columns beyond the spec's, added to video_call_rooms by migration 0002.
+video_call_rooms.append_column(
+    sa.Column("provider", sa.String(20), nullable=False, server_default="p2p")
+)
+video_call_rooms.append_column(sa.Column("planned_duration", sa.Integer))  # minutes
+video_call_rooms.append_column(sa.Column("max_duration_seconds", sa.Integer))
+video_call_rooms.append_column(sa.Column("opens_at", UTCDateTime))
+video_call_rooms.append_column(sa.Column("expires_at", UTCDateTime))
+video_call_rooms.append_column(sa.Column("end_reason", sa.String(20)))
+video_call_rooms.append_column(sa.Column("ended_by", sa.Uuid))
+sa.Index("idx_video_rooms_host_created", video_call_rooms.c.host_id, video_call_rooms.c.created_at)
+
+call_participants = sa.Table(
+    "call_participants",
+    metadata,
+    sa.Column("room_id", sa.Uuid, sa.ForeignKey("video_call_rooms.id"), primary_key=True),
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("role", sa.String(10), nullable=False),
+    # First join; `left_at` is set when the user's last socket goes and cleared on a rejoin.
+    sa.Column("joined_at", UTCDateTime, nullable=False),
+    sa.Column("left_at", UTCDateTime),
+    sa.Column("is_video_on", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("is_audio_on", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("browser", sa.String(200)),
+)
+
+call_stats = sa.Table(
+    "call_stats",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("room_id", sa.Uuid, sa.ForeignKey("video_call_rooms.id"), nullable=False),
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("reported_at", UTCDateTime, nullable=False),
+    sa.Column("bitrate_kbps", sa.Float, nullable=False),
+    sa.Column("packet_loss_pct", sa.Float, nullable=False),
+    sa.Column("rtt_ms", sa.Float, nullable=False),
+    sa.Column("frames_per_second", sa.Float, nullable=False),
+    sa.Column("width", sa.Integer, nullable=False),
+    sa.Column("height", sa.Integer, nullable=False),
+    sa.Column("quality_score", sa.Integer, nullable=False),
+    sa.Index("idx_call_stats_room", "room_id", "reported_at"),
+)

@@ -6,16 +6,14 @@ message}}` on failure (mapped in `_acknowledged`, the one place for it).
 
 from __future__ import annotations
 
-import functools
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import socketio
-from pydantic import BaseModel, ValidationError
 
+from medtalk.calls.events import CallEvents
 from medtalk.chat.schemas import (
     ConversationRef,
     JoinConversationRequest,
@@ -25,14 +23,13 @@ from medtalk.chat.schemas import (
 from medtalk.chat.service import ChatService
 from medtalk.core.auth import Principal, TokenVerifier
 from medtalk.core.errors import Invalid, MedtalkError, Unauthorized
+from medtalk.realtime.acks import acknowledged as _acknowledged
+from medtalk.realtime.acks import parse as _parse
 from medtalk.realtime.delivery import Delivery
 from medtalk.realtime.fanout import NAMESPACE, conversation_room, user_room
 from medtalk.users.service import UserDirectory
 
 logger = logging.getLogger(__name__)
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
-Handler = Callable[["ChatNamespace", str, Any], Awaitable[dict[str, Any]]]
 
 
 @dataclass
@@ -41,35 +38,7 @@ class SocketState:
     joined: set[uuid.UUID] = field(default_factory=set)
 
 
-def _acknowledged(handler: Handler) -> Callable[[ChatNamespace, str, Any], Awaitable[Any]]:
-    @functools.wraps(handler)
-    async def wrapper(self: ChatNamespace, sid: str, data: Any = None) -> Any:
-        try:
-            return await handler(self, sid, data)
-        except MedtalkError as error:
-            return error.to_dict()
-        except ValidationError as error:
-            return Invalid(_validation_message(error)).to_dict()
-        except Exception:
-            logger.exception("socket event %s failed", handler.__name__)
-            return {"error": {"code": "INTERNAL", "message": "internal error"}}
-
-    return wrapper
-
-
-def _validation_message(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first.get("loc", ())) or "payload"
-    return f"{where}: {first.get('msg', 'invalid')}"
-
-
-def _parse(model: type[ModelT], data: Any) -> ModelT:
-    if not isinstance(data, dict):
-        raise Invalid("the event payload must be a JSON object")
-    return model.model_validate(data)
-
-
-class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+class ChatNamespace(CallEvents, socketio.AsyncNamespace):  # type: ignore[misc]
     def __init__(
         self,
         verifier: TokenVerifier,
@@ -95,10 +64,13 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             raise socketio.exceptions.ConnectionRefusedError(error.to_dict()["error"]) from None
         self._sockets[sid] = SocketState(principal)
         await self.enter_room(sid, user_room(principal.user_id))
+        self.calls_socket_opened(principal)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
-        self._sockets.pop(sid, None)
+        state = self._sockets.pop(sid, None)
         self._delivery.unsubscribe(sid)
+        if state is not None:
+            await self.calls_socket_closed(state.principal)
 
     def _state(self, sid: str) -> SocketState:
         state = self._sockets.get(sid)

@@ -1,0 +1,167 @@
+"""Wire models of the video-call API (REST bodies, Socket.IO payloads), per docs/call-contract."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, PlainSerializer, field_validator, model_validator
+
+from medtalk.core.clock import iso_z
+from medtalk.core.wire import StrictWireModel, WireModel
+
+Timestamp = Annotated[datetime, PlainSerializer(iso_z, return_type=str)]
+
+MAX_SDP_BYTES = 20 * 1024
+MAX_CANDIDATE_BYTES = 2 * 1024
+
+
+class RoomStatus(StrEnum):
+    WAITING = "WAITING"
+    IN_PROGRESS = "IN_PROGRESS"
+    ENDED = "ENDED"
+    CANCELLED = "CANCELLED"
+
+
+class EndReason(StrEnum):
+    ENDED_BY_HOST = "ended_by_host"
+    ENDED_BY_GUEST = "ended_by_guest"
+    MAX_DURATION = "max_duration"
+    CANCELLED = "cancelled"
+
+
+# --- REST requests ------------------------------------------------------------------------
+
+
+class CreateRoomRequest(StrictWireModel):
+    appointment_id: uuid.UUID | None = None
+    conversation_id: uuid.UUID | None = None
+    scheduled_time: datetime | None = None
+    duration: int | None = Field(None, ge=1, description="planned minutes (default 30)")
+
+    @model_validator(mode="after")
+    def _one_owner(self) -> CreateRoomRequest:
+        if self.appointment_id is None and self.conversation_id is None:
+            raise ValueError("appointmentId or conversationId is required")
+        return self
+
+
+class DeviceInfo(WireModel):
+    browser: str | None = Field(None, max_length=200)
+    has_camera: bool = True
+    has_microphone: bool = True
+
+
+class JoinRoomRequest(WireModel):
+    device_info: DeviceInfo | None = None
+
+
+# --- REST responses -----------------------------------------------------------------------
+
+
+class RoomCreated(WireModel):
+    room_id: uuid.UUID
+    room_name: str
+    join_url: str
+    host_token: str
+    guest_token: str
+    expires_at: Timestamp
+    status: RoomStatus
+    conversation_id: uuid.UUID | None
+    appointment_id: uuid.UUID | None
+    provider: str
+
+
+class TurnServer(WireModel):
+    urls: str
+    username: str
+    credential: str
+
+
+class IceConfiguration(WireModel):
+    stun_servers: list[str]
+    turn_servers: list[TurnServer]
+
+
+class RoomToken(WireModel):
+    access_token: str
+    join_url: str
+    provider: str
+    room_name: str
+    configuration: IceConfiguration
+
+
+class Participant(WireModel):
+    user_id: uuid.UUID
+    name: str
+    role: str
+    is_video_on: bool
+    is_audio_on: bool
+
+
+class JoinedRoom(WireModel):
+    participants: list[Participant]
+    status: RoomStatus
+
+
+class Recording(WireModel):
+    available: bool
+    url: str | None
+
+
+class CallEnded(WireModel):
+    duration: int
+    recording: Recording
+
+
+# --- Socket.IO payloads -------------------------------------------------------------------
+
+
+class SessionDescription(StrictWireModel):
+    type: Literal["offer", "answer", "pranswer", "rollback"]
+    sdp: str = Field("", max_length=MAX_SDP_BYTES)
+
+
+class SdpSignal(StrictWireModel):
+    room_id: uuid.UUID
+    sdp: SessionDescription
+
+    @field_validator("sdp")
+    @classmethod
+    def _bounded(cls, value: SessionDescription) -> SessionDescription:
+        if len(value.sdp.encode()) > MAX_SDP_BYTES:
+            raise ValueError(f"sdp is limited to {MAX_SDP_BYTES} bytes")
+        return value
+
+
+class IceCandidate(WireModel):
+    """RTCIceCandidateInit; an empty `candidate` is the end-of-candidates marker."""
+
+    candidate: str = Field("", max_length=MAX_CANDIDATE_BYTES)
+    sdp_mid: str | None = Field(None, max_length=64)
+    sdp_m_line_index: int | None = Field(None, ge=0, le=255, alias="sdpMLineIndex")
+    username_fragment: str | None = Field(None, max_length=256)
+
+    def wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class CandidateSignal(StrictWireModel):
+    room_id: uuid.UUID
+    candidate: IceCandidate
+
+
+class RoomRef(StrictWireModel):
+    room_id: uuid.UUID
+
+
+class CallStatsReport(StrictWireModel):
+    room_id: uuid.UUID
+    bitrate_kbps: float = Field(ge=0, le=1_000_000)
+    packet_loss_pct: float = Field(ge=0, le=100)
+    rtt_ms: float = Field(ge=0, le=600_000)
+    frames_per_second: float = Field(ge=0, le=1000)
+    width: int = Field(ge=0, le=16384)
+    height: int = Field(ge=0, le=16384)

@@ -1,0 +1,501 @@
+"""Video-call use cases: one state machine per room, authorization, persist first, announce after.
+
+    WAITING --(host and guest both joined)--> IN_PROGRESS --(end/hangup/max duration)--> ENDED
+    WAITING --(end before both joined, or the room expired)--> CANCELLED
+
+Only the room's host (the doctor), its guest (the patient) and ADMIN may see a room; anyone else
+gets NotFound, so room ids reveal nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from medtalk.calls import store
+from medtalk.calls.providers import RoomTokenRequest, VideoProvider, ice_configuration
+from medtalk.calls.quality import CallSample, quality_score
+from medtalk.calls.schemas import (
+    CallEnded,
+    CallStatsReport,
+    CreateRoomRequest,
+    DeviceInfo,
+    EndReason,
+    IceConfiguration,
+    JoinedRoom,
+    Participant,
+    Recording,
+    RoomCreated,
+    RoomStatus,
+    RoomToken,
+)
+from medtalk.calls.store import RoomRow
+from medtalk.core.auth import Principal, Role
+from medtalk.core.clock import Clock, iso_z
+from medtalk.core.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
+from medtalk.core.events import EventSink
+from medtalk.core.ids import new_id
+from medtalk.db.engine import Database
+from medtalk.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+DAY = timedelta(hours=24)
+SIGNALS = ("offer", "answer", "ice_candidate")
+
+
+@dataclass(frozen=True)
+class CallPolicy:
+    """The call rules from settings (spec: 10 rooms a day, 60 minutes at most)."""
+
+    max_duration: timedelta
+    default_duration_minutes: float
+    join_early: timedelta
+    rooms_per_day: int
+    stun_urls: tuple[str, ...] = ()
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CallPolicy:
+        max_minutes = settings.call_max_duration_minutes
+        return cls(
+            max_duration=timedelta(minutes=max_minutes),
+            default_duration_minutes=min(settings.call_default_duration_minutes, max_minutes),
+            join_early=timedelta(minutes=settings.call_join_early_minutes),
+            rooms_per_day=settings.rooms_per_day,
+            stun_urls=tuple(settings.stun_urls),
+            turn_urls=tuple(settings.turn_urls),
+            turn_secret=settings.turn_secret,
+        )
+
+
+class CallService:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        events: EventSink,
+        provider: VideoProvider,
+        policy: CallPolicy,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._events = events
+        self._provider = provider
+        self._policy = policy
+        # Set by the max-duration enforcer: a call started, so its next deadline may be sooner.
+        self.on_call_started: Callable[[], None] = lambda: None
+
+    # --- rooms ----------------------------------------------------------------------------
+
+    async def create_room(self, caller: Principal, request: CreateRoomRequest) -> RoomCreated:
+        """The doctor of a conversation or appointment opens a room for it."""
+        if caller.role is not Role.DOCTOR:
+            raise Forbidden("only the consultation's doctor creates a video room")
+        minutes = self._planned_minutes(request.duration)
+        now = self._clock.now()
+        basis = request.scheduled_time or now
+        if basis.tzinfo is None:
+            basis = basis.replace(tzinfo=now.tzinfo)
+        expires_at = basis + timedelta(minutes=minutes)
+        if expires_at <= now:
+            raise Invalid("scheduledTime + duration is already in the past")
+        room_id = new_id()
+        room_name = f"consultation-{room_id.hex[:12]}"
+        async with self._db.transaction() as db:
+            patient_id, conversation_id = await self._parties(db, caller, request)
+            await self._check_rate_limit(db, caller.user_id, now)
+            names = await store.user_names(db, {caller.user_id, patient_id})
+            await store.insert_room(
+                db,
+                id=room_id,
+                room_name=room_name,
+                appointment_id=request.appointment_id,
+                conversation_id=conversation_id,
+                host_id=caller.user_id,
+                guest_id=patient_id,
+                status=RoomStatus.WAITING.value,
+                scheduled_time=request.scheduled_time,
+                created_at=now,
+                provider=self._provider.name,
+                planned_duration=math.ceil(minutes),
+                max_duration_seconds=math.ceil(self._policy.max_duration.total_seconds()),
+                opens_at=(basis - self._policy.join_early) if request.scheduled_time else now,
+                expires_at=expires_at,
+            )
+            room = await store.get_room(db, room_id)
+        assert room is not None
+        join_url = self._provider.join_url(room.id, room.room_name, None)
+        created = RoomCreated(
+            room_id=room.id,
+            room_name=room.room_name,
+            join_url=join_url,
+            host_token=self._token(room, caller.user_id, names[caller.user_id], Role.DOCTOR),
+            guest_token=self._token(room, patient_id, names.get(patient_id, ""), Role.PATIENT),
+            expires_at=expires_at,
+            status=RoomStatus.WAITING,
+            conversation_id=conversation_id,
+            appointment_id=request.appointment_id,
+            provider=self._provider.name,
+        )
+        await self._events.to_user(
+            patient_id,
+            "call_incoming",
+            {
+                "roomId": str(room.id),
+                "roomName": room.room_name,
+                "conversationId": str(conversation_id) if conversation_id else None,
+                "callerId": str(caller.user_id),
+                "callerName": names[caller.user_id],
+                "joinUrl": join_url,
+            },
+        )
+        return created
+
+    def _planned_minutes(self, requested: int | None) -> float:
+        if requested is None:
+            return self._policy.default_duration_minutes
+        longest = self._policy.max_duration.total_seconds() / 60
+        if requested > longest:
+            raise Invalid(f"duration is at most {longest:g} minutes")
+        return float(requested)
+
+    async def _parties(
+        self, db: AsyncConnection, caller: Principal, request: CreateRoomRequest
+    ) -> tuple[uuid.UUID, uuid.UUID | None]:
+        """(patient, conversation) of the call; NotFound unless the caller is its doctor."""
+        patient_id: uuid.UUID | None = None
+        conversation_id = request.conversation_id
+        if conversation_id is not None:
+            parties = await store.conversation_parties(db, conversation_id)
+            if parties is None or parties[1] != caller.user_id:
+                raise NotFound("no such conversation")
+            patient_id, _doctor, appointment_id, status = parties
+            if status != "ACTIVE":
+                raise Conflict("the conversation is closed", code="CONVERSATION_CLOSED")
+            if request.appointment_id and appointment_id not in (None, request.appointment_id):
+                raise Invalid("the appointment belongs to another conversation")
+        if request.appointment_id is not None:
+            booked = await store.appointment_parties(db, request.appointment_id)
+            if booked is None or booked[1] != caller.user_id:
+                raise NotFound("no such appointment")
+            if patient_id not in (None, booked[0]):
+                raise Invalid("the appointment and the conversation have different patients")
+            patient_id = booked[0]
+            if conversation_id is None:
+                conversation_id = await store.conversation_of_appointment(
+                    db, request.appointment_id
+                )
+        assert patient_id is not None
+        return patient_id, conversation_id
+
+    async def _check_rate_limit(
+        self, db: AsyncConnection, user_id: uuid.UUID, now: datetime
+    ) -> None:
+        await store.lock_user(db, user_id)
+        count, oldest = await store.rooms_created_since(db, user_id, now - DAY)
+        if count >= self._policy.rooms_per_day and oldest is not None:
+            retry_after = max(1, math.ceil((oldest + DAY - now).total_seconds()))
+            raise RateLimited(
+                f"at most {self._policy.rooms_per_day} rooms per day", retry_after=retry_after
+            )
+
+    async def room_token(self, caller: Principal, room_id: uuid.UUID) -> RoomToken:
+        """The caller's provider token, join link and ICE servers (TURN credentials included)."""
+        async with self._db.read() as db:
+            room = await _visible_room(db, caller, room_id)
+        now = self._clock.now()
+        _check_open(room, now, early_ok=True)
+        token = self._token(room, caller.user_id, caller.name, caller.role)
+        ice = ice_configuration(
+            list(self._policy.stun_urls),
+            list(self._policy.turn_urls),
+            self._policy.turn_secret or None,
+            str(caller.user_id),
+            self._token_expiry(room),
+        )
+        return RoomToken(
+            access_token=token,
+            join_url=self._provider.join_url(room.id, room.room_name, token),
+            provider=room.provider,
+            room_name=room.room_name,
+            configuration=IceConfiguration.model_validate(ice),
+        )
+
+    def _token(self, room: RoomRow, user_id: uuid.UUID, name: str, role: Role) -> str:
+        return self._provider.issue_token(
+            RoomTokenRequest(
+                room_id=room.id,
+                room_name=room.room_name,
+                user_id=user_id,
+                user_name=name,
+                role=role.value,
+                is_host=user_id == room.host_id,
+                expires_at=self._token_expiry(room),
+                not_before=room.opens_at or room.created_at,
+            )
+        )
+
+    def _token_expiry(self, room: RoomRow) -> datetime:
+        """Tokens and TURN credentials live as long as the call can: from its last possible
+        start to its maximum duration."""
+        start = room.started_at or room.expires_at or room.created_at
+        return start + self._max_duration(room)
+
+    def _max_duration(self, room: RoomRow) -> timedelta:
+        if room.max_duration_seconds:
+            return timedelta(seconds=room.max_duration_seconds)
+        return self._policy.max_duration
+
+    # --- joining and leaving ----------------------------------------------------------------
+
+    async def join_room(
+        self, caller: Principal, room_id: uuid.UUID, device: DeviceInfo | None
+    ) -> JoinedRoom:
+        """Enter the room; when host and guest are both in, the call starts."""
+        device = device or DeviceInfo()
+        now = self._clock.now()
+        async with self._db.transaction() as db:
+            room = await _visible_room(db, caller, room_id, lock=True)
+            _check_open(room, now, early_ok=False)
+            entered = await store.upsert_participant(
+                db,
+                room.id,
+                caller.user_id,
+                caller.role.value,
+                now,
+                video=device.has_camera,
+                audio=device.has_microphone,
+                browser=device.browser,
+            )
+            present = await store.participants(db, room.id)
+            present_ids = {p.user_id for p in present}
+            started = (
+                room.status == RoomStatus.WAITING
+                and {room.host_id, room.guest_id} <= present_ids
+                and await store.start_room(db, room.id, now)
+            )
+        status = RoomStatus.IN_PROGRESS if started else RoomStatus(room.status)
+        if entered:
+            await self._emit(
+                _members(room) - {caller.user_id},
+                "participant_joined",
+                _participant_event(room.id, caller.user_id, caller.name, caller.role.value),
+            )
+        if started:
+            self.on_call_started()
+            await self._emit(
+                _members(room), "call_started", {"roomId": str(room.id), "startedAt": iso_z(now)}
+            )
+        return JoinedRoom(
+            participants=[
+                Participant(
+                    user_id=p.user_id,
+                    name=p.name,
+                    role=p.role,
+                    is_video_on=p.is_video_on,
+                    is_audio_on=p.is_audio_on,
+                )
+                for p in present
+            ],
+            status=status,
+        )
+
+    async def participant_gone(self, user_id: uuid.UUID) -> None:
+        """The user's last socket closed: they left every room they were in."""
+        now = self._clock.now()
+        left: list[tuple[RoomRow, str, str]] = []
+        async with self._db.transaction() as db:
+            for room in await store.active_rooms_of(db, user_id):
+                participant = await store.get_participant(db, room.id, user_id)
+                if participant and await store.mark_left(db, room.id, user_id, now):
+                    left.append((room, participant.name, participant.role))
+        for room, name, role in left:
+            await self._emit(
+                _members(room) - {user_id},
+                "participant_left",
+                _participant_event(room.id, user_id, name, role),
+            )
+
+    # --- ending ---------------------------------------------------------------------------
+
+    async def end_call(self, caller: Principal, room_id: uuid.UUID) -> CallEnded:
+        """End (or, before it started, cancel) the call; ending again returns the same answer."""
+        async with self._db.read() as db:
+            room = await _visible_room(db, caller, room_id)
+        if room.status in (RoomStatus.WAITING, RoomStatus.IN_PROGRESS):
+            reason = (
+                EndReason.ENDED_BY_GUEST
+                if caller.user_id == room.guest_id
+                else EndReason.ENDED_BY_HOST
+            )
+            await self.finish(room, reason, ended_by=caller.user_id)
+            async with self._db.read() as db:
+                room = await store.get_room(db, room_id) or room
+        return CallEnded(
+            duration=room.duration or 0,
+            recording=Recording(available=room.has_recording, url=room.recording_url),
+        )
+
+    async def hang_up(self, caller: Principal, room_id: uuid.UUID) -> CallEnded:
+        """The socket twin of PUT end: ends the call and tells the other side `hangup`."""
+        ended = await self.end_call(caller, room_id)
+        async with self._db.read() as db:
+            room = await _visible_room(db, caller, room_id)
+        await self._emit(
+            _members(room) - {caller.user_id},
+            "hangup",
+            {"roomId": str(room.id), "fromUserId": str(caller.user_id)},
+        )
+        return ended
+
+    async def finish(
+        self, room: RoomRow, reason: EndReason, *, ended_by: uuid.UUID | None = None
+    ) -> bool:
+        """Move the room to its final state and announce `call_ended`, once (across nodes)."""
+        now = self._clock.now()
+        started = room.started_at if room.status == RoomStatus.IN_PROGRESS else None
+        if started is None:
+            reason = EndReason.CANCELLED
+        duration = max(0, int((now - started).total_seconds())) if started else 0
+        async with self._db.transaction() as db:
+            won = await store.finish_room(
+                db,
+                room.id,
+                status=(RoomStatus.ENDED if started else RoomStatus.CANCELLED).value,
+                ended_at=now,
+                duration=duration,
+                reason=reason.value,
+                ended_by=ended_by,
+            )
+            present = await store.participants(db, room.id) if won else []
+            for participant in present:
+                await store.mark_left(db, room.id, participant.user_id, now)
+        if won:
+            await self._emit(
+                _members(room) | {p.user_id for p in present},
+                "call_ended",
+                {
+                    "roomId": str(room.id),
+                    "duration": duration,
+                    "endedAt": iso_z(now),
+                    "reason": reason.value,
+                },
+            )
+        return won
+
+    async def end_overdue_calls(self) -> datetime | None:
+        """End calls past their maximum duration and cancel expired waiting rooms.
+
+        Returns when the next one falls due (None: nothing is scheduled).
+        """
+        now = self._clock.now()
+        async with self._db.read() as db:
+            running = await store.rooms_in_progress(db)
+            expired = await store.expired_waiting_rooms(db, now)
+            next_expiry = await store.next_waiting_expiry(db)
+        upcoming: list[datetime] = []
+        for room in running:
+            deadline = (room.started_at or now) + self._max_duration(room)
+            if deadline <= now:
+                await self.finish(room, EndReason.MAX_DURATION)
+            else:
+                upcoming.append(deadline)
+        for room in expired:
+            await self.finish(room, EndReason.CANCELLED)
+        if next_expiry is not None and next_expiry > now:
+            upcoming.append(next_expiry)
+        return min(upcoming, default=None)
+
+    # --- signaling and quality ------------------------------------------------------------
+
+    async def relay_signal(
+        self, caller: Principal, room_id: uuid.UUID, event: str, body: dict[str, Any]
+    ) -> int:
+        """Pass offer/answer/ice_candidate to the room's other participants; how many got it."""
+        if event not in SIGNALS:
+            raise Invalid(f"unknown signal {event!r}")
+        async with self._db.read() as db:
+            room = await _visible_room(db, caller, room_id)
+            if room.status not in (RoomStatus.WAITING, RoomStatus.IN_PROGRESS):
+                raise Conflict("the call has ended", code="CALL_ENDED")
+            joined = await store.participants(db, room.id, present_only=False)
+        joined_ids = {p.user_id for p in joined}
+        if caller.user_id not in joined_ids:
+            raise Conflict("join the room first", code="NOT_JOINED")
+        recipients = joined_ids - {caller.user_id}
+        payload = {"roomId": str(room.id), "fromUserId": str(caller.user_id), **body}
+        await self._emit(recipients, event, payload)
+        return len(recipients)
+
+    async def report_stats(self, caller: Principal, report: CallStatsReport) -> int:
+        """Store a participant's getStats() summary; returns its quality score (0-100)."""
+        sample = CallSample(
+            bitrate_kbps=report.bitrate_kbps,
+            packet_loss_pct=report.packet_loss_pct,
+            rtt_ms=report.rtt_ms,
+            frames_per_second=report.frames_per_second,
+            width=report.width,
+            height=report.height,
+        )
+        score = quality_score(sample)
+        async with self._db.transaction() as db:
+            room = await _visible_room(db, caller, report.room_id)
+            if await store.get_participant(db, room.id, caller.user_id) is None:
+                raise Conflict("join the room first", code="NOT_JOINED")
+            await store.insert_stats(
+                db,
+                id=new_id(),
+                room_id=room.id,
+                user_id=caller.user_id,
+                reported_at=self._clock.now(),
+                quality_score=score,
+                **sample.__dict__,
+            )
+        return score
+
+    async def _emit(self, user_ids: set[uuid.UUID], event: str, data: dict[str, Any]) -> None:
+        for user_id in user_ids:
+            try:
+                await self._events.to_user(user_id, event, data)
+            except Exception:
+                # The state is committed; a failed announcement must not fail the request.
+                logger.exception("could not announce %s", event)
+
+
+async def _visible_room(
+    db: AsyncConnection, caller: Principal, room_id: uuid.UUID, *, lock: bool = False
+) -> RoomRow:
+    room = await store.get_room(db, room_id, lock=lock)
+    if room is None or not (room.is_member(caller.user_id) or caller.is_admin):
+        raise NotFound("no such room")
+    return room
+
+
+def _check_open(room: RoomRow, now: datetime, *, early_ok: bool) -> None:
+    if room.status in (RoomStatus.ENDED, RoomStatus.CANCELLED):
+        raise Conflict("the call has ended", code="CALL_ENDED")
+    if room.status != RoomStatus.WAITING:
+        return
+    if room.expires_at is not None and now >= room.expires_at:
+        raise Conflict("the room has expired", code="ROOM_EXPIRED")
+    if not early_ok and room.opens_at is not None and now < room.opens_at:
+        raise Conflict(f"the room opens at {iso_z(room.opens_at)}", code="TOO_EARLY")
+
+
+def _members(room: RoomRow) -> set[uuid.UUID]:
+    return {room.host_id, room.guest_id}
+
+
+def _participant_event(
+    room_id: uuid.UUID, user_id: uuid.UUID, name: str, role: str
+) -> dict[str, Any]:
+    return {"roomId": str(room_id), "userId": str(user_id), "userName": name, "role": role}

@@ -1,0 +1,308 @@
+"""SQL for video-call rooms, their participants and their quality reports."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from medtalk.db.tables import (
+    appointments,
+    call_participants,
+    call_stats,
+    conversations,
+    users,
+    video_call_rooms,
+)
+
+ACTIVE = ("WAITING", "IN_PROGRESS")
+
+
+@dataclass(frozen=True)
+class RoomRow:
+    id: uuid.UUID
+    room_name: str
+    appointment_id: uuid.UUID | None
+    conversation_id: uuid.UUID | None
+    host_id: uuid.UUID
+    guest_id: uuid.UUID
+    status: str
+    scheduled_time: datetime | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration: int | None
+    recording_url: str | None
+    has_recording: bool
+    created_at: datetime
+    provider: str
+    planned_duration: int | None
+    max_duration_seconds: int | None
+    opens_at: datetime | None
+    expires_at: datetime | None
+    end_reason: str | None
+    ended_by: uuid.UUID | None
+
+    def is_member(self, user_id: uuid.UUID) -> bool:
+        return user_id in (self.host_id, self.guest_id)
+
+
+@dataclass(frozen=True)
+class ParticipantRow:
+    user_id: uuid.UUID
+    name: str
+    role: str
+    joined_at: datetime
+    left_at: datetime | None
+    is_video_on: bool
+    is_audio_on: bool
+
+
+_ROOM_COLUMNS = [video_call_rooms.c[name] for name in RoomRow.__dataclass_fields__]
+
+
+def _room(row: sa.Row[tuple[object, ...]]) -> RoomRow:
+    return RoomRow(**row._asdict())
+
+
+# --- who the call is between --------------------------------------------------------------
+
+
+async def conversation_parties(
+    db: AsyncConnection, conversation_id: uuid.UUID
+) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID | None, str] | None:
+    """(patient, doctor, appointment, status) of a conversation."""
+    query = sa.select(
+        conversations.c.user_id,
+        conversations.c.doctor_id,
+        conversations.c.appointment_id,
+        conversations.c.status,
+    ).where(conversations.c.id == conversation_id)
+    row = (await db.execute(query)).first()
+    return (row[0], row[1], row[2], row[3]) if row else None
+
+
+async def appointment_parties(
+    db: AsyncConnection, appointment_id: uuid.UUID
+) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """(patient, doctor) of an appointment."""
+    query = sa.select(appointments.c.patient_id, appointments.c.doctor_id).where(
+        appointments.c.id == appointment_id
+    )
+    row = (await db.execute(query)).first()
+    return (row[0], row[1]) if row else None
+
+
+async def conversation_of_appointment(
+    db: AsyncConnection, appointment_id: uuid.UUID
+) -> uuid.UUID | None:
+    query = (
+        sa.select(conversations.c.id)
+        .where(conversations.c.appointment_id == appointment_id)
+        .order_by(conversations.c.created_at.desc())
+        .limit(1)
+    )
+    return (await db.execute(query)).scalar_one_or_none()
+
+
+async def user_names(db: AsyncConnection, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    query = sa.select(users.c.id, users.c.name).where(users.c.id.in_(user_ids))
+    return {row.id: row.name for row in await db.execute(query)}
+
+
+# --- rate limit ---------------------------------------------------------------------------
+
+
+async def lock_user(db: AsyncConnection, user_id: uuid.UUID) -> None:
+    """Serialize one user's room creations across nodes (PostgreSQL row lock; SQLite has one
+    writer anyway)."""
+    query = sa.select(users.c.id).where(users.c.id == user_id)
+    if db.dialect.name != "sqlite":
+        query = query.with_for_update()
+    await db.execute(query)
+
+
+async def rooms_created_since(
+    db: AsyncConnection, host_id: uuid.UUID, since: datetime
+) -> tuple[int, datetime | None]:
+    """How many rooms `host_id` created after `since`, and the oldest of them."""
+    query = sa.select(sa.func.count(), sa.func.min(video_call_rooms.c.created_at)).where(
+        video_call_rooms.c.host_id == host_id, video_call_rooms.c.created_at > since
+    )
+    count, oldest = (await db.execute(query)).one()
+    return int(count), oldest
+
+
+# --- rooms --------------------------------------------------------------------------------
+
+
+async def insert_room(db: AsyncConnection, **values: object) -> None:
+    await db.execute(video_call_rooms.insert().values(**values))
+
+
+async def get_room(
+    db: AsyncConnection, room_id: uuid.UUID, *, lock: bool = False
+) -> RoomRow | None:
+    query = sa.select(*_ROOM_COLUMNS).where(video_call_rooms.c.id == room_id)
+    if lock and db.dialect.name != "sqlite":
+        query = query.with_for_update()
+    row = (await db.execute(query)).first()
+    return _room(row) if row else None
+
+
+async def start_room(db: AsyncConnection, room_id: uuid.UUID, now: datetime) -> bool:
+    result = await db.execute(
+        video_call_rooms.update()
+        .where(video_call_rooms.c.id == room_id, video_call_rooms.c.status == "WAITING")
+        .values(status="IN_PROGRESS", started_at=now)
+    )
+    return bool(result.rowcount)
+
+
+async def finish_room(
+    db: AsyncConnection,
+    room_id: uuid.UUID,
+    *,
+    status: str,
+    ended_at: datetime,
+    duration: int,
+    reason: str,
+    ended_by: uuid.UUID | None,
+) -> bool:
+    """Move an active room to ENDED/CANCELLED; False when someone else already did."""
+    result = await db.execute(
+        video_call_rooms.update()
+        .where(video_call_rooms.c.id == room_id, video_call_rooms.c.status.in_(ACTIVE))
+        .values(
+            status=status,
+            ended_at=ended_at,
+            duration=duration,
+            end_reason=reason,
+            ended_by=ended_by,
+        )
+    )
+    return bool(result.rowcount)
+
+
+async def rooms_in_progress(db: AsyncConnection) -> list[RoomRow]:
+    query = sa.select(*_ROOM_COLUMNS).where(video_call_rooms.c.status == "IN_PROGRESS")
+    return [_room(row) for row in await db.execute(query)]
+
+
+async def expired_waiting_rooms(db: AsyncConnection, now: datetime) -> list[RoomRow]:
+    query = sa.select(*_ROOM_COLUMNS).where(
+        video_call_rooms.c.status == "WAITING", video_call_rooms.c.expires_at <= now
+    )
+    return [_room(row) for row in await db.execute(query)]
+
+
+async def next_waiting_expiry(db: AsyncConnection) -> datetime | None:
+    query = sa.select(sa.func.min(video_call_rooms.c.expires_at)).where(
+        video_call_rooms.c.status == "WAITING"
+    )
+    value: datetime | None = (await db.execute(query)).scalar_one_or_none()
+    return value
+
+
+async def active_rooms_of(db: AsyncConnection, user_id: uuid.UUID) -> list[RoomRow]:
+    query = (
+        sa.select(*_ROOM_COLUMNS)
+        .join(call_participants, call_participants.c.room_id == video_call_rooms.c.id)
+        .where(
+            call_participants.c.user_id == user_id,
+            call_participants.c.left_at.is_(None),
+            video_call_rooms.c.status.in_(ACTIVE),
+        )
+    )
+    return [_room(row) for row in await db.execute(query)]
+
+
+# --- participants -------------------------------------------------------------------------
+
+
+async def get_participant(
+    db: AsyncConnection, room_id: uuid.UUID, user_id: uuid.UUID
+) -> ParticipantRow | None:
+    rows = await participants(db, room_id, user_id=user_id, present_only=False)
+    return rows[0] if rows else None
+
+
+async def participants(
+    db: AsyncConnection,
+    room_id: uuid.UUID,
+    *,
+    user_id: uuid.UUID | None = None,
+    present_only: bool = True,
+) -> list[ParticipantRow]:
+    query = (
+        sa.select(
+            call_participants.c.user_id,
+            users.c.name,
+            call_participants.c.role,
+            call_participants.c.joined_at,
+            call_participants.c.left_at,
+            call_participants.c.is_video_on,
+            call_participants.c.is_audio_on,
+        )
+        .join(users, users.c.id == call_participants.c.user_id)
+        .where(call_participants.c.room_id == room_id)
+        .order_by(call_participants.c.joined_at)
+    )
+    if user_id is not None:
+        query = query.where(call_participants.c.user_id == user_id)
+    if present_only:
+        query = query.where(call_participants.c.left_at.is_(None))
+    return [ParticipantRow(**row._asdict()) for row in await db.execute(query)]
+
+
+async def upsert_participant(
+    db: AsyncConnection,
+    room_id: uuid.UUID,
+    user_id: uuid.UUID,
+    role: str,
+    now: datetime,
+    *,
+    video: bool,
+    audio: bool,
+    browser: str | None,
+) -> bool:
+    """Record a join; True when the user was not already present (a new or repeated entry)."""
+    existing = await get_participant(db, room_id, user_id)
+    values = {"is_video_on": video, "is_audio_on": audio, "browser": browser}
+    if existing is None:
+        await db.execute(
+            call_participants.insert().values(
+                room_id=room_id, user_id=user_id, role=role, joined_at=now, **values
+            )
+        )
+        return True
+    await db.execute(
+        call_participants.update()
+        .where(call_participants.c.room_id == room_id, call_participants.c.user_id == user_id)
+        .values(left_at=None, **values)
+    )
+    return existing.left_at is not None
+
+
+async def mark_left(
+    db: AsyncConnection, room_id: uuid.UUID, user_id: uuid.UUID, now: datetime
+) -> bool:
+    result = await db.execute(
+        call_participants.update()
+        .where(
+            call_participants.c.room_id == room_id,
+            call_participants.c.user_id == user_id,
+            call_participants.c.left_at.is_(None),
+        )
+        .values(left_at=now)
+    )
+    return bool(result.rowcount)
+
+
+# --- quality reports ----------------------------------------------------------------------
+
+
+async def insert_stats(db: AsyncConnection, **values: object) -> None:
+    await db.execute(call_stats.insert().values(**values))
