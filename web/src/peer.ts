@@ -77,7 +77,7 @@ export class PeerCall {
       this.muteButton,
       this.cameraButton,
       h("button", { type: "button", class: "danger hang-up", onclick: hangUp },
-        h("span", { "aria-hidden": "true" }, "✆ "), h("span", { i18n: "hangUp" })),
+        h("span", { i18n: "hangUp" })),
     );
     this.wire();
   }
@@ -225,7 +225,8 @@ export class PeerCall {
     };
     let score = localScore(stats.bitrateKbps, stats.packetLossPct, stats.rttMs);
     this.samples += 1;
-    if (this.samples % REPORT_EVERY === 0) {
+    // The server wants every figure; skip a report until the round-trip time is known.
+    if (this.samples % REPORT_EVERY === 0 && stats.rttMs !== null) {
       const ack = await this.rt.call<{ qualityScore?: number }>("call_stats", stats).catch(() => null);
       if (typeof ack?.qualityScore === "number") score = ack.qualityScore;
     }

@@ -2,6 +2,7 @@
 // uploads with progress, and the composer.
 import { ApiError } from "./api";
 import { announce, clear, h } from "./dom";
+import { icon } from "./icons";
 import { formatBytes, formatTime, type MessageKey, t } from "./i18n";
 import type { Identity } from "./session";
 import type { ConversationSummary, Message } from "./types";
@@ -72,7 +73,7 @@ export class ThreadView {
     const form = h("form", { class: "composer" },
       h("span", { class: "attach" }, fileInput,
         h("label", { for: "composer-file", class: "icon-button", i18nTitle: "attach" },
-          h("span", { "aria-hidden": "true" }, "📎"),
+          icon("paperclip"),
           h("span", { class: "sr-only", i18n: "attach" }))),
       h("label", { for: "composer-input", class: "sr-only", i18n: "messageLabel" }),
       this.input,
@@ -97,7 +98,7 @@ export class ThreadView {
       h("h2", { id: "thread-title" }, other),
       me.role === "DOCTOR"
         ? h("button", { type: "button", class: "call-button", onclick: () => actions.startCall() },
-            h("span", { "aria-hidden": "true" }, "🎥 "), h("span", { i18n: "startCall" }))
+            icon("video"), h("span", { i18n: "startCall" }))
         : null,
     );
     this.el = h("section", { class: "thread", "aria-labelledby": "thread-title" },
@@ -281,7 +282,7 @@ export class ThreadView {
     const progress = h("progress", { max: 100, value: 0, "aria-label": t("uploading", { name: file.name }) });
     const item = h("li", { class: "message mine pending upload" },
       h("div", { class: "bubble" },
-        h("p", { class: "text" }, `📎 ${file.name} (${formatBytes(file.size)})`), progress));
+        h("p", { class: "text" }, icon("paperclip"), ` ${file.name} (${formatBytes(file.size)})`), progress));
     this.list.append(item);
     this.scrollToEnd();
     try {
@@ -366,7 +367,7 @@ function body(message: Message): HTMLElement {
         h("figcaption", {}, name));
     case "FILE":
       return h("a", { href: url, target: "_blank", rel: "noopener", class: "attachment file", download: name },
-        `📄 ${name}${message.fileSize ? ` (${formatBytes(message.fileSize)})` : ""}`);
+        icon("file"), `${name}${message.fileSize ? ` (${formatBytes(message.fileSize)})` : ""}`);
     default:
       return h("p", { class: "text" }, message.content);
   }

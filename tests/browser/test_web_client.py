@@ -1,0 +1,220 @@
+"""A doctor and a patient use the web client in real Chromium: they chat, then talk on video.
+
+The doctor signs in with the demo picker on a desktop-sized window (English); the patient
+follows a `#token=` link on a phone-sized one (Vietnamese). Media come from Chromium's fake
+camera and microphone; everything else is real: the server, sockets, WebRTC between the pages.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from playwright.async_api import Page, expect
+
+from medtalk.core.auth import Role
+from medtalk.demo import DEMO_DOCTOR, DEMO_PATIENT
+from world import LiveServer
+
+pytestmark = pytest.mark.timeout(180)
+
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+
+
+async def test_doctor_and_patient_chat(pages: Any, web_server: LiveServer, artifacts: Path) -> None:
+    doctor, patient = pages.doctor, pages.patient
+    base = web_server.base_url
+
+    # The doctor picks the seeded demo account; the patient arrives through a link with a token.
+    await doctor.goto(base + "/")
+    await doctor.get_by_role("button", name=DEMO_DOCTOR.name).click()
+    await expect(doctor.locator(".topbar .who")).to_contain_text(DEMO_DOCTOR.name)
+    token = web_server.token(DEMO_PATIENT.user_id, DEMO_PATIENT.name, Role.PATIENT)
+    await patient.goto(f"{base}/#token={token}")
+    await expect(patient.locator(".topbar .who")).to_contain_text("Bệnh nhân")
+    assert "token" not in patient.url, "the token must leave the address bar"
+    assert await patient.evaluate("localStorage.length") == 0
+
+    # The list: the doctor has one unread message (the seeded greeting), with its preview.
+    doctor_item = doctor.locator(".conversation-item", has_text=DEMO_PATIENT.name)
+    await expect(doctor_item.locator(".badge")).to_have_text("1")
+    await expect(doctor_item.locator(".preview")).to_contain_text("đau đầu")
+
+    # The patient opens the conversation: their greeting is sent, not yet read.
+    await patient.locator(".conversation-item", has_text=DEMO_DOCTOR.name).click()
+    greeting = patient.locator("li.message.mine").first
+    await expect(greeting.locator(".ticks")).to_have_text("✓")
+
+    # The doctor opens it, which reads it: the badge goes and the patient sees it read.
+    await doctor_item.click()
+    await expect(doctor.locator("li.message.theirs").first).to_contain_text("đau đầu")
+    await expect(doctor_item.locator(".badge")).to_have_count(0)
+    await expect(greeting.locator(".ticks.read")).to_have_text("✓✓")
+
+    # Typing shows on the other side, then the message arrives and the indicator goes.
+    composer = doctor.get_by_role("textbox", name="Message")
+    await composer.press_sequentially("Chào chị, chị đau ", delay=20)
+    await expect(patient.locator(".typing")).to_have_text(f"{DEMO_DOCTOR.name} đang nhập…")
+    await composer.press_sequentially("đầu bao lâu rồi?", delay=10)
+    await composer.press("Enter")
+    await expect(patient.locator("li.message.theirs").last).to_contain_text(
+        "Chào chị, chị đau đầu bao lâu rồi?"
+    )
+    await expect(patient.locator(".typing")).to_have_text("")
+
+    # And back: the patient answers on the phone; the doctor reads it at once.
+    await patient.get_by_role("textbox", name="Tin nhắn").fill("Từ hôm qua ạ, đau ở trán.")
+    await patient.get_by_role("button", name="Gửi").click()
+    await expect(doctor.locator("li.message.theirs").last).to_contain_text("Từ hôm qua ạ")
+    await expect(patient.locator("li.message.mine").last.locator(".ticks.read")).to_be_visible()
+    await expect(doctor.locator("li.message.mine").last.locator(".ticks.read")).to_be_visible()
+
+    # The patient sends a photo: the doctor sees it as a loaded thumbnail.
+    await patient.locator("#composer-file").set_input_files(
+        {"name": "phat-ban.png", "mimeType": "image/png", "buffer": _png()}
+    )
+    thumbnail = doctor.locator("li.message.theirs img.thumbnail").last
+    await expect(thumbnail).to_be_visible()
+    await expect(thumbnail).to_have_attribute("alt", "phat-ban.png")
+    await doctor.wait_for_function(
+        "() => [...document.querySelectorAll('img.thumbnail')].some(i => i.naturalWidth > 0)"
+    )
+    await expect(patient.locator("li.upload")).to_have_count(0)  # the progress bar went away
+    await expect(patient.locator("li.message.mine img.thumbnail")).to_have_count(1)
+
+    # Switching language relabels the interface at once.
+    await patient.locator("#lang-select").select_option("en")
+    await expect(patient.get_by_role("button", name="Send")).to_be_visible()
+
+    await doctor.screenshot(path=artifacts / "web-chat.png")
+    await patient.screenshot(path=artifacts / "web-chat-phone.png")
+    _publish(artifacts / "web-chat.png", "web-chat.png")
+
+
+async def test_doctor_calls_patient_on_video(pages: Any, artifacts: Path) -> None:
+    doctor, patient = pages.doctor, pages.patient
+    await expect(doctor.locator(".thread")).to_be_visible()  # where the chat test left off
+
+    await doctor.get_by_role("button", name="Video call").click()
+    await expect(doctor.locator(".call .call-status")).to_contain_text("Waiting")
+    prompt = patient.get_by_role("alertdialog")
+    await expect(prompt).to_contain_text(DEMO_DOCTOR.name)
+    accepted = time.perf_counter()
+    await prompt.get_by_role("button", name="Accept").click()
+
+    await _remote_video_plays(patient)
+    patient_wall = time.perf_counter() - accepted
+    await _remote_video_plays(doctor)
+    setup_ms = await patient.evaluate(
+        "performance.measure('setup', 'medtalk:call-accepted', 'medtalk:first-remote-frame')"
+        ".duration"
+    )
+    print(
+        f"\ncall set-up: accept -> first remote frame on the patient's page {setup_ms:.0f} ms "
+        f"(test's wall clock {patient_wall * 1000:.0f} ms)"
+    )
+    for page in (doctor, patient):
+        assert await _frames_decoded(page) > 0
+    await _frames_keep_coming(doctor)
+    await _frames_keep_coming(patient)
+
+    # The timer runs; quality is measured from getStats (and reported as call_stats).
+    await expect(doctor.locator(".call-timer")).not_to_have_text("00:00", timeout=5000)
+    await expect(doctor.locator(".quality")).to_have_class(_any_level(), timeout=10_000)
+
+    await doctor.screenshot(path=artifacts / "web-call.png")
+    await patient.screenshot(path=artifacts / "web-call-phone.png")
+    _publish(artifacts / "web-call.png", "web-call.png")
+
+    # Mute and camera off act on the real tracks and say so to assistive technology.
+    mute = doctor.locator(".call-controls .mute-button")
+    await mute.click()
+    await expect(mute).to_have_attribute("aria-pressed", "true")
+    assert await _track_enabled(doctor, "audio") is False
+    await mute.click()
+    assert await _track_enabled(doctor, "audio") is True
+    camera = patient.locator(".call-controls .camera-button")
+    await camera.click()
+    assert await _track_enabled(patient, "video") is False
+    await camera.click()
+
+    # The doctor hangs up: the call ends on both pages and the camera is released.
+    await doctor.locator(".call-controls .hang-up").click()
+    for page in (doctor, patient):
+        await expect(page.locator(".call-status")).to_contain_text(
+            re.compile("Call ended|kết thúc")
+        )
+        await page.wait_for_function(
+            "() => window.__peerConnections.every(pc => pc.connectionState === 'closed')"
+        )
+    await patient.get_by_role("button", name="Back to the conversation").click()
+    await expect(patient.locator(".thread")).to_be_visible()
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _png() -> bytes:
+    image = Image.new("RGB", (320, 200), (214, 92, 92))
+    for x in range(120, 200):
+        for y in range(70, 130):
+            image.putpixel((x, y), (250, 230, 200))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _publish(screenshot: Path, name: str) -> None:
+    """Copy a screenshot to docs/img/ for the README."""
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(screenshot, DOCS_IMG / name)
+
+
+def _any_level() -> re.Pattern[str]:
+    return re.compile(r"quality (good|fair|poor)")
+
+
+async def _remote_video_plays(page: Page) -> None:
+    await page.wait_for_function(
+        "() => { const v = document.querySelector('video.remote-video');"
+        " return v && v.videoWidth > 0 && !v.paused; }",
+        timeout=30_000,
+    )
+
+
+async def _frames_decoded(page: Page) -> int:
+    return int(
+        await page.evaluate(
+            """async () => {
+              const pc = window.__peerConnections.at(-1);
+              let frames = 0;
+              (await pc.getStats()).forEach((s) => {
+                if (s.type === 'inbound-rtp' && s.kind === 'video') frames = s.framesDecoded;
+              });
+              return frames;
+            }"""
+        )
+    )
+
+
+async def _frames_keep_coming(page: Page) -> None:
+    before = await _frames_decoded(page)
+    await page.wait_for_timeout(1000)
+    after = await _frames_decoded(page)
+    assert after > before, f"remote video stalled at {before} frames"
+
+
+async def _track_enabled(page: Page, kind: str) -> bool:
+    return bool(
+        await page.evaluate(
+            "(kind) => window.__peerConnections.at(-1).getSenders()"
+            ".find(s => s.track && s.track.kind === kind).track.enabled",
+            kind,
+        )
+    )
