@@ -20,7 +20,7 @@ from playwright.async_api import Page, expect
 
 from medtalk.core.auth import Role
 from medtalk.demo import DEMO_DOCTOR, DEMO_PATIENT
-from world import LiveServer
+from world import LiveServer, World
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -218,3 +218,86 @@ async def _track_enabled(page: Page, kind: str) -> bool:
             kind,
         )
     )
+
+
+async def test_history_offline_and_errors(
+    browser: Any, web_server: LiveServer, artifacts: Path
+) -> None:
+    """Paging back through history, messages sent offline, missed messages, clear errors."""
+    async with World(web_server) as world:
+        patient, doctor = await world.patient("Lê Thị Hoa"), await world.doctor("BS. Phạm Minh Đức")
+        conversation = await patient.opens_conversation_with(doctor)
+        for n in range(1, 41):
+            await (patient if n % 2 else doctor).sends(conversation, f"tin nhắn số {n}")
+        contexts = [await browser.new_context(locale="en-US") for _ in range(2)]
+        patient_page, doctor_page = [await context.new_page() for context in contexts]
+        try:
+            for page, person in ((patient_page, patient), (doctor_page, doctor)):
+                await page.goto(
+                    f"{web_server.base_url}/conversations/{conversation}#token={person.token}"
+                )
+                await expect(page.locator("li.message").last).to_contain_text("tin nhắn số 40")
+
+            # History: one page first, older pages as the reader scrolls up, in order.
+            messages = patient_page.locator("li.message")
+            await expect(messages).to_have_count(30)
+            await patient_page.locator(".scroller").evaluate("(el) => { el.scrollTop = 0; }")
+            await expect(patient_page.locator(".older-status")).to_have_text(
+                "Beginning of the conversation"
+            )
+            await expect(messages).to_have_count(40)
+            await expect(messages.first).to_contain_text("tin nhắn số 1")
+
+            # Offline: the message waits with a clear note, then goes once the network is back.
+            await contexts[0].set_offline(True)
+            await expect(patient_page.locator(".connection")).to_be_visible()
+            composer = patient_page.get_by_role("textbox", name="Message")
+            await composer.fill("gửi khi mất mạng")
+            await composer.press("Enter")
+            await expect(patient_page.locator("li.pending")).to_contain_text(
+                "waiting for the connection"
+            )
+            await contexts[0].set_offline(False)
+            await expect(patient_page.locator("li.pending")).to_have_count(0)
+            await expect(
+                doctor_page.locator("li.message", has_text="gửi khi mất mạng")
+            ).to_have_count(1)
+            await expect(
+                patient_page.locator("li.message", has_text="gửi khi mất mạng")
+            ).to_have_count(1)
+
+            # Missed while offline: the doctor's page catches up on reconnect, each message once.
+            await contexts[1].set_offline(True)
+            await expect(doctor_page.locator(".connection")).to_be_visible()
+            await patient.sends(conversation, "lỡ mất một")
+            await patient.sends(conversation, "lỡ mất hai")
+            await contexts[1].set_offline(False)
+            for text in ("lỡ mất một", "lỡ mất hai"):
+                await expect(doctor_page.locator("li.message", has_text=text)).to_have_count(1)
+            await expect(doctor_page.locator("li.message").last).to_contain_text("lỡ mất hai")
+
+            # Uploads the server refuses say why.
+            file_input = patient_page.locator("#composer-file")
+            error = patient_page.locator(".thread-error")
+            await file_input.set_input_files(
+                {"name": "ghi-chu.txt", "mimeType": "text/plain", "buffer": b"not an image"}
+            )
+            await expect(error).to_contain_text("not accepted")
+            too_big = b"\x89PNG\r\n\x1a\n" + bytes(3 * 1024 * 1024)
+            await file_input.set_input_files(
+                {"name": "lon.png", "mimeType": "image/png", "buffer": too_big}
+            )
+            await expect(error).to_contain_text("too large")
+
+            # Rate limited: the doctor has used up the day's rooms; the page says when to retry.
+            for _ in range(web_server.settings.rooms_per_day):
+                room = await doctor.creates_room(conversation)
+                await doctor.ends_call(room["roomId"])
+            await doctor_page.get_by_role("button", name="Video call").click()
+            await expect(doctor_page.locator(".thread-error")).to_contain_text(
+                re.compile(r"Too many requests\. Try again in \d+ h")
+            )
+            await doctor_page.screenshot(path=artifacts / "web-errors.png")
+        finally:
+            for context in contexts:
+                await context.close()

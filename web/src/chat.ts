@@ -180,7 +180,7 @@ export class ChatApp {
     );
     conversation.hasMore = page.hasMore;
     for (const message of page.messages) this.store(conversation, message, false);
-    return page.messages.length > 0;
+    return page.hasMore;
   }
 
   /** Keep one copy per seq, update the list entry, and show it if its conversation is open. */

@@ -43,7 +43,7 @@ const en = {
   reconnecting: "Connection lost. Reconnecting…",
   retryNow: "Retry now",
   dismiss: "Dismiss",
-  rateLimited: "Too many messages. Try again in {seconds} s.",
+  rateLimited: "Too many requests. Try again in {wait}.",
   tooLarge: "This file is too large.",
   tooLargeMax: "This file is too large (at most {size}).",
   wrongType: "This type of file is not accepted. Send an image, PDF, audio or video.",
@@ -123,7 +123,7 @@ const vi: Record<MessageKey, string> = {
   reconnecting: "Mất kết nối. Đang kết nối lại…",
   retryNow: "Thử lại ngay",
   dismiss: "Đóng",
-  rateLimited: "Bạn gửi quá nhiều tin nhắn. Thử lại sau {seconds} giây.",
+  rateLimited: "Bạn thao tác quá nhiều lần. Thử lại sau {wait}.",
   tooLarge: "Tệp quá lớn.",
   tooLargeMax: "Tệp quá lớn (tối đa {size}).",
   wrongType: "Loại tệp này không được chấp nhận. Hãy gửi ảnh, PDF, âm thanh hoặc video.",
@@ -237,4 +237,13 @@ export function formatDuration(seconds: number): string {
   const mm = String(Math.floor(s / 60) % 60).padStart(2, "0");
   const ss = String(s % 60).padStart(2, "0");
   return s >= 3600 ? `${Math.floor(s / 3600)}:${mm}:${ss}` : `${mm}:${ss}`;
+}
+
+/** A wait in words: 45 s, 3 min, 24 h. */
+export function formatWait(seconds: number): string {
+  const s = Math.max(1, Math.ceil(seconds));
+  const vi = current === "vi";
+  if (s < 120) return vi ? `${s} giây` : `${s} s`;
+  if (s < 2 * 3600) return vi ? `${Math.ceil(s / 60)} phút` : `${Math.ceil(s / 60)} min`;
+  return vi ? `${Math.ceil(s / 3600)} giờ` : `${Math.ceil(s / 3600)} h`;
 }

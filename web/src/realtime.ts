@@ -33,7 +33,11 @@ export class Realtime {
       this.everConnected = true;
       this.setState("online", reconnected);
     });
-    this.socket.on("disconnect", () => this.setState("offline", false));
+    this.socket.on("disconnect", (reason) => {
+      this.setState("offline", false);
+      // socket.io gives up after a server-side disconnect (a restart, a deploy): come back anyway.
+      if (reason === "io server disconnect") window.setTimeout(() => this.socket.connect(), 1000);
+    });
     this.socket.on("connect_error", (error: Error) => {
       if (/UNAUTHORIZED/.test(error.message)) onUnauthorized();
       else this.setState("offline", false);

@@ -3,7 +3,7 @@
 import { ApiError } from "./api";
 import { announce, clear, h } from "./dom";
 import { icon } from "./icons";
-import { formatBytes, formatTime, type MessageKey, t } from "./i18n";
+import { formatBytes, formatTime, formatWait, type MessageKey, t } from "./i18n";
 import type { Identity } from "./session";
 import type { ConversationSummary, Message } from "./types";
 
@@ -14,7 +14,7 @@ export interface PendingView {
 }
 
 export interface ThreadActions {
-  loadOlder(): Promise<boolean>; // false when there is nothing older
+  loadOlder(): Promise<boolean>; // whether still older messages exist
   send(text: string): void;
   retry(clientMessageId: string): void;
   upload(file: File, onProgress: (fraction: number) => void): Promise<void>;
@@ -330,7 +330,7 @@ export class ThreadView {
 export function describeError(error: unknown): string {
   if (error instanceof ApiError) {
     if (error.status === 429 || error.code === "RATE_LIMITED") {
-      return t("rateLimited", { seconds: error.retryAfter ?? 60 });
+      return t("rateLimited", { wait: formatWait(error.retryAfter ?? 60) });
     }
     if (error.status === 413 || error.code === "TOO_LARGE") {
       const max = /(\d+) bytes/.exec(error.message);
