@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
@@ -44,6 +45,12 @@ then reload this page. <code>make run</code> builds it for you.</p>
 
 class _HashedAssets(StaticFiles):
     """Vite's assets carry a content hash in their names, so browsers may keep them for good."""
+
+    async def check_config(self) -> None:
+        # Not built (yet): answer 404 per request instead of failing the first one with a 500.
+        if self.directory is not None and not await anyio.Path(self.directory).is_dir():
+            return
+        await super().check_config()
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
