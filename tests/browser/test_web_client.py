@@ -8,19 +8,22 @@ camera and microphone; everything else is real: the server, sockets, WebRTC betw
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 from PIL import Image
 from playwright.async_api import Page, expect
 
 from medtalk.core.auth import Role
 from medtalk.demo import DEMO_DOCTOR, DEMO_PATIENT
-from world import LiveServer, World
+from world import LiveServer, World, start_server
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -171,9 +174,13 @@ def _png() -> bytes:
 
 
 def _publish(screenshot: Path, name: str) -> None:
-    """Copy a screenshot to docs/img/ for the README."""
+    """Copy a screenshot to docs/img/ for the README: when missing, or when asked to refresh
+    (MEDTALK_UPDATE_SCREENSHOTS=1), so ordinary runs leave the work tree clean."""
+    target = DOCS_IMG / name
+    if target.exists() and os.environ.get("MEDTALK_UPDATE_SCREENSHOTS") != "1":
+        return
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(screenshot, DOCS_IMG / name)
+    shutil.copyfile(screenshot, target)
 
 
 def _any_level() -> re.Pattern[str]:
@@ -298,6 +305,103 @@ async def test_history_offline_and_errors(
                 re.compile(r"Too many requests\. Try again in \d+ h")
             )
             await doctor_page.screenshot(path=artifacts / "web-errors.png")
+        finally:
+            for context in contexts:
+                await context.close()
+
+
+# Stand-in for https://<jitsi domain>/external_api.js: no Jitsi Meet server runs here, so this
+# test double records what the client passes to JitsiMeetExternalAPI and lets the test fire its
+# events. Everything else (server, rooms, tokens, sockets) is real.
+FAKE_JITSI_API = """
+window.JitsiMeetExternalAPI = class {
+  constructor(domain, options) {
+    this.listeners = {};
+    const frame = document.createElement('div');
+    frame.className = 'fake-jitsi';
+    frame.textContent = 'Jitsi Meet: ' + options.roomName;
+    options.parentNode.append(frame);
+    const recorded = { ...options, parentNode: options.parentNode.id };
+    window.__jitsi = { domain, options: recorded, api: this };
+  }
+  addEventListener(name, listener) { (this.listeners[name] ||= []).push(listener); }
+  fire(name) { (this.listeners[name] || []).forEach((listener) => listener()); }
+  dispose() { window.__jitsi.disposed = true; }
+};
+"""
+JITSI_DOMAIN = "meet.example.test"
+
+
+@pytest.fixture(scope="module")
+def jitsi_server(web_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with start_server(
+        tmp_path_factory.mktemp("medtalk-jitsi"),
+        "",
+        backend="sqlite",
+        video_provider="jitsi",
+        jitsi_domain=JITSI_DOMAIN,
+        jitsi_app_id="medtalk-test",
+        jitsi_app_secret="test-only-jitsi-secret-0123456789abcdef",
+    ) as live:
+        yield live
+
+
+async def test_jitsi_provider_embeds_jitsi_meet(browser: Any, jitsi_server: LiveServer) -> None:
+    async with World(jitsi_server) as world:
+        patient, doctor, conversation = await world.consultation("Chào bác sĩ")
+        contexts = [await browser.new_context(locale="en-US") for _ in range(2)]
+        loaded_from: list[str] = []
+
+        async def serve_fake_api(route: Any) -> None:
+            loaded_from.append(route.request.url)
+            await route.fulfill(body=FAKE_JITSI_API, content_type="application/javascript")
+
+        try:
+            pages = []
+            for context, person in zip(contexts, (doctor, patient), strict=True):
+                await context.route(f"https://{JITSI_DOMAIN}/external_api.js", serve_fake_api)
+                page = await context.new_page()
+                link = f"{jitsi_server.base_url}/conversations/{conversation}#token={person.token}"
+                await page.goto(link)
+                await expect(page.locator("li.message")).to_have_count(1)
+                pages.append(page)
+            doctor_page, patient_page = pages
+
+            await doctor_page.get_by_role("button", name="Video call").click()
+            await (
+                patient_page.get_by_role("alertdialog").get_by_role("button", name="Accept").click()
+            )
+            for page in pages:
+                await expect(page.locator("#jitsi-container .fake-jitsi")).to_be_visible()
+            assert loaded_from == [f"https://{JITSI_DOMAIN}/external_api.js"] * 2
+
+            embedded = await doctor_page.evaluate("window.__jitsi")
+            assert embedded["domain"] == JITSI_DOMAIN
+            options = embedded["options"]
+            assert options["parentNode"] == "jitsi-container"
+            assert options["configOverwrite"] == {
+                "startWithAudioMuted": False,
+                "startWithVideoMuted": False,
+                "enableWelcomePage": False,
+            }
+            assert "hangup" in options["interfaceConfigOverwrite"]["TOOLBAR_BUTTONS"]
+            claims = jwt.decode(options["jwt"], options={"verify_signature": False})
+            assert claims["room"] == options["roomName"]
+            assert claims["context"]["user"]["moderator"] is True  # the doctor hosts
+            guest = await patient_page.evaluate("window.__jitsi.options")
+            assert guest["roomName"] == options["roomName"]
+            assert (
+                jwt.decode(guest["jwt"], options={"verify_signature": False})["context"]["user"][
+                    "moderator"
+                ]
+                is False
+            )
+
+            # Leaving the Jitsi conference ends the call for both.
+            await patient_page.evaluate("window.__jitsi.api.fire('videoConferenceLeft')")
+            for page in pages:
+                await expect(page.locator(".call-status")).to_contain_text("Call ended")
+                assert await page.evaluate("window.__jitsi.disposed") is True
         finally:
             for context in contexts:
                 await context.close()
