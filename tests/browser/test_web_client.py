@@ -7,6 +7,7 @@ camera and microphone; everything else is real: the server, sockets, WebRTC betw
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import re
@@ -100,7 +101,9 @@ async def test_doctor_and_patient_chat(pages: Any, web_server: LiveServer, artif
     _publish(artifacts / "web-chat.png", "web-chat.png")
 
 
-async def test_doctor_calls_patient_on_video(pages: Any, artifacts: Path) -> None:
+async def test_doctor_calls_patient_on_video(
+    pages: Any, web_server: LiveServer, artifacts: Path
+) -> None:
     doctor, patient = pages.doctor, pages.patient
     await expect(doctor.locator(".thread")).to_be_visible()  # where the chat test left off
 
@@ -108,8 +111,10 @@ async def test_doctor_calls_patient_on_video(pages: Any, artifacts: Path) -> Non
     await expect(doctor.locator(".call .call-status")).to_contain_text("Waiting")
     prompt = patient.get_by_role("alertdialog")
     await expect(prompt).to_contain_text(DEMO_DOCTOR.name)
+    # The prompt takes the focus, so the keyboard alone answers it.
+    await expect(prompt.get_by_role("button", name="Accept")).to_be_focused()
     accepted = time.perf_counter()
-    await prompt.get_by_role("button", name="Accept").click()
+    await patient.keyboard.press("Enter")
 
     await _remote_video_plays(patient)
     patient_wall = time.perf_counter() - accepted
@@ -134,6 +139,18 @@ async def test_doctor_calls_patient_on_video(pages: Any, artifacts: Path) -> Non
     await doctor.screenshot(path=artifacts / "web-call.png")
     await patient.screenshot(path=artifacts / "web-call-phone.png")
     _publish(artifacts / "web-call.png", "web-call.png")
+
+    # Both pages report call_stats (about every 5 s); the server keeps them with a score.
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        reporters = await web_server.sql(
+            "SELECT count(DISTINCT user_id), max(width), min(quality_score) FROM call_stats"
+        )
+        if reporters[0][0] == 2:
+            break
+        await asyncio.sleep(0.5)
+    count, width, score = reporters[0]
+    assert count == 2 and width > 0 and 0 <= score <= 100, reporters
 
     # Mute and camera off act on the real tracks and say so to assistive technology.
     mute = doctor.locator(".call-controls .mute-button")
