@@ -96,6 +96,7 @@ medtalk demo (dev only) -- {base}
   try:  curl -H "Authorization: Bearer {accounts.patient_token[:16]}..." \\
              {base}/api/v1/chat/conversations
   docs: {base}/docs
+  web:  {base}/  (pick the doctor in one tab and the patient in another)
 """
     )
 

@@ -54,6 +54,7 @@ async def test_the_page_answers_at_root_and_client_routes(built: Path) -> None:
             assert "/assets/app-1a2b.js" in response.text
             assert response.headers["cache-control"] == "no-cache"
             assert "default-src 'self'" in response.headers["content-security-policy"]
+        assert (await client.head("/call/6a1d-room")).status_code == 200
         asset = await client.get("/assets/app-1a2b.js")
         assert asset.status_code == 200 and "medtalk" in asset.text
         assert "immutable" in asset.headers["cache-control"]

@@ -70,7 +70,7 @@ def install_web_client(api: FastAPI, static_dir: Path = STATIC_DIR) -> None:
         return FileResponse(index, media_type="text/html", headers=PAGE_HEADERS)
 
     for path in ("/", "/conversations/{conversation_id}", "/call/{room_id}"):
-        api.add_api_route(path, page, methods=["GET"], include_in_schema=False)
+        api.add_api_route(path, page, methods=["GET", "HEAD"], include_in_schema=False)
     api.mount(
         "/assets", _HashedAssets(directory=static_dir / "assets", check_dir=False), name="assets"
     )
