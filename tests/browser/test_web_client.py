@@ -107,9 +107,20 @@ async def test_doctor_calls_patient_on_video(
     doctor, patient = pages.doctor, pages.patient
     await expect(doctor.locator(".thread")).to_be_visible()  # where the chat test left off
 
+    # A first call the patient declines: the doctor is told, and goes back to the chat.
+    await doctor.get_by_role("button", name="Video call").click()
+    prompt = patient.get_by_role("alertdialog")
+    await prompt.get_by_role("button", name="Decline").click()
+    await expect(prompt).to_have_count(0)
+    await expect(doctor.locator(".call-status")).to_have_text(
+        f"{DEMO_PATIENT.name} did not take the call"
+    )
+    await doctor.get_by_role("button", name="Back to the conversation").click()
+    await expect(doctor.locator(".thread")).to_be_visible()
+    await expect(doctor.locator(".call")).to_have_count(0)
+
     await doctor.get_by_role("button", name="Video call").click()
     await expect(doctor.locator(".call .call-status")).to_contain_text("Waiting")
-    prompt = patient.get_by_role("alertdialog")
     await expect(prompt).to_contain_text(DEMO_DOCTOR.name)
     # The prompt takes the focus, so the keyboard alone answers it.
     await expect(prompt.get_by_role("button", name="Accept")).to_be_focused()
@@ -175,6 +186,7 @@ async def test_doctor_calls_patient_on_video(
         )
     await patient.get_by_role("button", name="Back to the conversation").click()
     await expect(patient.locator(".thread")).to_be_visible()
+    await expect(patient.locator(".call")).to_have_count(0)
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ export class Calls {
     this.view?.leave();
     const conversationId = this.conversationOf.get(roomId) ?? null;
     this.view = new CallView(roomId, this.me, this.rt, this.hooks.otherName(conversationId), () => {
-      this.view = null;
+      this.close();
       this.hooks.navigate(conversationId ? `/conversations/${conversationId}` : "/");
     });
     container.append(this.view.el);
@@ -140,10 +140,14 @@ class CallView {
     this.setStatus(t("callConnecting"));
     this.unsubscribe.push(
       this.rt.on<{ roomId: string; startedAt: string }>("call_started", (e) => {
-        if (e.roomId === this.roomId) this.started(e.startedAt);
+        if (e.roomId === this.roomId) this.started();
       }),
       this.rt.on<CallEnded>("call_ended", (e) => {
-        if (e.roomId === this.roomId) this.finish(e.duration);
+        if (e.roomId !== this.roomId) return;
+        // Ended before both were in, and not by us: the patient declined (or never answered).
+        const unanswered = this.startedAt === null && this.me.role === "DOCTOR" && e.reason !== "ended_by_host";
+        if (unanswered) this.finish(null, t("callDeclined", { name: this.otherName ?? "…" }));
+        else this.finish(e.duration);
       }),
       this.rt.on<{ roomId: string; userName: string }>("participant_left", (e) => {
         if (e.roomId === this.roomId && !this.ended) this.setStatus(t("participantLeft", { name: e.userName }));
@@ -156,22 +160,28 @@ class CallView {
       const hangUp = () => void this.hangUp();
       if (token.provider === "jitsi") {
         this.carrier = await JitsiCall.start(token, ui, hangUp);
+        if (this.ended) {
+          this.carrier.stop();
+          return;
+        }
         const joined = await this.join(true, true);
-        if (joined.status === "IN_PROGRESS") this.started(null);
+        if (joined.status === "IN_PROGRESS") this.started();
         return;
       }
       const peer = new PeerCall(this.roomId, this.me, this.rt, token, ui, this.otherName, hangUp);
       this.carrier = peer;
-      await peer.open().catch((error) => this.setStatus(t("mediaDenied", { message: String(error?.message ?? error) })));
+      await peer.open().catch((error) => {
+        if (!this.ended) this.setStatus(t("mediaDenied", { message: String(error?.message ?? error) }));
+      });
+      if (this.ended) return;
       const joined = await this.join(peer.hasVideo, peer.hasAudio);
       if (this.ended) return;
-      if (joined.status === "IN_PROGRESS") this.started(null);
-      else if (joined.status === "ENDED" || joined.status === "CANCELLED") this.finish(null);
+      if (joined.status === "IN_PROGRESS") this.started();
+      else if (joined.status === "ENDED" || joined.status === "CANCELLED") this.finish(null, t("callEnded"));
       else this.setStatus(t("callWaiting", { name: this.otherName ?? "…" }));
     } catch (error) {
       if (!this.ended) {
-        this.setStatus(t("callFailed", { message: describeError(error) }));
-        this.finish(null, false);
+        this.finish(null, t("callFailed", { message: describeError(error) }));
       }
     }
   }
@@ -182,10 +192,11 @@ class CallView {
     });
   }
 
-  private started(startedAt: string | null): void {
+  private started(): void {
     if (this.ended) return;
     if (this.startedAt === null) {
-      this.startedAt = startedAt ? Date.parse(startedAt) : Date.now();
+      // This device's clock: the server's startedAt may be skewed against it.
+      this.startedAt = Date.now();
       this.timer = window.setInterval(() => this.tick(), 1000);
       this.tick();
     }
@@ -209,17 +220,15 @@ class CallView {
   }
 
   /** End on this side: release camera and microphone, keep a short summary on screen. */
-  private finish(duration: number | null, announceEnd = true): void {
+  private finish(duration: number | null, why: string | null = null): void {
     if (this.ended) return;
     this.ended = true;
     const seconds = duration ?? (this.startedAt ? (Date.now() - this.startedAt) / 1000 : null);
     this.teardown();
     this.el.classList.add("ended");
-    const text = seconds !== null ? t("callEndedDuration", { duration: formatDuration(seconds) }) : t("callEnded");
-    if (announceEnd) {
-      this.setStatus(text);
-      announce(text);
-    }
+    const text = why ?? (seconds ? t("callEndedDuration", { duration: formatDuration(seconds) }) : t("callEnded"));
+    this.setStatus(text);
+    announce(text);
     const back = h("button", { type: "button", class: "primary back-to-chat", i18n: "backToChat", onclick: () => this.onDone() });
     this.controls.replaceChildren(back);
     back.focus();

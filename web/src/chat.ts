@@ -5,7 +5,7 @@ import { clear, h } from "./dom";
 import { formatTime, onLangChange, t } from "./i18n";
 import type { Realtime } from "./realtime";
 import type { Identity } from "./session";
-import { otherName, preview, ThreadView } from "./thread";
+import { describeError, otherName, preview, ThreadView } from "./thread";
 import type {
   ConversationList,
   ConversationSummary,
@@ -69,7 +69,7 @@ export class ChatApp {
         h("h2", { id: "conversations-title", i18n: "conversations" }), this.listEl),
       this.pane);
     this.listen();
-    this.loaded = this.loadList();
+    this.loaded = this.loadList().catch((error) => this.listFailed(error));
     onLangChange(() => this.renderList());
   }
 
@@ -95,6 +95,15 @@ export class ChatApp {
     }
     this.renderList();
     if (this.rt.socket.connected) await this.joinAll();
+  }
+
+  private listFailed(error: unknown): void {
+    clear(this.listEl);
+    this.listEl.append(h("li", { class: "empty", role: "alert" },
+      h("p", {}, describeError(error)),
+      h("button", { type: "button", class: "link-button", i18n: "retry", onclick: () => {
+        this.loaded = this.loadList().catch((e) => this.listFailed(e));
+      } })));
   }
 
   private renderList(): void {
@@ -217,7 +226,7 @@ export class ChatApp {
     this.rt.on<Message>("message_received", (message) => {
       const conversation = this.conversations.get(message.conversationId);
       if (!conversation) {
-        this.loaded = this.loadList(); // a conversation opened elsewhere
+        this.loaded = this.loadList().catch((error) => this.listFailed(error)); // opened elsewhere
         return;
       }
       const pending = this.outbox.find((p) => p.clientMessageId === message.clientMessageId);

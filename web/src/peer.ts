@@ -94,6 +94,12 @@ export class PeerCall {
       this.cameraButton.disabled = true;
       throw error;
     }
+    if (this.pc.signalingState === "closed") {
+      // The call ended while the browser was asking for the camera: let go of it at once.
+      for (const track of this.local.getTracks()) track.stop();
+      this.local = null;
+      return;
+    }
     this.hasVideo = this.local.getVideoTracks().length > 0;
     this.hasAudio = this.local.getAudioTracks().length > 0;
     for (const track of this.local.getTracks()) this.pc.addTrack(track, this.local);
