@@ -130,14 +130,15 @@ async def test_doctor_calls_patient_on_video(
     await _remote_video_plays(patient)
     patient_wall = time.perf_counter() - accepted
     await _remote_video_plays(doctor)
-    setup_ms = await patient.evaluate(
-        "performance.measure('setup', 'medtalk:call-accepted', 'medtalk:first-remote-frame')"
-        ".duration"
-    )
+    # Marks on one machine's clock (timeOrigin + startTime), so the two pages compare.
+    accepted_at = await _mark_time(patient, "medtalk:call-accepted")
+    patient_ms = await _mark_time(patient, "medtalk:first-remote-frame") - accepted_at
+    doctor_ms = await _mark_time(doctor, "medtalk:first-remote-frame") - accepted_at
     print(
-        f"\ncall set-up: accept -> first remote frame on the patient's page {setup_ms:.0f} ms "
-        f"(test's wall clock {patient_wall * 1000:.0f} ms)"
+        f"\ncall set-up, accept -> first remote frame: patient's page {patient_ms:.0f} ms, "
+        f"doctor's page {doctor_ms:.0f} ms (wall clock, patient: {patient_wall * 1000:.0f} ms)"
     )
+    assert 0 < patient_ms < 30_000 and 0 < doctor_ms < 30_000
     for page in (doctor, patient):
         assert await _frames_decoded(page) > 0
     await _frames_keep_coming(doctor)
@@ -221,6 +222,16 @@ async def _remote_video_plays(page: Page) -> None:
         "() => { const v = document.querySelector('video.remote-video');"
         " return v && v.videoWidth > 0 && !v.paused; }",
         timeout=30_000,
+    )
+
+
+async def _mark_time(page: Page, name: str) -> float:
+    """When a performance mark was set, in epoch milliseconds."""
+    return float(
+        await page.evaluate(
+            "(name) => performance.timeOrigin + performance.getEntriesByName(name)[0].startTime",
+            name,
+        )
     )
 
 

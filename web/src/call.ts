@@ -5,7 +5,7 @@ import { alertText, announce, h } from "./dom";
 import { formatDuration, t } from "./i18n";
 import { JitsiCall } from "./jitsi";
 import { type CallUi, PeerCall } from "./peer";
-import { MARK_ACCEPTED } from "./timing";
+import { MARK_ACCEPTED, MARK_FIRST_FRAME } from "./timing";
 import type { Realtime } from "./realtime";
 import type { Identity } from "./session";
 import { describeError } from "./thread";
@@ -32,6 +32,10 @@ export class Calls {
     rt.on<CallEnded>("call_ended", (ended) => {
       if (ended.roomId === this.promptRoom) this.dismissPrompt();
     });
+    // Answered in another tab or on another device: stop ringing here.
+    rt.on<{ roomId: string }>("call_started", (started) => {
+      if (started.roomId === this.promptRoom && this.view?.roomId !== started.roomId) this.dismissPrompt();
+    });
   }
 
   async start(conversationId: string): Promise<void> {
@@ -46,6 +50,7 @@ export class Calls {
     this.conversationOf.set(call.roomId, call.conversationId);
     this.promptRoom = call.roomId;
     const accept = h("button", { type: "button", class: "primary accept", i18n: "accept", onclick: () => {
+      performance.clearMarks(MARK_ACCEPTED);
       performance.mark(MARK_ACCEPTED);
       this.dismissPrompt();
       this.hooks.navigate(`/call/${call.roomId}`);
@@ -137,6 +142,7 @@ class CallView {
   }
 
   async start(): Promise<void> {
+    performance.clearMarks(MARK_FIRST_FRAME);
     this.setStatus(t("callConnecting"));
     this.unsubscribe.push(
       this.rt.on<{ roomId: string; startedAt: string }>("call_started", (e) => {
