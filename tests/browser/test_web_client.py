@@ -279,10 +279,14 @@ async def test_history_offline_and_errors(
         contexts = [await browser.new_context(locale="en-US") for _ in range(2)]
         patient_page, doctor_page = [await context.new_page() for context in contexts]
         try:
-            for page, person in ((patient_page, patient), (doctor_page, doctor)):
-                await page.goto(
-                    f"{web_server.base_url}/conversations/{conversation}#token={person.token}"
-                )
+            # The patient follows a link with a token; the doctor pastes one and lands on the
+            # conversation the address names.
+            where = f"{web_server.base_url}/conversations/{conversation}"
+            await patient_page.goto(f"{where}#token={patient.token}")
+            await doctor_page.goto(where)
+            await doctor_page.get_by_label("Access token").fill(doctor.token)
+            await doctor_page.get_by_role("button", name="Sign in", exact=True).click()
+            for page in (patient_page, doctor_page):
                 await expect(page.locator("li.message").last).to_contain_text("tin nhắn số 40")
 
             # History: one page first, older pages as the reader scrolls up, in order.
@@ -345,6 +349,13 @@ async def test_history_offline_and_errors(
                 re.compile(r"Too many requests\. Try again in \d+ h")
             )
             await doctor_page.screenshot(path=artifacts / "web-errors.png")
+
+            # A reload keeps this tab signed in; signing out forgets the token.
+            await doctor_page.reload()
+            await expect(doctor_page.locator(".topbar .who")).to_contain_text(doctor.name)
+            await doctor_page.get_by_role("button", name="Sign out").click()
+            await expect(doctor_page.get_by_label("Access token")).to_be_visible()
+            assert await doctor_page.evaluate("sessionStorage.getItem('medtalk.token')") is None
         finally:
             for context in contexts:
                 await context.close()
