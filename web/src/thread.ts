@@ -172,6 +172,7 @@ export class ThreadView {
     const existing = this.list.querySelector<HTMLElement>(`li[data-seq="${message.seq}"]`);
     const item = this.renderMessage(message);
     if (existing) {
+      this.observer.unobserve(existing);
       existing.replaceWith(item);
     } else {
       let before: Element | null = null;
