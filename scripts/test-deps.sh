@@ -25,3 +25,5 @@ apt_install turnserver coturn
 apt_install clamd clamav-daemon
 # Operations: promtool (Debian's prometheus package) checks and unit-tests deploy/prometheus rules.
 apt_install promtool prometheus
+# Web client: Debian's Chromium for the browser tests (tests/browser/); never a downloaded browser.
+apt_install chromium chromium

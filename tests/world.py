@@ -31,6 +31,15 @@ from medtalk.db.migrate import upgrade
 from medtalk.settings import Settings
 
 TEST_JWT_SECRET = "test-only-jwt-secret-0123456789abcdef0123456789"
+# Every secret production mode insists on, each set to a non-dev value.
+PRODUCTION_SECRETS: dict[str, Any] = {
+    "mode": "production",
+    "jwt_secret": "production-secret-0123456789abcdef0123456789abcdef",
+    "link_secret": "production-link-secret-0123456789abcdef",
+    "room_token_secret": "production-room-secret-0123456789abcdef",
+    "audit_secret": "production-audit-secret-0123456789abcdef",
+    "encryption_keys": "k1:" + "A" * 43 + "=",
+}
 NAMESPACE = "/ws/chat"
 
 

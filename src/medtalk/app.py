@@ -55,6 +55,7 @@ from medtalk.sessions import create_revocation_list
 from medtalk.sessions import routes as session_routes
 from medtalk.settings import Settings
 from medtalk.users.service import UserDirectory
+from medtalk.web import install_demo_accounts, install_web_client
 
 logger = logging.getLogger(__name__)
 
@@ -224,6 +225,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             allow_credentials=False,  # bearer tokens, no cookies
             max_age=600,
         )
+    install_demo_accounts(api, settings)
+    install_web_client(api)
 
     app = socketio.ASGIApp(sio, other_asgi_app=api, socketio_path="socket.io")
     guarded = _UploadSizeGuard(app, upload_limits(settings).largest + MULTIPART_SLACK, api)

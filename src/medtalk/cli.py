@@ -63,6 +63,11 @@ def serve(
     from medtalk.db.migrate import upgrade
 
     settings = _settings()
+    if demo:
+        if settings.mode != "dev":
+            raise typer.BadParameter("--demo is for dev mode only", param_hint="--demo")
+        # The browser's sign-in picker offers the demo accounts (GET /api/v1/dev/demo-accounts).
+        settings = settings.model_copy(update={"demo_accounts": True})
     if settings.auto_migrate:
         upgrade(settings)
     if demo:
@@ -111,6 +116,7 @@ medtalk demo (dev only) -- {base}
   try:  curl -H "Authorization: Bearer {accounts.patient_token[:16]}..." \\
              {base}/api/v1/chat/conversations
   docs: {base}/docs
+  web:  {base}/  (pick the doctor in one tab and the patient in another)
 """
     )
 

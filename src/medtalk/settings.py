@@ -205,3 +205,16 @@ class Settings(BaseSettings):
         if self.mode == "production" and self.room_token_secret == DEV_ROOM_TOKEN_SECRET:
             raise ValueError("production mode needs MEDTALK_ROOM_TOKEN_SECRET")
         return self
+
+    # --- web client ---------------------------------------------------------------------
+    demo_accounts: bool = Field(
+        False,
+        description="dev only: GET /api/v1/dev/demo-accounts hands out the demo doctor's and "
+        "patient's tokens to the browser's sign-in picker (`serve --demo` turns it on)",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_demo_accounts_in_production(self) -> Settings:
+        if self.mode == "production" and self.demo_accounts:
+            raise ValueError("demo accounts are for dev mode only; unset MEDTALK_DEMO_ACCOUNTS")
+        return self

@@ -20,7 +20,7 @@ import socketio
 
 from medtalk.app import allowed_origins
 from medtalk.settings import Settings
-from world import NAMESPACE, LiveServer, World, free_port, start_server
+from world import NAMESPACE, PRODUCTION_SECRETS, LiveServer, World, free_port, start_server
 
 ALLOWED = "https://app.example.vn"
 
@@ -120,13 +120,7 @@ async def test_an_oversized_websocket_message_closes_the_socket(strict_server: L
 
 
 def test_origins_in_production_default_to_same_origin_only() -> None:
-    secrets = {
-        "jwt_secret": "p" * 40,
-        "link_secret": "l" * 40,
-        "audit_secret": "a" * 40,
-        "encryption_keys": "k1:" + "A" * 43 + "=",
-        "room_token_secret": "r" * 40,
-    }
+    secrets = {k: v for k, v in PRODUCTION_SECRETS.items() if k != "mode"}
     assert allowed_origins(Settings(mode="production", **secrets)) is None
     assert allowed_origins(Settings(mode="dev")) == "*"
     assert allowed_origins(Settings(cors_origins=[ALLOWED])) == [ALLOWED]
