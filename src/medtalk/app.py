@@ -20,13 +20,19 @@ from medtalk.chat.service import ChatService
 from medtalk.core.auth import TokenVerifier
 from medtalk.core.clock import Clock
 from medtalk.core.crypto import KeyRing
+from medtalk.core.ratelimit import create_rate_limiter
 from medtalk.db.engine import Database, create_engine
 from medtalk.files import routes as file_routes
 from medtalk.files.service import FileService
 from medtalk.files.storage import create_storage
+from medtalk.jobs.outbox import JobOutbox
+from medtalk.jobs.runtime import JobRuntime
+from medtalk.realtime.broadcast import create_broadcast
 from medtalk.realtime.delivery import Delivery
 from medtalk.realtime.events import ChatNamespace
 from medtalk.realtime.fanout import NAMESPACE, SocketEventSink
+from medtalk.realtime.node import NodeTasks
+from medtalk.realtime.presence import create_presence
 from medtalk.settings import Settings
 from medtalk.users.service import UserDirectory
 
@@ -44,40 +50,76 @@ def load_keys(settings: Settings) -> KeyRing:
     return KeyRing.load_or_create_dev(settings.data_dir)
 
 
+class Background:
+    """What a `serve` node runs beside requests: fan-out listener, presence, resync, jobs."""
+
+    def __init__(self, node: NodeTasks, jobs: JobRuntime) -> None:
+        self.node = node
+        self.jobs = jobs
+
+    async def start(self) -> None:
+        await self.node.start()
+        await self.jobs.start()
+
+    async def stop(self) -> None:
+        await self.jobs.stop()
+        await self.node.stop()
+
+
 def build_services(
     settings: Settings, sio: socketio.AsyncServer, clock: Clock
-) -> tuple[Services, ChatNamespace]:
+) -> tuple[Services, ChatNamespace, Background]:
     db = Database(create_engine(settings), serialize_writes=settings.is_sqlite)
     keys = load_keys(settings)
+    # scale-out: rate limits, outbox, presence, cross-node fan-out (configuration picks backends)
+    rate_limiter = create_rate_limiter(settings)
+    outbox = JobOutbox(clock)
+    presence = create_presence(settings, clock)
+    storage = create_storage(settings, keys)
     users = UserDirectory(db, clock)
     verifier = TokenVerifier(settings)
     # `chat` is bound just below; the lambda looks it up only when a message is delivered.
     delivery = Delivery(
         fetch_after=lambda conversation_id, after: _wire_page(chat, conversation_id, after),
+        # ignore_queue: the socket is on this node; never a round trip through Redis.
         send=lambda sid, payload: sio.emit(
-            "message_received", payload, to=sid, namespace=NAMESPACE
+            "message_received", payload, to=sid, namespace=NAMESPACE, ignore_queue=True
         ),
     )
+    broadcast = create_broadcast(settings, delivery.deliver)
     chat = ChatService(
         db,
         keys,
         clock,
-        SocketEventSink(sio, delivery),
+        SocketEventSink(sio, broadcast),
         max_message_length=settings.max_message_length,
+        rate_limiter=rate_limiter,
+        outbox=outbox,
     )
     files = FileService(
         db,
-        create_storage(settings, keys),
+        storage,
         chat,
         clock,
         link_secret=settings.link_secret,
         link_ttl_seconds=settings.file_link_ttl_seconds,
         max_bytes=settings.max_upload_bytes,
         public_url=settings.public_url,
+        rate_limiter=rate_limiter,
     )
-    namespace = ChatNamespace(verifier, users, chat, delivery)
-    services = Services(settings, clock, db, keys, verifier, users, chat, files)
-    return services, namespace
+    namespace = ChatNamespace(verifier, users, chat, delivery, presence)
+    services = Services(settings, clock, db, keys, verifier, users, chat, files, presence)
+    node = NodeTasks(
+        broadcast,
+        delivery,
+        presence,
+        chat.newest_seqs,
+        namespace.announce_presence,
+        heartbeat_seconds=settings.presence_ttl_seconds / 3,
+        resync_seconds=settings.resync_interval_seconds,
+    )
+    jobs = JobRuntime(settings, db, storage, clock, presence, outbox, consume=False)
+    return services, namespace, Background(node, jobs)
 
 
 async def _wire_page(chat: ChatService, conversation_id: Any, after: int) -> list[dict[str, Any]]:
@@ -87,14 +129,26 @@ async def _wire_page(chat: ChatService, conversation_id: Any, after: int) -> lis
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> ASGIApp:
     settings = settings or Settings()
     origins: Any = settings.cors_origins or ("*" if settings.mode == "dev" else None)
-    sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=origins, logger=False)
-    services, namespace = build_services(settings, sio, clock or Clock())
+    manager = None
+    if settings.redis_url:
+        # Room emits (typing, receipts, presence, calls) reach sockets on every node.
+        manager = socketio.AsyncRedisManager(
+            settings.redis_url, channel=f"{settings.redis_prefix}:socketio"
+        )
+    sio = socketio.AsyncServer(
+        async_mode="asgi", cors_allowed_origins=origins, logger=False, client_manager=manager
+    )
+    services, namespace, background = build_services(settings, sio, clock or Clock())
     sio.register_namespace(namespace)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await services.db.close()
+        await background.start()
+        try:
+            yield
+        finally:
+            await background.stop()
+            await services.db.close()
 
     api = FastAPI(
         title="medtalk",
@@ -105,13 +159,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     api.state.services = services
     api.state.sio = sio
     api.state.namespace = namespace
+    api.state.background = background
     install_error_handlers(api)
     api.include_router(chat_routes.router)
     api.include_router(file_routes.router)
 
     @api.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+        return {"status": "ok", "node": settings.node_name}
 
     @api.get("/readyz", tags=["ops"])
     async def readyz() -> JSONResponse:

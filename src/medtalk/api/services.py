@@ -10,6 +10,7 @@ from medtalk.core.clock import Clock
 from medtalk.core.crypto import KeyRing
 from medtalk.db.engine import Database
 from medtalk.files.service import FileService
+from medtalk.realtime.presence import Presence
 from medtalk.settings import Settings
 from medtalk.users.service import UserDirectory
 
@@ -24,3 +25,4 @@ class Services:
     users: UserDirectory
     chat: ChatService
     files: FileService
+    presence: Presence | None = None  # scale-out: who is online

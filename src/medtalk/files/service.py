@@ -18,6 +18,7 @@ from medtalk.core.auth import Principal
 from medtalk.core.clock import Clock
 from medtalk.core.crypto import sign, signature_matches
 from medtalk.core.errors import Invalid, NotFound, TooLarge
+from medtalk.core.ratelimit import RateLimiter
 from medtalk.core.wire import WireModel
 from medtalk.db.engine import Database
 from medtalk.db.tables import chat_files
@@ -60,6 +61,7 @@ class FileService:
         link_ttl_seconds: int,
         max_bytes: int,
         public_url: str,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self._db = db
         self._storage = storage
@@ -69,6 +71,7 @@ class FileService:
         self._link_ttl = link_ttl_seconds
         self._max_bytes = max_bytes
         self._public_url = public_url.rstrip("/")
+        self._rate_limiter = rate_limiter
         chat.set_file_link(self.link)
 
     # --- links ----------------------------------------------------------------------------
@@ -98,6 +101,8 @@ class FileService:
             raise Invalid("fileType must be IMAGE, FILE, AUDIO or VIDEO")
         # Participation before a single byte is stored.
         await self._chat.conversation_for(caller, conversation_id)
+        if self._rate_limiter is not None:
+            await self._rate_limiter.check_file(caller.user_id)
         head, rest = await _read_head(chunks, SNIFF_BYTES)
         if not head:
             raise Invalid("the file is empty")

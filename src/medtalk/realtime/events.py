@@ -24,9 +24,11 @@ from medtalk.chat.schemas import (
 )
 from medtalk.chat.service import ChatService
 from medtalk.core.auth import Principal, TokenVerifier
+from medtalk.core.clock import Clock, iso_z
 from medtalk.core.errors import Invalid, MedtalkError, Unauthorized
 from medtalk.realtime.delivery import Delivery
 from medtalk.realtime.fanout import NAMESPACE, conversation_room, user_room
+from medtalk.realtime.presence import MemoryPresence, Presence
 from medtalk.users.service import UserDirectory
 
 logger = logging.getLogger(__name__)
@@ -76,12 +78,14 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         users: UserDirectory,
         chat: ChatService,
         delivery: Delivery,
+        presence: Presence | None = None,
     ) -> None:
         super().__init__(NAMESPACE)
         self._verifier = verifier
         self._users = users
         self._chat = chat
         self._delivery = delivery
+        self._presence = presence or MemoryPresence(Clock(), typing_ttl_seconds=8.0)
         self._sockets: dict[str, SocketState] = {}
 
     def connected_count(self) -> int:
@@ -95,10 +99,33 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             raise socketio.exceptions.ConnectionRefusedError(error.to_dict()["error"]) from None
         self._sockets[sid] = SocketState(principal)
         await self.enter_room(sid, user_room(principal.user_id))
+        if await self._presence.socket_connected(principal.user_id, sid):
+            await self.announce_presence(principal.user_id)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
-        self._sockets.pop(sid, None)
+        state = self._sockets.pop(sid, None)
         self._delivery.unsubscribe(sid)
+        if state is None:
+            return
+        for conversation_id in state.joined:
+            await self._presence.set_typing(conversation_id, state.principal.user_id, False)
+        if await self._presence.socket_disconnected(state.principal.user_id, sid):
+            await self.announce_presence(state.principal.user_id)
+
+    async def announce_presence(self, user_id: uuid.UUID) -> None:
+        """Tell everyone who shares a conversation with the user that they came or went."""
+        try:
+            status = await self._presence.status(user_id)
+            counterparts = await self._chat.counterparts(user_id)
+        except MedtalkError:
+            return  # database away: presence is advisory; GET .../presence stays right
+        payload = {
+            "userId": str(user_id),
+            "online": status.online,
+            "lastSeen": iso_z(status.last_seen),
+        }
+        for other in counterparts:
+            await self.emit("presence", payload, room=user_room(other))
 
     def _state(self, sid: str) -> SocketState:
         state = self._sockets.get(sid)
@@ -116,7 +143,13 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         replayed = await self._delivery.subscribe(
             sid, conversation.id, request.last_seq, conversation.last_seq
         )
-        return {"conversationId": str(conversation.id), "joined": True, "replayed": replayed}
+        typing = await self._presence.typing(conversation.id)
+        return {
+            "conversationId": str(conversation.id),
+            "joined": True,
+            "replayed": replayed,
+            "typing": [str(user) for user in typing if user != state.principal.user_id],
+        }
 
     @_acknowledged
     async def on_leave_conversation(self, sid: str, data: Any) -> dict[str, Any]:
@@ -159,6 +192,9 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if request.conversation_id not in state.joined:
             # Only sockets that passed the participation check on join may signal typing.
             raise Invalid("join the conversation first", code="NOT_JOINED")
+        await self._presence.set_typing(
+            request.conversation_id, state.principal.user_id, event == "typing_start"
+        )
         payload = {
             "conversationId": str(request.conversation_id),
             "userId": str(state.principal.user_id),
