@@ -1,4 +1,4 @@
-"""Operator commands: serve, migrate, users, token, demo."""
+"""Operator commands: serve, worker, migrate, users, token, demo."""
 
 from __future__ import annotations
 
@@ -61,6 +61,19 @@ def serve(
         log_level=settings.log_level.lower(),
         ws_max_size=1024 * 1024,
     )
+
+
+@app.command()
+def worker() -> None:
+    """Run the background jobs: outbox relay, RabbitMQ consumers (MEDTALK_AMQP_URL), archiving."""
+    from medtalk.jobs.worker import run_worker
+
+    settings = _settings()
+    if settings.auto_migrate:
+        from medtalk.db.migrate import upgrade
+
+        upgrade(settings)
+    asyncio.run(run_worker(settings))
 
 
 @app.command()
