@@ -29,6 +29,7 @@ import aiohttp
 import httpx
 import socketio
 
+from medtalk.db.migrate import upgrade
 from world import NAMESPACE, TEST_JWT_SECRET, World, free_port, test_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -203,7 +204,7 @@ class PrivateRabbitMQ:
             "RABBITMQ_PID_FILE": str(self.dir / "pid"),
         }
 
-    def start(self) -> None:
+    def start(self, wait: bool = True) -> None:
         server = shutil.which("rabbitmq-server") or "/usr/sbin/rabbitmq-server"
         self.process = subprocess.Popen(
             [server],
@@ -212,7 +213,8 @@ class PrivateRabbitMQ:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        wait_port(self.port, 60)
+        if wait:
+            wait_port(self.port, 60)
 
     def stop(self) -> None:
         ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
@@ -319,12 +321,17 @@ class Process:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
+    def start(self, wait: bool = True) -> None:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 self.command, env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
             )
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
         if self.port is not None:
+            assert self.process is not None
             wait_port(self.port, 40, self.process)
 
     def kill9(self) -> None:
@@ -378,13 +385,13 @@ def start_cluster(workdir: Path) -> Iterator[Cluster]:
     webhook = Webhook()
     started: list[Any] = []
     try:
+        rabbitmq.start(wait=False)  # the slowest: boots while the others do
+        started.append(rabbitmq)
         postgres.init()
         postgres.start()
         started.append(postgres)
         redis.start()
         started.append(redis)
-        rabbitmq.start()
-        started.append(rabbitmq)
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("MEDTALK_")},
             "MEDTALK_DATA_DIR": str(workdir / "data"),
@@ -405,7 +412,8 @@ def start_cluster(workdir: Path) -> Iterator[Cluster]:
             "MEDTALK_DATABASE_POOL_SIZE": "5",
         }
         medtalk = str(VENV_BIN / "medtalk")
-        subprocess.run([medtalk, "migrate"], env=env, check=True, capture_output=True, timeout=60)
+        # In this process (already warm) while RabbitMQ boots; the nodes must not race on it.
+        upgrade(test_settings(workdir, postgres.url, encryption_keys=ENCRYPTION_KEYS))
         nodes = []
         for name in ("node-a", "node-b"):
             port = free_port()
@@ -425,8 +433,11 @@ def start_cluster(workdir: Path) -> Iterator[Cluster]:
             workdir / "worker.log",
         )
         for process in (*nodes, worker):
-            process.start()
+            process.start(wait=False)
             started.append(process)
+        for process in (*nodes, worker):
+            process.wait_ready()
+        wait_port(rabbitmq.port, 60)
         nginx = Nginx([node.port for node in nodes if node.port])
         nginx.start()
         started.append(nginx)
