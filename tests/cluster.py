@@ -402,7 +402,7 @@ def start_cluster(workdir: Path) -> Iterator[Cluster]:
             "MEDTALK_LINK_SECRET": "test-only-link-secret",
             "MEDTALK_ENCRYPTION_KEYS": ENCRYPTION_KEYS,
             "MEDTALK_AUTO_MIGRATE": "false",
-            "MEDTALK_PRESENCE_TTL_SECONDS": "3",
+            "MEDTALK_PRESENCE_TTL_SECONDS": "4",
             "MEDTALK_RESYNC_INTERVAL_SECONDS": "1",
             "MEDTALK_OUTBOX_POLL_SECONDS": "0.5",
             "MEDTALK_JOB_RETRY_BASE_SECONDS": "0.5",

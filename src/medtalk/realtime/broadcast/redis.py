@@ -17,6 +17,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from medtalk.core.redis import redis_client
 from medtalk.realtime.broadcast.base import Deliver, MessageBroadcast, Resync
 
 logger = logging.getLogger(__name__)
@@ -26,9 +27,7 @@ MAX_BACKOFF = 2.0
 class RedisBroadcast(MessageBroadcast):
     def __init__(self, deliver: Deliver, url: str, prefix: str, node: str) -> None:
         super().__init__(deliver)
-        self._redis: Any = aioredis.Redis.from_url(
-            url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=5
-        )
+        self._redis: Any = redis_client(url)
         self._listen_redis: Any = aioredis.Redis.from_url(
             url, socket_connect_timeout=2, health_check_interval=5
         )

@@ -7,7 +7,8 @@
 
 Each node refreshes its own sockets every ttl/3; any node expires entries older than the TTL
 (a ZREM that returns 1 is the claim, so exactly one node reports the user offline).
-Redis errors are logged and read as "nobody online": presence is advisory, never fatal.
+Redis errors on connect/disconnect/typing are logged (presence is advisory, a socket must not
+fail for it); `status` raises Unavailable instead of guessing "offline".
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from medtalk.core.clock import Clock
+from medtalk.core.errors import Unavailable
+from medtalk.core.redis import redis_client
 from medtalk.realtime.presence.base import Presence, PresenceStatus
 
 logger = logging.getLogger(__name__)
@@ -36,9 +37,7 @@ class RedisPresence(Presence):
         ttl_seconds: float,
         typing_ttl_seconds: float,
     ) -> None:
-        self._redis: Any = aioredis.Redis.from_url(
-            url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True
-        )
+        self._redis: Any = redis_client(url, decode_responses=True)
         self._prefix = prefix
         self._node = node
         self._clock = clock
@@ -84,9 +83,9 @@ class RedisPresence(Presence):
                 self._user_key(user_id), now - self._ttl, "+inf", withscores=True
             )
             seen = await self._redis.get(f"{self._prefix}:presence:seen:{user_id}")
-        except Exception as exc:  # noqa: BLE001
-            logger.warning("presence: redis unreachable (%s)", type(exc).__name__)
-            return PresenceStatus(False, None)
+        except Exception as exc:
+            # Unknown is not offline: the caller (an API request, a notification job) retries.
+            raise Unavailable("presence is unavailable; please retry") from exc
         if live:
             return PresenceStatus(True, _time(max(score for _, score in live)))
         return PresenceStatus(False, _time(float(seen)) if seen else None)
