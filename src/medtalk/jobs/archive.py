@@ -109,7 +109,8 @@ async def _status(db: Any, conversation_id: uuid.UUID, *, lock: bool = False) ->
     query = sa.select(conversations.c.status).where(conversations.c.id == conversation_id)
     if lock and db.dialect.name == "postgresql":
         query = query.with_for_update()
-    return (await db.execute(query)).scalar_one_or_none()
+    status: str | None = (await db.execute(query)).scalar_one_or_none()
+    return status
 
 
 def _record(row: dict[str, Any]) -> dict[str, Any]:

@@ -84,7 +84,7 @@ class RabbitMQQueue(JobQueue):
         queue = await self._channel.get_queue(self._names["jobs"])
 
         async def on_message(message: AbstractIncomingMessage) -> None:
-            attempt = int((message.headers or {}).get("x-attempt", 0) or 0)
+            attempt = int(str((message.headers or {}).get("x-attempt", 0) or 0))
             try:
                 job = Job.decode(message.body, attempt)
             except (ValueError, KeyError):
