@@ -246,6 +246,7 @@ async def run_load(
 async def check_delivered(cluster: Cluster, pairs: list[Pair], stats: Stats) -> None:
     """Every acknowledged message stored once and received once, in order."""
     expected = list(range(1, PER_PAIR + 1))
+    assert "INTERNAL" not in stats.errors, stats.errors  # failures are clear, never a 500
     for pair in pairs:
         assert pair.acked == expected, f"acks out of order or duplicated: {pair.acked}"
     receivers = [pair for pair in pairs if pair.receiver is not None]

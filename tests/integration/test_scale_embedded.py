@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cluster import Webhook
+from integration.test_files import png_bytes, upload
 from world import LiveServer, Person, World, start_server
 
 
@@ -166,3 +167,15 @@ async def test_offline_participant_gets_one_webhook_without_content(
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_21st_file_in_an_hour_is_refused_and_not_stored(world: World) -> None:
+    patient, _doctor, conversation = await world.consultation()
+    image = png_bytes((4, 4))
+    for i in range(20):
+        assert (await upload(patient, conversation, f"anh-{i}.png", image)).status_code == 201
+    refused = await upload(patient, conversation, "anh-21.png", image)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert refused.json()["error"]["code"] == "RATE_LIMITED"
+    history = await patient.history(conversation, limit=100)
+    assert len(history["messages"]) == 20

@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from medtalk.core.errors import Unavailable
@@ -39,6 +39,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+# SQLSTATEs that mean "the server went away", not "your statement is wrong": connection
+# exceptions (08xxx), admin/crash shutdown, and "cannot connect now" (starting or stopping).
+_GONE_STATES = ("57P01", "57P02", "57P03")
+
+
+def _connection_lost(exc: DBAPIError) -> bool:
+    if exc.connection_invalidated or isinstance(exc, InterfaceError):
+        return True
+    cause = exc.orig
+    state = getattr(cause, "sqlstate", None) or getattr(cause.__cause__, "sqlstate", None)
+    return isinstance(state, str) and (state.startswith("08") or state in _GONE_STATES)
 
 
 class Database:
@@ -72,7 +85,7 @@ class Database:
         except (OperationalError, ConnectionError, OSError) as exc:
             raise Unavailable("the database is unavailable; please retry") from exc
         except DBAPIError as exc:
-            if exc.connection_invalidated:
+            if _connection_lost(exc):
                 raise Unavailable("the database connection was lost; please retry") from exc
             raise
 
