@@ -519,6 +519,10 @@ class ClusterClient:
         self.client = client
         self.connected.set()
 
+    def stays_down(self) -> None:
+        """Do not reconnect after the next disconnect (a user who really left)."""
+        self._closing = True
+
     async def _reconnect(self) -> None:
         deadline = time.monotonic() + 40
         try:

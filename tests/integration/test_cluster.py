@@ -390,7 +390,7 @@ async def test_node_killed_under_load_clients_move_to_the_other_node(
     pairs = await make_pairs(world, cluster, PAIRS)
     bystander, watcher, conversation = await world.consultation()
     gone_socket = await client(world, bystander, cluster, "node-a")
-    gone_socket._closing = True  # this one does not reconnect: it must turn offline
+    gone_socket.stays_down()  # this one does not reconnect: it must turn offline
     watcher_socket = await client(world, watcher, cluster, "node-b")
     stats = Stats("node A killed (kill -9)")
 
