@@ -7,12 +7,21 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from cluster import Webhook
 from integration.test_files import png_bytes, upload
+from medtalk.core.clock import Clock
+from medtalk.core.crypto import KeyRing
+from medtalk.db.engine import Database, create_engine
+from medtalk.files.storage import LocalStorage
+from medtalk.jobs.archive import Archiver
+from medtalk.jobs.handlers import JobHandlers
+from medtalk.jobs.notifiers import WebhookNotifier
+from medtalk.jobs.outbox import JobOutbox
 from world import LiveServer, Person, World, start_server
 
 
@@ -147,7 +156,8 @@ async def test_offline_participant_gets_one_webhook_without_content(
         key, body = webhook.for_user(doctor.id)[0]
         assert key.startswith("notify:") and body["messageId"] == sent["messageId"]
         assert "xét nghiệm" not in str(body) and "content" not in body
-        handlers = notifying_server.app.api.state.background.jobs.handlers
+        # A second runner of the same jobs (as a worker process is), on this test's event loop.
+        handlers = second_runner(notifying_server, webhook)
         payload = {
             "conversationId": conversation,
             "recipientId": str(doctor.id),
@@ -156,13 +166,45 @@ async def test_offline_participant_gets_one_webhook_without_content(
             "sentAt": sent["sentAt"],
         }
         await handlers.notify_offline(payload)  # the same job again: no second POST
+        # Two copies of one job at once (a re-published job): one POST, the other backs off.
+        twin = {**payload, "messageId": str(uuid.uuid4())}
+        outcomes = await asyncio.gather(
+            handlers.notify_offline(twin), handlers.notify_offline(twin), return_exceptions=True
+        )
+        assert sorted(type(o).__name__ for o in outcomes) == ["JobBusy", "NoneType"], outcomes
+        await handlers.notify_offline(twin)  # the retry finds it done
+        assert len([c for c in webhook.calls if c[1]["messageId"] == twin["messageId"]]) == 1
         await doctor.connects()
         await doctor.sends(conversation, "Bình thường")  # the patient is offline
         await eventually(lambda: notified(patient), 10, "the offline patient is notified")
         await patient.connects()
         await patient.sends(conversation, "Cảm ơn")  # the doctor is online now
         await asyncio.sleep(0.5)
-        assert len(webhook.for_user(doctor.id)) == 1
+        assert len(webhook.for_user(doctor.id)) == 2  # the first message and the twin
+
+
+def second_runner(server: LiveServer, webhook: Webhook) -> JobHandlers:
+    async def offline(_user: uuid.UUID) -> bool:
+        return False
+
+    db = Database(create_engine(server.settings), serialize_writes=True)
+    clock = Clock()
+    return JobHandlers(
+        db,
+        clock,
+        JobOutbox(clock),
+        WebhookNotifier(webhook.url, ""),
+        Archiver(
+            db,
+            LocalStorage(
+                server.settings.data_dir / "files",
+                KeyRing.load_or_create_dev(server.settings.data_dir),
+            ),
+            clock,
+        ),
+        offline,
+        archive_after=timedelta(days=30),
+    )
 
 
 async def _true(value: bool) -> bool:

@@ -172,12 +172,14 @@ outbox = sa.Table(
     _enum_check("status", OUTBOX_STATUSES),
 )
 
-# One row per job effect already applied: a job that runs twice finds its row and stops.
+# One row per job effect: claimed before it is applied (so two copies of a job never run it at
+# once), done after. A claim older than its lease is taken over (its runner died).
 job_runs = sa.Table(
     "job_runs",
     metadata,
     sa.Column("job_key", sa.String(200), primary_key=True),
-    sa.Column("done_at", UTCDateTime, nullable=False),
+    sa.Column("claimed_at", UTCDateTime, nullable=False),
+    sa.Column("done_at", UTCDateTime),
 )
 
 # Highest seq each participant has read (kept by a background job, off the sender's path).

@@ -66,7 +66,7 @@ class Archiver:
                 .where(conversations.c.id == conversation_id)
                 .values(status="ARCHIVED", updated_at=now)
             )
-            await db.execute(job_runs.insert().values(job_key=job_key, done_at=now))
+            await db.execute(job_runs.insert().values(job_key=job_key, claimed_at=now, done_at=now))
         return True
 
     async def _lines(self, db: Any, conversation_id: uuid.UUID) -> AsyncIterator[str]:

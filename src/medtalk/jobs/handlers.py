@@ -1,8 +1,9 @@
 """The jobs themselves, one method per kind, each idempotent (a second run changes nothing).
 
-Effects inside the database record their job key in `job_runs` in the same transaction; the
-webhook notification records it right after the POST, and sends the key as Idempotency-Key
-so a receiver can drop the rare repeat (a crash between the POST and that record).
+A notification claims its key in `job_runs` before the POST (a second copy of the job that
+arrives meanwhile backs off and retries, then finds it done) and marks it done after; the key
+goes out as Idempotency-Key, so a receiver can drop the one repeat a runner that dies between
+the POST and that mark could cause (its claim expires and the job runs again).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from medtalk.core.clock import Clock
 from medtalk.db.engine import Database
@@ -32,6 +32,8 @@ RECORD_READ = "record_read"
 ARCHIVE_CONVERSATION = "archive_conversation"
 
 IsOnline = Callable[[uuid.UUID], Awaitable[bool]]
+# A runner that claimed a job and then vanished is presumed dead after this long.
+CLAIM_LEASE = timedelta(seconds=60)
 
 
 class JobHandlers:
@@ -67,20 +69,58 @@ class JobHandlers:
     async def notify_offline(self, payload: dict[str, Any]) -> None:
         """Tell a participant with no connected socket that a message is waiting."""
         key = f"notify:{payload['messageId']}:{payload['recipientId']}"
-        async with self._db.read() as db:
-            if await _already_done(db, key):
-                return
-        if not await self._is_online(uuid.UUID(payload["recipientId"])):
-            notification = {
-                "type": "MESSAGE_WAITING",
-                "userId": payload["recipientId"],
-                "conversationId": payload["conversationId"],
-                "messageId": payload["messageId"],
-                "sentAt": payload["sentAt"],
-            }
-            await self._notifier.message_waiting(notification, key)
+        if not await self._claim(key):
+            return
+        try:
+            if not await self._is_online(uuid.UUID(payload["recipientId"])):
+                notification = {
+                    "type": "MESSAGE_WAITING",
+                    "userId": payload["recipientId"],
+                    "conversationId": payload["conversationId"],
+                    "messageId": payload["messageId"],
+                    "sentAt": payload["sentAt"],
+                }
+                await self._notifier.message_waiting(notification, key)
+        except BaseException:
+            await self._release(key)
+            raise
         async with self._db.transaction() as db:
-            await _record_done(db, key, self._clock)
+            await db.execute(
+                job_runs.update().where(job_runs.c.job_key == key).values(done_at=self._clock.now())
+            )
+
+    async def _claim(self, key: str) -> bool:
+        """True if this run may apply the effect; False if it was applied already.
+
+        JobBusy if another run holds a fresh claim (the job is retried later, and then finds
+        the effect done, or the claim expired because that runner died).
+        """
+        now = self._clock.now()
+        try:
+            async with self._db.transaction() as db:
+                query = sa.select(job_runs).where(job_runs.c.job_key == key)
+                if db.dialect.name == "postgresql":
+                    query = query.with_for_update()
+                row = (await db.execute(query)).first()
+                if row is None:
+                    await db.execute(job_runs.insert().values(job_key=key, claimed_at=now))
+                    return True
+                if row.done_at is not None:
+                    return False
+                if row.claimed_at > now - CLAIM_LEASE:
+                    raise JobBusy(key)
+                await db.execute(
+                    job_runs.update().where(job_runs.c.job_key == key).values(claimed_at=now)
+                )
+                return True
+        except IntegrityError:
+            raise JobBusy(key) from None  # a concurrent run inserted the claim first
+
+    async def _release(self, key: str) -> None:
+        async with self._db.transaction() as db:
+            await db.execute(
+                job_runs.delete().where(job_runs.c.job_key == key, job_runs.c.done_at.is_(None))
+            )
 
     async def record_read(self, payload: dict[str, Any]) -> None:
         """Move the reader's cursor forward (never back: a repeat or a late job is harmless)."""
@@ -128,22 +168,5 @@ class JobHandlers:
         return len(ids)
 
 
-async def _already_done(db: AsyncConnection, key: str) -> bool:
-    query = sa.select(job_runs.c.job_key).where(job_runs.c.job_key == key)
-    return (await db.execute(query)).first() is not None
-
-
-async def _record_done(db: AsyncConnection, key: str, clock: Clock) -> None:
-    try:
-        async with db.begin_nested():
-            await db.execute(job_runs.insert().values(job_key=key, done_at=clock.now()))
-    except IntegrityError:
-        pass  # a concurrent run recorded it first
-
-
-async def claim_job_key(db: AsyncConnection, key: str, clock: Clock) -> bool:
-    """Inside an effect's transaction: False if the effect was applied already."""
-    if await _already_done(db, key):
-        return False
-    await db.execute(job_runs.insert().values(job_key=key, done_at=clock.now()))
-    return True
+class JobBusy(RuntimeError):
+    """Another copy of this job is running right now; try again later."""

@@ -36,7 +36,8 @@ def upgrade() -> None:
     op.create_table(
         "job_runs",
         sa.Column("job_key", sa.String(length=200), nullable=False),
-        sa.Column("done_at", sa.DateTime(), nullable=False),
+        sa.Column("claimed_at", sa.DateTime(), nullable=False),
+        sa.Column("done_at", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("job_key", name=op.f("pk_job_runs")),
     )
     op.create_table(
