@@ -27,3 +27,7 @@ apt_install clamd clamav-daemon
 apt_install promtool prometheus
 # Web client: Debian's Chromium for the browser tests (tests/browser/); never a downloaded browser.
 apt_install chromium chromium
+# Scale-out: nginx in front of two nodes; private redis/rabbitmq for the fault tests.
+apt_install nginx nginx-light
+apt_install redis-server redis-server
+apt_install rabbitmq-server rabbitmq-server

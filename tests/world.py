@@ -497,6 +497,14 @@ class Person:
         assert response.status_code == 200, response.text
         return dict(response.json())
 
+    async def presence_of(self, other: Person) -> httpx.Response:
+        return await self.get(f"/api/v1/chat/users/{other.id}/presence")
+
+    async def sets_status(self, conversation: str, status: str) -> httpx.Response:
+        return await self.request(
+            "PUT", f"/api/v1/chat/conversations/{conversation}/status", json={"status": status}
+        )
+
     async def connects(self, token: str | None = None) -> Socket:
         events = Events()
         client = socketio.AsyncClient(reconnection=False)

@@ -31,12 +31,15 @@ from medtalk.core.auth import TokenVerifier
 from medtalk.core.clock import Clock
 from medtalk.core.crypto import KeyRing
 from medtalk.core.events import EventSink
+from medtalk.core.ratelimit import RateLimiter, create_rate_limiter
 from medtalk.db.engine import Database, create_engine
 from medtalk.files import routes as file_routes
 from medtalk.files.scanning import ClamdScanner
 from medtalk.files.service import FileService, ImagePolicy
 from medtalk.files.storage import FileStorage, create_storage
 from medtalk.files.validation import UploadLimits
+from medtalk.jobs.outbox import JobOutbox
+from medtalk.jobs.runtime import JobRuntime
 from medtalk.ops import routes as ops_routes
 from medtalk.ops.checks import (
     Readiness,
@@ -48,9 +51,12 @@ from medtalk.ops.checks import (
 from medtalk.ops.middleware import RequestTelemetry
 from medtalk.ops.stats import ActiveConversations
 from medtalk.privacy import routes as privacy_routes
+from medtalk.realtime.broadcast import create_broadcast
 from medtalk.realtime.delivery import Delivery
 from medtalk.realtime.events import ChatNamespace
 from medtalk.realtime.fanout import NAMESPACE, SocketEventSink
+from medtalk.realtime.node import NodeTasks
+from medtalk.realtime.presence import create_presence
 from medtalk.sessions import create_revocation_list
 from medtalk.sessions import routes as session_routes
 from medtalk.settings import Settings
@@ -71,11 +77,32 @@ def load_keys(settings: Settings) -> KeyRing:
     return KeyRing.load_or_create_dev(settings.data_dir)
 
 
+class Background:
+    """What a `serve` node runs beside requests: fan-out listener, presence, resync, jobs."""
+
+    def __init__(self, node: NodeTasks, jobs: JobRuntime) -> None:
+        self.node = node
+        self.jobs = jobs
+
+    async def start(self) -> None:
+        await self.node.start()
+        await self.jobs.start()
+
+    async def stop(self) -> None:
+        await self.jobs.stop()
+        await self.node.stop()
+
+
 def build_services(
     settings: Settings, sio: socketio.AsyncServer, clock: Clock
-) -> tuple[Services, ChatNamespace]:
+) -> tuple[Services, ChatNamespace, Background]:
     db = Database(create_engine(settings), serialize_writes=settings.is_sqlite)
     keys = load_keys(settings)
+    # scale-out: rate limits, outbox, presence, cross-node fan-out (configuration picks backends)
+    rate_limiter = create_rate_limiter(settings)
+    outbox = JobOutbox(clock)
+    presence = create_presence(settings, clock)
+    storage = create_storage(settings, keys)
     users = UserDirectory(db, clock)
     revocations = create_revocation_list(settings, db, clock)
     audit = AuditTrail(db, clock, settings.audit_secret)
@@ -83,21 +110,43 @@ def build_services(
     # `chat` is bound just below; the lambda looks it up only when a message is delivered.
     delivery = Delivery(
         fetch_after=lambda conversation_id, after: _wire_page(chat, conversation_id, after),
+        # ignore_queue: the socket is on this node; never a round trip through Redis.
         send=lambda sid, payload: sio.emit(
-            "message_received", payload, to=sid, namespace=NAMESPACE
+            "message_received", payload, to=sid, namespace=NAMESPACE, ignore_queue=True
         ),
     )
-    events = SocketEventSink(sio, delivery)
-    chat = ChatService(db, keys, clock, events, max_message_length=settings.max_message_length)
-    storage = create_storage(settings, keys)
-    files = build_files(settings, db, storage, chat, clock, events)
-    namespace = ChatNamespace(verifier, users, chat, delivery, audit, revocations)
+    broadcast = create_broadcast(settings, delivery.deliver)
+    events = SocketEventSink(sio, broadcast)
+    chat = ChatService(
+        db,
+        keys,
+        clock,
+        events,
+        max_message_length=settings.max_message_length,
+        rate_limiter=rate_limiter,
+        outbox=outbox,
+    )
+    files = build_files(settings, db, storage, chat, clock, events, rate_limiter)
+    namespace = ChatNamespace(
+        verifier, users, chat, delivery, audit, revocations, presence=presence
+    )
     services = Services(
         settings, clock, db, keys, verifier, users, chat, files, audit, revocations, storage
     )
+    services.presence = presence
     services.calls = build_calls(settings, db, clock, events)
     namespace.attach_calls(services.calls)
-    return services, namespace
+    node = NodeTasks(
+        broadcast,
+        delivery,
+        presence,
+        chat.newest_seqs,
+        namespace.announce_presence,
+        heartbeat_seconds=settings.presence_ttl_seconds / 3,
+        resync_seconds=settings.resync_interval_seconds,
+    )
+    jobs = JobRuntime(settings, db, storage, clock, presence, outbox, consume=False)
+    return services, namespace, Background(node, jobs)
 
 
 def upload_limits(settings: Settings) -> UploadLimits:
@@ -117,6 +166,7 @@ def build_files(
     chat: ChatService,
     clock: Clock,
     events: EventSink,
+    rate_limiter: RateLimiter | None = None,
 ) -> FileService:
     """Files (issue 4): storage backend, limits, image policy and malware scanner."""
     scanner = None
@@ -137,6 +187,7 @@ def build_files(
         redirect_ttl_seconds=(
             settings.s3_presign_ttl_seconds if settings.s3_download_redirect else None
         ),
+        rate_limiter=rate_limiter,
     )
 
 
@@ -175,14 +226,21 @@ def allowed_origins(settings: Settings) -> list[str] | str | None:
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> ASGIApp:
     settings = settings or Settings()
     origins: Any = allowed_origins(settings)
+    manager = None
+    if settings.redis_url:
+        # Room emits (typing, receipts, presence, calls) reach sockets on every node.
+        manager = socketio.AsyncRedisManager(
+            settings.redis_url, channel=f"{settings.redis_prefix}:socketio"
+        )
     sio = socketio.AsyncServer(
         async_mode="asgi",
         cors_allowed_origins=origins,
         logger=False,
+        client_manager=manager,
         max_http_buffer_size=settings.ws_max_message_bytes,
     )
     clock = clock or Clock()
-    services, namespace = build_services(settings, sio, clock)
+    services, namespace, background = build_services(settings, sio, clock)
     sio.register_namespace(namespace)
     assert services.calls is not None
     enforcer = MaxDurationEnforcer(services.calls, clock)
@@ -191,11 +249,15 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         enforcer.start()
         await services.files.start()
-        yield
-        await services.files.stop()
-        await enforcer.stop()
-        await services.db.close()
-        metrics.process_stopped()
+        await background.start()
+        try:
+            yield
+        finally:
+            await background.stop()
+            await services.files.stop()
+            await enforcer.stop()
+            await services.db.close()
+            metrics.process_stopped()
 
     api = FastAPI(
         title="medtalk",
@@ -207,6 +269,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     api.state.sio = sio
     api.state.namespace = namespace
     api.state.ops = build_operations(settings, services)
+    api.state.background = background
     install_error_handlers(api)
     api.include_router(chat_routes.router)
     api.include_router(file_routes.router)

@@ -1,4 +1,4 @@
-"""Operator commands: serve, migrate, users, token, demo."""
+"""Operator commands: serve, worker, migrate, users, token, demo."""
 
 from __future__ import annotations
 
@@ -86,6 +86,19 @@ def serve(
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )
+
+
+@app.command()
+def worker() -> None:
+    """Run the background jobs: outbox relay, RabbitMQ consumers (MEDTALK_AMQP_URL), archiving."""
+    from medtalk.jobs.worker import run_worker
+
+    settings = _settings()
+    if settings.auto_migrate:
+        from medtalk.db.migrate import upgrade
+
+        upgrade(settings)
+    asyncio.run(run_worker(settings))
 
 
 @app.command()

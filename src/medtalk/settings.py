@@ -143,6 +143,35 @@ class Settings(BaseSettings):
     retention_archived_days: int = Field(
         0, description="purge messages/files of ARCHIVED conversations idle this long; 0 = keep"
     )
+    # --- scale-out (issue 3): several nodes, Redis fan-out, RabbitMQ jobs, rate limits ---
+    redis_url: str = Field(
+        "", description="Redis for cross-node fan-out, presence, typing, rate limits; empty: none"
+    )
+    redis_prefix: str = Field("medtalk", description="prefix of every Redis key and channel")
+    amqp_url: str = Field("", description="RabbitMQ for background jobs; empty: run in-process")
+    amqp_prefix: str = Field("medtalk", description="prefix of RabbitMQ exchanges and queues")
+    node_id: str = Field("", description="name of this process in presence keys; empty: host-pid")
+    presence_ttl_seconds: float = Field(
+        30.0, description="a socket not refreshed for this long counts as gone (dead node)"
+    )
+    typing_ttl_seconds: float = Field(8.0, description="typing state expires after this")
+    resync_interval_seconds: float = Field(
+        5.0, description="how often each node re-checks its conversations for missed messages"
+    )
+    rate_messages_per_minute: int = Field(30, description="messages one user may send a minute")
+    rate_files_per_hour: int = Field(20, description="files one user may upload an hour")
+    notifier: Literal["log", "webhook"] = Field("log", description="offline notification sink")
+    notify_webhook_url: str = Field("", description="URL the webhook notifier POSTs to")
+    notify_webhook_secret: str = Field(
+        "", description="HMAC-SHA256 secret signing webhook bodies (X-Medtalk-Signature)"
+    )
+    outbox_poll_seconds: float = Field(1.0, description="outbox relay poll interval")
+    job_max_attempts: int = Field(5, description="tries before a job goes to the dead letters")
+    job_retry_base_seconds: float = Field(1.0, description="first retry delay (doubles each try)")
+    archive_after_days: float = Field(
+        30.0, description="CLOSED conversations older than this are archived"
+    )
+    archive_sweep_seconds: float = Field(3600.0, description="how often to look for them")
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
@@ -157,6 +186,8 @@ class Settings(BaseSettings):
                 raise ValueError("production mode needs MEDTALK_AUDIT_SECRET")
             if bool(self.tls_cert_file) != bool(self.tls_key_file):
                 raise ValueError("MEDTALK_TLS_CERT_FILE and MEDTALK_TLS_KEY_FILE go together")
+            if self.notifier == "webhook" and not self.notify_webhook_url:
+                raise ValueError("the webhook notifier needs MEDTALK_NOTIFY_WEBHOOK_URL")
             if "none" in (alg.lower() for alg in self.jwt_algorithms):
                 raise ValueError("the 'none' JWT algorithm is never accepted")
         return self
@@ -166,6 +197,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'medtalk.db').resolve()}"
+
+    @property
+    def node_name(self) -> str:
+        import os
+        import socket
+
+        return self.node_id or f"{socket.gethostname()}-{os.getpid()}"
 
     @property
     def is_sqlite(self) -> bool:

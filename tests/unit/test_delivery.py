@@ -68,3 +68,17 @@ async def test_unsubscribed_socket_gets_nothing() -> None:
     delivery.unsubscribe("a")
     await delivery.deliver(CONVERSATION, 1, store.commit(1))
     assert "a" not in sent and delivery.subscribers(CONVERSATION) == 0
+
+
+async def test_resync_delivers_the_last_message_of_a_burst_whose_fan_out_was_lost() -> None:
+    delivery, store, sent = make()
+    await delivery.subscribe("a", CONVERSATION, None, 0)
+    await delivery.subscribe("b", CONVERSATION, None, 0)
+    first = store.commit(1)
+    await delivery.deliver(CONVERSATION, 1, first)
+    store.commit(2)
+    store.commit(3)  # committed, but their fan-out never reached this node
+    assert delivery.lowest_cursors() == {CONVERSATION: 1}
+    await delivery.resync(CONVERSATION)
+    assert sent == {"a": [1, 2, 3], "b": [1, 2, 3]}
+    assert delivery.lowest_cursors() == {CONVERSATION: 3}

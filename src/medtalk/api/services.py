@@ -13,6 +13,7 @@ from medtalk.core.crypto import KeyRing
 from medtalk.db.engine import Database
 from medtalk.files.service import FileService
 from medtalk.files.storage import FileStorage
+from medtalk.realtime.presence import Presence
 from medtalk.sessions import RevocationList
 from medtalk.settings import Settings
 from medtalk.users.service import UserDirectory
@@ -33,3 +34,4 @@ class Services:
     storage: FileStorage
     # Set right after construction: the call service is built from the services above.
     calls: CallService | None = None
+    presence: Presence | None = None  # scale-out: who is online

@@ -18,7 +18,9 @@ from medtalk.chat.schemas import (
     MessagePage,
     MessageReadReceipt,
     MessageSent,
+    PresenceView,
     SendMessageRequest,
+    StatusChange,
 )
 from medtalk.core.clock import parse_iso
 from medtalk.core.errors import Invalid
@@ -115,6 +117,31 @@ async def mark_read(
         conversation_id=receipt.conversation_id,
     )
     return receipt
+
+
+@router.put("/conversations/{conversation_id}/status", response_model=StatusChange)
+async def set_status(
+    conversation_id: uuid.UUID, body: StatusChange, caller: CurrentUser, services: ServicesDep
+) -> StatusChange:
+    """The conversation's doctor closes it (`CLOSED`) or reopens it (`ACTIVE`).
+
+    CLOSED conversations take no new messages and are archived after
+    MEDTALK_ARCHIVE_AFTER_DAYS (then `ARCHIVED`, still readable).
+    """
+    status = await services.chat.set_status(caller, conversation_id, body.status)
+    return StatusChange(status=status)
+
+
+@router.get("/users/{user_id}/presence", response_model=PresenceView)
+async def get_presence(
+    user_id: uuid.UUID, caller: CurrentUser, services: ServicesDep
+) -> PresenceView:
+    """Online or not, and when last seen; only for someone who shares a conversation with you."""
+    await services.chat.check_may_see_presence(caller, user_id)
+    if services.presence is None:
+        return PresenceView(user_id=user_id, online=False, last_seen=None)
+    status = await services.presence.status(user_id)
+    return PresenceView(user_id=user_id, online=status.online, last_seen=status.last_seen)
 
 
 def _parse_before(value: str) -> datetime:

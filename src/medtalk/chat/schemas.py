@@ -155,3 +155,16 @@ class MessageReadReceipt(WireModel):
     reader_id: uuid.UUID
     up_to_seq: int
     read_at: Timestamp
+
+
+# --- scale-out: status changes and presence -----------------------------------------------
+
+
+class StatusChange(WireModel):
+    status: ConversationStatus
+
+
+class PresenceView(WireModel):
+    user_id: uuid.UUID
+    online: bool
+    last_seen: Timestamp | None

@@ -31,7 +31,9 @@ from medtalk.core.clock import Clock
 from medtalk.core.crypto import DecryptionError, KeyRing
 from medtalk.core.errors import Conflict, Forbidden, Invalid, MedtalkError, NotFound
 from medtalk.core.events import EventSink
+from medtalk.core.ratelimit import RateLimiter
 from medtalk.db.engine import Database
+from medtalk.jobs.outbox import JobOutbox
 from medtalk.users import store as user_store
 
 logger = logging.getLogger(__name__)
@@ -64,6 +66,8 @@ class ChatService:
         max_message_length: int,
         file_link: Callable[[uuid.UUID], str] = lambda file_id: f"/api/v1/chat/files/{file_id}",
         thumbnail_link: Callable[[uuid.UUID], str] | None = None,
+        rate_limiter: RateLimiter | None = None,
+        outbox: JobOutbox | None = None,
     ) -> None:
         self._db = db
         self._keys = keys
@@ -72,6 +76,8 @@ class ChatService:
         self._max_length = max_message_length
         self._file_link = file_link
         self._thumbnail_link = thumbnail_link or (lambda file_id: f"{file_link(file_id)}/thumbnail")
+        self._rate_limiter = rate_limiter
+        self._outbox = outbox
 
     def set_file_link(
         self,
@@ -116,6 +122,8 @@ class ChatService:
                 first = await self._insert_message(
                     db, conversation_id, caller, initial_message, ContentType.TEXT, None, None
                 )
+                recipient = other_party(caller, patient_id, doctor_id)
+                await self._enqueue_message_jobs(db, recipient, first)
         created = ConversationCreated(
             conversation_id=conversation_id,
             doctor_id=doctor_id,
@@ -129,6 +137,7 @@ class ChatService:
         other = doctor_id if caller.user_id == patient_id else patient_id
         await self._events.to_user(other, "conversation_created", created.wire())
         if first is not None:
+            self._kick_outbox()
             await self._announce(first)
         return created
 
@@ -215,6 +224,9 @@ class ChatService:
             if content_type is not ContentType.TEXT:
                 raise Invalid("only TEXT is sent here; files go to /api/v1/chat/messages/upload")
             self._check_text(content)
+            if self._rate_limiter is not None:
+                # Before anything is stored: a refused message leaves no trace.
+                await self._rate_limiter.check_message(caller.user_id)
             message = await self._store_message(
                 caller, conversation_id, content, content_type, client_message_id, None
             )
@@ -270,6 +282,9 @@ class ChatService:
                 )
                 if attachment is not None:
                     await attachment[1](db, message.id)
+                # Same transaction as the message: committed together or not at all.
+                recipient = conversation.other_participant(caller.user_id)
+                await self._enqueue_message_jobs(db, recipient, message)
         except IntegrityError:
             # Two retries with one client id raced; the first one's row is the answer.
             if not client_message_id:
@@ -281,8 +296,28 @@ class ChatService:
             if stored is None:
                 raise
             return stored
+        self._kick_outbox()
         await self._announce(message)
         return message
+
+    async def _enqueue_message_jobs(
+        self, db: AsyncConnection, recipient: uuid.UUID, message: MessageRow
+    ) -> None:
+        """Outbox rows for a new message: notify the recipient if they turn out to be offline."""
+        if self._outbox is None:
+            return
+        payload = {
+            "conversationId": str(message.conversation_id),
+            "recipientId": str(recipient),
+            "messageId": str(message.id),
+            "seq": message.seq,
+            "sentAt": message.sent_at.isoformat(),
+        }
+        await self._outbox.add(db, "notify_offline", payload)
+
+    def _kick_outbox(self) -> None:
+        if self._outbox is not None:
+            self._outbox.kick()
 
     async def _insert_message(
         self,
@@ -362,6 +397,17 @@ class ChatService:
                 changed = await store.mark_read_up_to(
                     db, conversation.id, caller.user_id, message.seq, now
                 )
+                if changed and self._outbox is not None:
+                    # The per-reader cursor is bookkeeping: a job keeps it, off the reader's path.
+                    await self._outbox.add(
+                        db,
+                        "record_read",
+                        {
+                            "conversationId": str(conversation.id),
+                            "userId": str(caller.user_id),
+                            "seq": message.seq,
+                        },
+                    )
         receipt = MessageReadReceipt(
             message_id=message.id,
             conversation_id=message.conversation_id,
@@ -370,10 +416,54 @@ class ChatService:
             read_at=now if changed else (message.read_at or now),
         )
         if changed:
+            self._kick_outbox()
             await self._events.to_conversation(
                 message.conversation_id, "message_read", receipt.wire()
             )
         return receipt
+
+    # --- status, presence support ----------------------------------------------------------
+
+    async def set_status(
+        self, caller: Principal, conversation_id: uuid.UUID, status: ConversationStatus
+    ) -> ConversationStatus:
+        """The conversation's doctor closes it (CLOSED) or reopens it (ACTIVE).
+
+        ARCHIVED is reached only through the archive job, and is final.
+        """
+        if status is ConversationStatus.ARCHIVED:
+            raise Invalid("a conversation is archived by the server, not by a request")
+        async with self._db.transaction() as db:
+            conversation = await _visible_conversation(db, caller, conversation_id)
+            if caller.user_id != conversation.doctor_id:
+                raise Forbidden("only the conversation's doctor changes its status")
+            if conversation.status == ConversationStatus.ARCHIVED.value:
+                raise Conflict("the conversation is archived", code="CONVERSATION_ARCHIVED")
+            if conversation.status != status.value:
+                await store.set_status(db, conversation_id, status.value, self._clock.now())
+        if conversation.status != status.value:
+            await self._events.to_conversation(
+                conversation_id,
+                "conversation_status",
+                {"conversationId": str(conversation_id), "status": status.value},
+            )
+        return status
+
+    async def counterparts(self, user_id: uuid.UUID) -> set[uuid.UUID]:
+        """Everyone who shares a conversation with the user (who sees their presence)."""
+        async with self._db.read() as db:
+            return await store.counterparts(db, user_id)
+
+    async def check_may_see_presence(self, caller: Principal, user_id: uuid.UUID) -> None:
+        """NotFound unless the caller shares a conversation with the user (or is the user)."""
+        if caller.user_id == user_id or caller.is_admin:
+            return
+        if user_id not in await self.counterparts(caller.user_id):
+            raise NotFound("no such user")
+
+    async def newest_seqs(self, conversation_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+        async with self._db.read() as db:
+            return await store.last_seqs(db, conversation_ids)
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -452,6 +542,10 @@ async def _visible_conversation(
     ):
         raise NotFound("no such conversation")
     return conversation
+
+
+def other_party(caller: Principal, patient_id: uuid.UUID, doctor_id: uuid.UUID) -> uuid.UUID:
+    return doctor_id if caller.user_id == patient_id else patient_id
 
 
 def _check_can_send(caller: Principal, conversation: ConversationRow) -> None:

@@ -309,3 +309,35 @@ async def mark_read_up_to(
         .values(is_read=True, read_at=now)
     )
     return int(result.rowcount)
+
+
+# --- scale-out: status, counterparts, newest seqs -----------------------------------------
+
+
+async def set_status(
+    db: AsyncConnection, conversation_id: uuid.UUID, status: str, now: datetime
+) -> None:
+    await db.execute(
+        conversations.update()
+        .where(conversations.c.id == conversation_id)
+        .values(status=status, updated_at=now)
+    )
+
+
+async def counterparts(db: AsyncConnection, user_id: uuid.UUID) -> set[uuid.UUID]:
+    query = sa.select(conversations.c.user_id, conversations.c.doctor_id).where(
+        _visible_to(user_id)
+    )
+    found: set[uuid.UUID] = set()
+    for row in await db.execute(query):
+        found.add(row.doctor_id if row.user_id == user_id else row.user_id)
+    return found
+
+
+async def last_seqs(db: AsyncConnection, conversation_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    if not conversation_ids:
+        return {}
+    query = sa.select(conversations.c.id, conversations.c.last_seq).where(
+        conversations.c.id.in_(conversation_ids)
+    )
+    return {row.id: int(row.last_seq) for row in await db.execute(query)}

@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from medtalk.core.errors import Unavailable
@@ -43,6 +43,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# SQLSTATEs that mean "the server went away", not "your statement is wrong": connection
+# exceptions (08xxx), admin/crash shutdown, and "cannot connect now" (starting or stopping).
+_GONE_STATES = ("57P01", "57P02", "57P03")
+
+
+def _connection_lost(exc: DBAPIError) -> bool:
+    if exc.connection_invalidated or isinstance(exc, InterfaceError):
+        return True
+    cause = exc.orig
+    inner = cause.__cause__ if cause is not None else None
+    state = getattr(cause, "sqlstate", None) or getattr(inner, "sqlstate", None)
+    return isinstance(state, str) and (state.startswith("08") or state in _GONE_STATES)
+
+
 class Database:
     """Hands out transactions; turns 'database unreachable' into a clean Unavailable error."""
 
@@ -74,7 +88,7 @@ class Database:
         except (OperationalError, ConnectionError, OSError) as exc:
             raise Unavailable("the database is unavailable; please retry") from exc
         except DBAPIError as exc:
-            if exc.connection_invalidated:
+            if _connection_lost(exc):
                 raise Unavailable("the database connection was lost; please retry") from exc
             raise
 

@@ -273,3 +273,54 @@ maintenance_checkpoints = sa.Table(
     sa.Column("position", sa.String(100), nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# --- scale-out (issue 3): transactional outbox, job idempotency, archives -----------------
+
+OUTBOX_STATUSES = ("PENDING", "PUBLISHED", "DONE", "DEAD")
+
+# Work written in the same transaction as the change that causes it; a relay hands it on.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("kind", sa.String(50), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # JSON; ids only, never message content
+    sa.Column("status", sa.String(20), nullable=False, server_default="PENDING"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("available_at", UTCDateTime, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_error", sa.String(300)),
+    sa.Index("idx_outbox_pending", "status", "available_at"),
+    _enum_check("status", OUTBOX_STATUSES),
+)
+
+# One row per job effect: claimed before it is applied (so two copies of a job never run it at
+# once), done after. A claim older than its lease is taken over (its runner died).
+job_runs = sa.Table(
+    "job_runs",
+    metadata,
+    sa.Column("job_key", sa.String(200), primary_key=True),
+    sa.Column("claimed_at", UTCDateTime, nullable=False),
+    sa.Column("done_at", UTCDateTime),
+)
+
+# Highest seq each participant has read (kept by a background job, off the sender's path).
+read_cursors = sa.Table(
+    "read_cursors",
+    metadata,
+    sa.Column("conversation_id", sa.Uuid, sa.ForeignKey("conversations.id"), primary_key=True),
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("read_at", UTCDateTime, nullable=False),
+)
+
+# The compressed archive object of an ARCHIVED conversation, in the file store.
+conversation_archives = sa.Table(
+    "conversation_archives",
+    metadata,
+    sa.Column("conversation_id", sa.Uuid, sa.ForeignKey("conversations.id"), primary_key=True),
+    sa.Column("storage_key", sa.String(200), nullable=False),
+    sa.Column("key_id", sa.String(64)),
+    sa.Column("message_count", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)

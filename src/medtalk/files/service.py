@@ -25,6 +25,7 @@ from medtalk.core.clock import Clock
 from medtalk.core.crypto import sign, signature_matches
 from medtalk.core.errors import Invalid, Locked, NotFound, TooLarge
 from medtalk.core.events import EventSink
+from medtalk.core.ratelimit import RateLimiter
 from medtalk.core.wire import WireModel
 from medtalk.db.engine import Database
 from medtalk.db.tables import chat_files, chat_messages
@@ -111,6 +112,7 @@ class FileService:
         image_policy: ImagePolicy | None = None,
         scanner: ClamdScanner | None = None,
         redirect_ttl_seconds: int | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self._db = db
         self._storage = storage
@@ -126,6 +128,7 @@ class FileService:
         self._scans = ScanQueue(self.scan) if scanner else None
         # Set: downloads redirect to the storage's own presigned URL (S3), after our checks.
         self._redirect_ttl = redirect_ttl_seconds
+        self._rate_limiter = rate_limiter
         chat.set_file_link(self.link, self.thumbnail_link)
 
     async def start(self) -> None:
@@ -186,9 +189,9 @@ class FileService:
             raise Invalid("fileType must be IMAGE, FILE, AUDIO or VIDEO")
         # Participation before a single byte is stored.
         await self._chat.conversation_for(caller, conversation_id)
-        # RATE LIMIT (issue 3, spec: files-per-hour 20): call the shared limiter here, before
-        # any byte is read or stored, e.g. `await self._rate_limits.hit("files", caller)`,
-        # which raises RateLimited (429 with Retry-After).
+        # Spec: files-per-hour 20, checked before any byte is read or stored.
+        if self._rate_limiter is not None:
+            await self._rate_limiter.check_file(caller.user_id)
         head, rest = await _read_head(chunks, SNIFF_BYTES)
         if not head:
             raise Invalid("the file is empty")

@@ -48,9 +48,12 @@ OperationsDep = Annotated[Operations, Depends(get_operations)]
 
 
 @router.get("/healthz")
-async def healthz() -> dict[str, str]:
-    """Liveness: the process serves requests. Never looks at dependencies."""
-    return {"status": "ok"}
+async def healthz(request: Request) -> dict[str, str]:
+    """Liveness: the process serves requests. Never looks at dependencies.
+
+    `node` names this process, so behind a load balancer one can tell which node answered.
+    """
+    return {"status": "ok", "node": request.app.state.services.settings.node_name}
 
 
 @router.get("/readyz", responses={503: {"description": "a required dependency is down"}})

@@ -40,6 +40,27 @@ class Delivery:
     def subscribers(self, conversation_id: uuid.UUID) -> int:
         return len(self._cursors.get(conversation_id, {}))
 
+    def lowest_cursors(self) -> dict[uuid.UUID, int]:
+        """Per conversation with sockets here, the seq of the socket furthest behind."""
+        return {
+            conversation_id: min(cursor.seq for cursor in cursors.values())
+            for conversation_id, cursors in self._cursors.items()
+            if cursors
+        }
+
+    async def resync(self, conversation_id: uuid.UUID) -> None:
+        """Bring every socket of the conversation up to the newest stored message.
+
+        For a message whose fan-out was lost and that no later message will reveal (the last
+        one of a burst, sent while Redis was down).
+        """
+        for sid, cursor in list(self._cursors.get(conversation_id, {}).items()):
+            try:
+                async with cursor.lock:
+                    await self._catch_up(sid, conversation_id, cursor, up_to=None, live=True)
+            except Exception:
+                logger.exception("resync of a socket failed")
+
     async def subscribe(
         self, sid: str, conversation_id: uuid.UUID, last_seen: int | None, newest_seq: int
     ) -> int:

@@ -27,12 +27,14 @@ from medtalk.chat.schemas import (
 from medtalk.chat.service import ChatService
 from medtalk.core import metrics
 from medtalk.core.auth import Principal, RevocationCheck, TokenVerifier
+from medtalk.core.clock import Clock, iso_z
 from medtalk.core.errors import Invalid, MedtalkError, Unauthorized
 from medtalk.core.logging import update_context
 from medtalk.realtime.acks import acknowledged as _acknowledged
 from medtalk.realtime.acks import parse as _parse
 from medtalk.realtime.delivery import Delivery
 from medtalk.realtime.fanout import NAMESPACE, conversation_room, user_room
+from medtalk.realtime.presence import MemoryPresence, Presence
 from medtalk.users.service import UserDirectory
 
 logger = logging.getLogger(__name__)
@@ -57,12 +59,14 @@ class ChatNamespace(CallEvents, socketio.AsyncNamespace):  # type: ignore[misc]
         audit: AuditTrail | None = None,
         revocations: RevocationCheck | None = None,
         sweep_seconds: float = 15.0,
+        presence: Presence | None = None,
     ) -> None:
         super().__init__(NAMESPACE)
         self._verifier = verifier
         self._users = users
         self._chat = chat
         self._delivery = delivery
+        self._presence = presence or MemoryPresence(Clock(), typing_ttl_seconds=8.0)
         self._sockets: dict[str, SocketState] = {}
         self._audit = audit
         self._revocations = revocations
@@ -93,6 +97,8 @@ class ChatNamespace(CallEvents, socketio.AsyncNamespace):  # type: ignore[misc]
         await self.enter_room(sid, user_room(principal.user_id))
         self.calls_socket_opened(principal)
         await self._record("socket.connect", principal, client, Outcome.OK)
+        if await self._presence.socket_connected(principal.user_id, sid):
+            await self.announce_presence(principal.user_id)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         state = self._sockets.pop(sid, None)
@@ -101,8 +107,28 @@ class ChatNamespace(CallEvents, socketio.AsyncNamespace):  # type: ignore[misc]
         if state is not None and state.expiry is not None:
             state.expiry.cancel()
         self._delivery.unsubscribe(sid)
-        if state is not None:
-            await self.calls_socket_closed(state.principal)
+        if state is None:
+            return
+        await self.calls_socket_closed(state.principal)
+        for conversation_id in state.joined:
+            await self._presence.set_typing(conversation_id, state.principal.user_id, False)
+        if await self._presence.socket_disconnected(state.principal.user_id, sid):
+            await self.announce_presence(state.principal.user_id)
+
+    async def announce_presence(self, user_id: uuid.UUID) -> None:
+        """Tell everyone who shares a conversation with the user that they came or went."""
+        try:
+            status = await self._presence.status(user_id)
+            counterparts = await self._chat.counterparts(user_id)
+        except MedtalkError:
+            return  # database away: presence is advisory; GET .../presence stays right
+        payload = {
+            "userId": str(user_id),
+            "online": status.online,
+            "lastSeen": iso_z(status.last_seen),
+        }
+        for other in counterparts:
+            await self.emit("presence", payload, room=user_room(other))
 
     # --- security (issue 9): token expiry, refresh, revocation, audit ---------------------
 
@@ -236,7 +262,13 @@ class ChatNamespace(CallEvents, socketio.AsyncNamespace):  # type: ignore[misc]
             object_id=conversation.id,
             detail=f"replayed {replayed}",
         )
-        return {"conversationId": str(conversation.id), "joined": True, "replayed": replayed}
+        typing = await self._presence.typing(conversation.id)
+        return {
+            "conversationId": str(conversation.id),
+            "joined": True,
+            "replayed": replayed,
+            "typing": [str(user) for user in typing if user != state.principal.user_id],
+        }
 
     @_acknowledged
     async def on_leave_conversation(self, sid: str, data: Any) -> dict[str, Any]:
@@ -289,6 +321,9 @@ class ChatNamespace(CallEvents, socketio.AsyncNamespace):  # type: ignore[misc]
         if request.conversation_id not in state.joined:
             # Only sockets that passed the participation check on join may signal typing.
             raise Invalid("join the conversation first", code="NOT_JOINED")
+        await self._presence.set_typing(
+            request.conversation_id, state.principal.user_id, event == "typing_start"
+        )
         payload = {
             "conversationId": str(request.conversation_id),
             "userId": str(state.principal.user_id),

@@ -1,7 +1,8 @@
 """How a committed message reaches the nodes that hold its conversation's sockets.
 
-In-process (embedded defaults): straight to this node's Delivery. Other backends (Redis, for
-several nodes) publish here and call `Delivery.deliver` on every node from their listener.
+Messages go through a MessageBroadcast (realtime/broadcast/: in-process, or Redis pub/sub for
+several nodes), whose listener calls `Delivery.deliver` on every node. Other events are room
+emits; with MEDTALK_REDIS_URL python-socketio's AsyncRedisManager carries them across nodes.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 import socketio
 
-from medtalk.realtime.delivery import Delivery
+from medtalk.realtime.broadcast import MessageBroadcast
 
 NAMESPACE = "/ws/chat"
 
@@ -27,14 +28,14 @@ def user_room(user_id: uuid.UUID) -> str:
 class SocketEventSink:
     """The EventSink services publish to: messages through Delivery, the rest through rooms."""
 
-    def __init__(self, sio: socketio.AsyncServer, delivery: Delivery) -> None:
+    def __init__(self, sio: socketio.AsyncServer, broadcast: MessageBroadcast) -> None:
         self._sio = sio
-        self._delivery = delivery
+        self._broadcast = broadcast
 
     async def message_created(
         self, conversation_id: uuid.UUID, seq: int, payload: dict[str, Any]
     ) -> None:
-        await self._delivery.deliver(conversation_id, seq, payload)
+        await self._broadcast.publish(conversation_id, seq, payload)
 
     async def to_conversation(
         self, conversation_id: uuid.UUID, event: str, data: dict[str, Any]

@@ -1,0 +1,1 @@
+"""Background work: a transactional outbox, a relay to a queue backend, idempotent jobs."""

@@ -1,0 +1,23 @@
+"""Job queue backends behind one interface, chosen by configuration in `create_queue`."""
+
+from __future__ import annotations
+
+from medtalk.jobs.queue.base import JobHandler, JobQueue
+from medtalk.jobs.queue.inprocess import InProcessQueue
+from medtalk.settings import Settings
+
+__all__ = ["InProcessQueue", "JobHandler", "JobQueue", "create_queue"]
+
+
+def create_queue(settings: Settings, handler: JobHandler) -> JobQueue:
+    """RabbitMQ when MEDTALK_AMQP_URL is set; else jobs run in-process from the outbox."""
+    if settings.amqp_url:
+        from medtalk.jobs.queue.rabbitmq import RabbitMQQueue
+
+        return RabbitMQQueue(
+            settings.amqp_url,
+            settings.amqp_prefix,
+            max_attempts=settings.job_max_attempts,
+            retry_base_seconds=settings.job_retry_base_seconds,
+        )
+    return InProcessQueue(handler)

@@ -1,0 +1,19 @@
+"""Message fan-out backends behind one interface, chosen in `create_broadcast`."""
+
+from __future__ import annotations
+
+from medtalk.realtime.broadcast.base import Deliver, MessageBroadcast
+from medtalk.realtime.broadcast.inprocess import InProcessBroadcast
+from medtalk.settings import Settings
+
+__all__ = ["InProcessBroadcast", "MessageBroadcast", "create_broadcast"]
+
+
+def create_broadcast(settings: Settings, deliver: Deliver) -> MessageBroadcast:
+    if settings.redis_url:
+        from medtalk.realtime.broadcast.redis import RedisBroadcast
+
+        return RedisBroadcast(
+            deliver, settings.redis_url, settings.redis_prefix, settings.node_name
+        )
+    return InProcessBroadcast(deliver)

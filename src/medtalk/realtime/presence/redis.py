@@ -1,0 +1,154 @@
+"""Presence in Redis, shared by every node; entries expire, so a dead node's sockets go away.
+
+    {p}:presence:user:{user}  zset  "{node}/{sid}" -> last heartbeat (epoch seconds)
+    {p}:presence:all          zset  "{user}/{node}/{sid}" -> last heartbeat (for expiry)
+    {p}:presence:seen:{user}  last time the user was seen (set when a socket goes)
+    {p}:typing:{conversation} zset  user -> typing until (epoch seconds)
+
+Each node refreshes its own sockets every ttl/3; any node expires entries older than the TTL
+(a ZREM that returns 1 is the claim, so exactly one node reports the user offline).
+Redis errors on connect/disconnect/typing are logged (presence is advisory, a socket must not
+fail for it); `status` raises Unavailable instead of guessing "offline".
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from medtalk.core.clock import Clock
+from medtalk.core.errors import Unavailable
+from medtalk.core.redis import redis_client
+from medtalk.realtime.presence.base import Presence, PresenceStatus
+
+logger = logging.getLogger(__name__)
+
+
+class RedisPresence(Presence):
+    def __init__(
+        self,
+        url: str,
+        prefix: str,
+        node: str,
+        clock: Clock,
+        *,
+        ttl_seconds: float,
+        typing_ttl_seconds: float,
+    ) -> None:
+        self._redis: Any = redis_client(url, decode_responses=True)
+        self._prefix = prefix
+        self._node = node
+        self._clock = clock
+        self._ttl = ttl_seconds
+        self._typing_ttl = typing_ttl_seconds
+        self._local: dict[str, uuid.UUID] = {}  # this node's sockets
+
+    def _user_key(self, user_id: uuid.UUID) -> str:
+        return f"{self._prefix}:presence:user:{user_id}"
+
+    def _now(self) -> float:
+        return self._clock.now().timestamp()
+
+    async def socket_connected(self, user_id: uuid.UUID, sid: str) -> bool:
+        self._local[sid] = user_id
+        now = self._now()
+        try:
+            was_online = await self._count_live(user_id, now) > 0
+            await self._touch(user_id, sid, now)
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("presence: redis unreachable (%s)", type(exc).__name__)
+            return True
+        return not was_online
+
+    async def socket_disconnected(self, user_id: uuid.UUID, sid: str) -> bool:
+        self._local.pop(sid, None)
+        now = self._now()
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.zrem(self._user_key(user_id), f"{self._node}/{sid}")
+                pipe.zrem(f"{self._prefix}:presence:all", f"{user_id}/{self._node}/{sid}")
+                pipe.set(f"{self._prefix}:presence:seen:{user_id}", now, ex=90 * 86400)
+                await pipe.execute()
+            return await self._count_live(user_id, now) == 0
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("presence: redis unreachable (%s)", type(exc).__name__)
+            return True
+
+    async def status(self, user_id: uuid.UUID) -> PresenceStatus:
+        now = self._now()
+        try:
+            live = await self._redis.zrangebyscore(
+                self._user_key(user_id), now - self._ttl, "+inf", withscores=True
+            )
+            seen = await self._redis.get(f"{self._prefix}:presence:seen:{user_id}")
+        except Exception as exc:
+            # Unknown is not offline: the caller (an API request, a notification job) retries.
+            raise Unavailable("presence is unavailable; please retry") from exc
+        if live:
+            return PresenceStatus(True, _time(max(score for _, score in live)))
+        return PresenceStatus(False, _time(float(seen)) if seen else None)
+
+    async def set_typing(
+        self, conversation_id: uuid.UUID, user_id: uuid.UUID, typing: bool
+    ) -> None:
+        key = f"{self._prefix}:typing:{conversation_id}"
+        try:
+            if typing:
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    pipe.zadd(key, {str(user_id): self._now() + self._typing_ttl})
+                    pipe.expire(key, int(self._typing_ttl) + 1)
+                    await pipe.execute()
+            else:
+                await self._redis.zrem(key, str(user_id))
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("typing: redis unreachable (%s)", type(exc).__name__)
+
+    async def typing(self, conversation_id: uuid.UUID) -> list[uuid.UUID]:
+        key = f"{self._prefix}:typing:{conversation_id}"
+        try:
+            users = await self._redis.zrangebyscore(key, self._now(), "+inf")
+        except Exception:  # noqa: BLE001
+            return []
+        return [uuid.UUID(user) for user in users]
+
+    async def heartbeat(self) -> list[uuid.UUID]:
+        now = self._now()
+        # After a Redis restart this also puts every local socket back.
+        for sid, user_id in list(self._local.items()):
+            await self._touch(user_id, sid, now)
+        return await self._expire(now)
+
+    async def _touch(self, user_id: uuid.UUID, sid: str, now: float) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(self._user_key(user_id), {f"{self._node}/{sid}": now})
+            pipe.expire(self._user_key(user_id), int(self._ttl * 4) + 1)
+            pipe.zadd(f"{self._prefix}:presence:all", {f"{user_id}/{self._node}/{sid}": now})
+            await pipe.execute()
+
+    async def _expire(self, now: float) -> list[uuid.UUID]:
+        everyone = f"{self._prefix}:presence:all"
+        stale = await self._redis.zrangebyscore(everyone, "-inf", now - self._ttl, withscores=True)
+        gone: list[uuid.UUID] = []
+        for member, score in stale:
+            if not await self._redis.zrem(everyone, member):
+                continue  # another node claimed it
+            user, _, node_sid = member.partition("/")
+            user_id = uuid.UUID(user)
+            await self._redis.zrem(self._user_key(user_id), node_sid)
+            seen_key = f"{self._prefix}:presence:seen:{user_id}"
+            await self._redis.set(seen_key, score, ex=90 * 86400)
+            if await self._count_live(user_id, now) == 0:
+                gone.append(user_id)
+        return gone
+
+    async def _count_live(self, user_id: uuid.UUID, now: float) -> int:
+        return int(await self._redis.zcount(self._user_key(user_id), now - self._ttl, "+inf"))
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def _time(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
