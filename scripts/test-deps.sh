@@ -25,3 +25,6 @@ apt_install turnserver coturn
 apt_install clamd clamav-daemon
 # Operations: promtool (Debian's prometheus package) checks and unit-tests deploy/prometheus rules.
 apt_install promtool prometheus
+# Recording: ffmpeg makes the test WebM and ffprobe checks the assembled recording
+# (tests/integration/test_recording.py, tests/browser/test_recording.py).
+apt_install ffmpeg ffmpeg
