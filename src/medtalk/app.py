@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import socketio
@@ -46,7 +47,12 @@ from medtalk.ops.stats import ActiveConversations
 from medtalk.realtime.delivery import Delivery
 from medtalk.realtime.events import ChatNamespace
 from medtalk.realtime.fanout import NAMESPACE, SocketEventSink
-from medtalk.settings import Settings
+from medtalk.recordings import routes as recording_routes
+from medtalk.recordings.assembler import AssemblyPolicy, RecordingAssembler
+from medtalk.recordings.links import RecordingLinks
+from medtalk.recordings.media import MediaTools
+from medtalk.recordings.service import RecordingPolicy, RecordingService
+from medtalk.settings import DEV_JIBRI_SECRET, Settings
 from medtalk.users.service import UserDirectory
 
 logger = logging.getLogger(__name__)
@@ -84,6 +90,10 @@ def build_services(
     services = Services(settings, clock, db, keys, verifier, users, chat, files)
     services.calls = build_calls(settings, db, clock, events)
     namespace.attach_calls(services.calls)
+    services.recordings, services.recording_jobs = build_recordings(
+        settings, db, keys, clock, events, services.calls
+    )
+    namespace.attach_recordings(services.recordings)
     return services, namespace
 
 
@@ -144,6 +154,50 @@ def build_calls(
     return CallService(db, clock, sink, provider, CallPolicy.from_settings(settings))
 
 
+def build_recordings(
+    settings: Settings,
+    db: Database,
+    keys: KeyRing,
+    clock: Clock,
+    events: EventSink,
+    calls: CallService,
+) -> tuple[RecordingService, RecordingAssembler]:
+    """Call recording (issue 10): consent, chunk uploads, the assembly job, Jibri uploads."""
+    storage = create_storage(settings, keys)
+    links = RecordingLinks(
+        settings.link_secret, settings.recording_link_ttl_seconds, settings.public_url
+    )
+    policy = RecordingPolicy(
+        chunk_max_bytes=settings.recording_chunk_max_bytes,
+        max_bytes=settings.recording_max_bytes,
+        final_chunk_grace=timedelta(seconds=settings.recording_final_chunk_seconds),
+        jibri_secret=settings.jibri_secret,
+        refuse_dev_jibri_secret=DEV_JIBRI_SECRET if settings.mode == "production" else None,
+    )
+    recordings = RecordingService(db, clock, events, storage, links, policy)
+    calls.on_call_finished = recordings.call_finished
+    calls.recording_link = recordings.room_link
+    scanner = None
+    if settings.clamd_url:
+        scanner = ClamdScanner(settings.clamd_url, settings.clamd_timeout_seconds)
+    assembler = RecordingAssembler(
+        recordings,
+        db,
+        clock,
+        events,
+        storage,
+        links,
+        MediaTools(settings.recording_ffmpeg, settings.recording_ffprobe),
+        AssemblyPolicy(
+            lease=timedelta(seconds=settings.recording_assembly_lease_seconds),
+            poll_seconds=settings.recording_poll_seconds,
+            work_dir=settings.data_dir / "recording-work",
+        ),
+        scanner=scanner,
+    )
+    return recordings, assembler
+
+
 async def _wire_page(chat: ChatService, conversation_id: Any, after: int) -> list[dict[str, Any]]:
     return [message.wire() for message in await chat.messages_after(conversation_id, after)]
 
@@ -162,7 +216,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         enforcer.start()
         await services.files.start()
+        if services.recording_jobs is not None:
+            services.recording_jobs.start()
         yield
+        if services.recording_jobs is not None:
+            await services.recording_jobs.stop()
         await services.files.stop()
         await enforcer.stop()
         await services.db.close()
@@ -182,6 +240,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     api.include_router(chat_routes.router)
     api.include_router(file_routes.router)
     api.include_router(call_routes.router)
+    api.include_router(recording_routes.router)
     api.include_router(ops_routes.router)
 
     app = socketio.ASGIApp(sio, other_asgi_app=api, socketio_path="socket.io")

@@ -11,6 +11,8 @@ from medtalk.core.clock import Clock
 from medtalk.core.crypto import KeyRing
 from medtalk.db.engine import Database
 from medtalk.files.service import FileService
+from medtalk.recordings.assembler import RecordingAssembler
+from medtalk.recordings.service import RecordingService
 from medtalk.settings import Settings
 from medtalk.users.service import UserDirectory
 
@@ -27,3 +29,6 @@ class Services:
     files: FileService
     # video calls (calls/)
     calls: CallService | None = None
+    # call recording (issue 10)
+    recordings: RecordingService | None = None
+    recording_jobs: RecordingAssembler | None = None

@@ -29,6 +29,7 @@ from medtalk.realtime.acks import acknowledged as _acknowledged
 from medtalk.realtime.acks import parse as _parse
 from medtalk.realtime.delivery import Delivery
 from medtalk.realtime.fanout import NAMESPACE, conversation_room, user_room
+from medtalk.recordings.events import RecordingEvents
 from medtalk.users.service import UserDirectory
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class SocketState:
     joined: set[uuid.UUID] = field(default_factory=set)
 
 
-class ChatNamespace(CallEvents, socketio.AsyncNamespace):  # type: ignore[misc]
+class ChatNamespace(RecordingEvents, CallEvents, socketio.AsyncNamespace):  # type: ignore[misc]
     def __init__(
         self,
         verifier: TokenVerifier,
