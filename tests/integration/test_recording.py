@@ -291,6 +291,29 @@ async def test_a_ten_second_call_assembles_into_one_webm_with_video_and_audio(
     assert await chunk_rows(server, recording_id) == 0
 
 
+async def test_a_recorder_that_restarts_continues_the_same_recording(
+    world: World, webm: bytes, tmp_path: Path
+) -> None:
+    """A reloaded tab starts a new MediaRecorder (a new WebM header) and carries on with the
+    next index from the status endpoint: both parts end up in one file, one after the other."""
+    call = await world.call_in_progress()
+    recording_id = await call.recording_runs()
+    for index, chunk in enumerate(pieces(webm, 3)):
+        await call.doctor.uploads_chunk(call.room_id, recording_id, index, chunk)
+    status = await call.doctor.recording(call.room_id, recording_id)
+    resume_at = max(status["chunks"]) + 1
+    for offset, chunk in enumerate(pieces(webm, 2)):
+        response = await call.doctor.uploads_chunk(
+            call.room_id, recording_id, resume_at + offset, chunk
+        )
+        assert response.status_code == 201
+    await call.patient_socket.call("recording_stop", {"roomId": call.room_id})
+    ready = await call.doctor_socket.events.next("recording_ready", timeout=60)
+    info = probe((await call.doctor.get(ready["url"])).content, tmp_path)
+    assert abs(float(info["format"]["duration"]) - 2 * SECONDS) <= 1.0, info["format"]
+    assert sorted(stream["codec_type"] for stream in info["streams"]) == ["audio", "video"]
+
+
 async def test_jibri_posts_the_file_of_a_consented_recording(
     world: World, webm: bytes, tmp_path: Path
 ) -> None:

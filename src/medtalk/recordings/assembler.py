@@ -32,7 +32,7 @@ from medtalk.recordings import store
 from medtalk.recordings.links import RecordingLinks
 from medtalk.recordings.media import MediaError, MediaTools, container_of
 from medtalk.recordings.service import RecordingService
-from medtalk.recordings.store import RecordingRow
+from medtalk.recordings.store import ChunkRow, RecordingRow
 
 logger = logging.getLogger(__name__)
 
@@ -160,17 +160,16 @@ class RecordingAssembler:
         if not chunks:
             raise _Failed("NO_MEDIA")
         await asyncio.to_thread(_private_dir, work)
-        source = work / "chunks"
-        with source.open("wb") as out:
-            for chunk in chunks:  # index order
-                async for piece in self._storage.read(chunk.storage_key, chunk.key_id):
-                    out.write(piece)
-        with source.open("rb") as start:
+        segments = await self._write_segments(chunks, work)
+        with segments[0].open("rb") as start:
             container = container_of(start.read(16))
         if container is None:
             raise _Failed("NOT_MEDIA")
         target = work / f"recording.{container.extension}"
-        final = target if await self._media.remux(source, target, container) else source
+        if await self._media.remux(segments, target, container):
+            final = target
+        else:
+            final = await asyncio.to_thread(_concatenate, segments, work / "concatenated")
         duration = await self._media.duration(final)
         if duration is None and recording.started_at and recording.stopped_at:
             duration = (recording.stopped_at - recording.started_at).total_seconds()
@@ -180,6 +179,28 @@ class RecordingAssembler:
                 logger.warning("recording %s quarantined: signature %s", recording.id, signature)
                 raise _Failed("INFECTED")
         await self._store(recording, final, container.mime_type, duration)
+
+    async def _write_segments(self, chunks: list[ChunkRow], work: Path) -> list[Path]:
+        """Decrypt the chunks in index order into segment files: a chunk that starts with a
+        container header (a recorder that restarted after a reload) begins a new segment."""
+        segments: list[Path] = []
+        out = None
+        try:
+            for chunk in chunks:
+                first = True
+                async for piece in self._storage.read(chunk.storage_key, chunk.key_id):
+                    if first and (out is None or container_of(piece[:16]) is not None):
+                        if out is not None:
+                            out.close()
+                        segments.append(work / f"segment-{len(segments):04d}")
+                        out = segments[-1].open("wb")
+                    first = False
+                    assert out is not None
+                    out.write(piece)
+        finally:
+            if out is not None:
+                out.close()
+        return segments
 
     async def _store(
         self, recording: RecordingRow, path: Path, mime_type: str, duration: float | None
@@ -282,6 +303,16 @@ class RecordingAssembler:
                 await self._events.to_user(user_id, event, payload)
             except Exception:
                 logger.exception("could not announce %s", event)
+
+
+def _concatenate(segments: list[Path], target: Path) -> Path:
+    if len(segments) == 1:
+        return segments[0]
+    with target.open("wb") as out:
+        for segment in segments:
+            with segment.open("rb") as source:
+                shutil.copyfileobj(source, out, READ_CHUNK)
+    return target
 
 
 def _private_dir(path: Path) -> None:

@@ -47,15 +47,21 @@ class MediaTools:
         if ffmpeg and self._ffmpeg is None:
             logger.warning("ffmpeg not found: recordings are stored without remuxing")
 
-    async def remux(self, source: Path, target: Path, container: Container) -> bool:
-        """Copy the streams into a well-formed file (no re-encoding); False without ffmpeg."""
+    async def remux(self, segments: list[Path], target: Path, container: Container) -> bool:
+        """Copy the streams of the segments, one after the other, into one well-formed file
+        (no re-encoding); False without ffmpeg."""
         if self._ffmpeg is None:
             return False
+        if len(segments) == 1:
+            source = ["-fflags", "+genpts", "-i", str(segments[0])]
+        else:  # a recorder that restarted (reloaded tab): ffmpeg's concat demuxer joins them
+            listing = target.with_suffix(".txt")
+            listing.write_text("".join(f"file '{path}'\n" for path in segments))
+            source = ["-f", "concat", "-safe", "0", "-i", str(listing)]
         options = ["-movflags", "+faststart"] if container is MP4 else []
         await _run(
             self._ffmpeg,
-            "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-            "-fflags", "+genpts", "-i", str(source),
+            "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *source,
             "-map", "0", "-c", "copy", *options, "-f", container.extension, str(target),
         )  # fmt: skip
         return True
