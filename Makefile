@@ -1,13 +1,17 @@
 # One command per habit. `make run` and `make test` work on a fresh clone.
-.PHONY: setup run test test-fast lint format migrate bench
+.PHONY: setup web run test test-fast lint format migrate bench
 
 setup:
 	@scripts/bootstrap.sh
 
-run: setup
+# The browser client (web/, TypeScript + Vite) built into src/medtalk/static/; skipped if unchanged.
+web:
+	@scripts/build-web.sh
+
+run: setup web
 	.venv/bin/medtalk serve --demo
 
-test: setup
+test: setup web
 	@scripts/test-deps.sh
 	.venv/bin/python -m pytest
 

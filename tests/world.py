@@ -31,6 +31,15 @@ from medtalk.db.migrate import upgrade
 from medtalk.settings import Settings
 
 TEST_JWT_SECRET = "test-only-jwt-secret-0123456789abcdef0123456789"
+# Every secret production mode insists on, each set to a non-dev value.
+PRODUCTION_SECRETS: dict[str, Any] = {
+    "mode": "production",
+    "jwt_secret": "production-secret-0123456789abcdef0123456789abcdef",
+    "link_secret": "production-link-secret-0123456789abcdef",
+    "room_token_secret": "production-room-secret-0123456789abcdef",
+    "audit_secret": "production-audit-secret-0123456789abcdef",
+    "encryption_keys": "k1:" + "A" * 43 + "=",
+}
 NAMESPACE = "/ws/chat"
 
 
@@ -82,6 +91,56 @@ class LiveServer:
     def token(self, user_id: uuid.UUID, name: str, role: Role, ttl: int = 3600) -> str:
         return mint_token(self.settings, user_id, name, role, ttl_seconds=ttl)
 
+    def cli_env(self, **extra: str) -> dict[str, str]:
+        """MEDTALK_* variables that point an operator command at this server's data."""
+        settings = self.settings
+        env = {
+            "MEDTALK_DATA_DIR": str(settings.data_dir),
+            "MEDTALK_DATABASE_URL": settings.database_url,
+            "MEDTALK_JWT_SECRET": settings.jwt_secret,
+            "MEDTALK_LINK_SECRET": settings.link_secret,
+            "MEDTALK_AUDIT_SECRET": settings.audit_secret,
+            "MEDTALK_ENCRYPTION_KEYS": settings.encryption_keys,
+            "MEDTALK_LOG_LEVEL": "WARNING",
+        }
+        return env | extra
+
+    async def cli(self, *args: str, **env: str) -> Any:
+        """Run `medtalk <args>` in-process (in a thread: the commands run their own loop)."""
+        from typer.testing import CliRunner
+
+        from medtalk.cli import app
+
+        runner = CliRunner()
+        return await asyncio.to_thread(runner.invoke, app, list(args), env=self.cli_env(**env))
+
+    def db_uuid(self, value: str | uuid.UUID) -> Any:
+        """A UUID as a raw SQL parameter for this backend (SQLite stores 32 hex characters)."""
+        value = uuid.UUID(str(value))
+        return value if self.backend == "postgresql" else value.hex
+
+    async def audit_rows(self, **where: Any) -> list[Any]:
+        """Audit rows (oldest first), read directly; `where` compares columns for equality."""
+        clauses = " AND ".join(f"{column} = :{column}" for column in where) or "1 = 1"
+        params = {
+            k: self.db_uuid(v) if k.endswith("_id") and k != "object_id" else v
+            for k, v in where.items()
+        }
+        return await self.sql(f"SELECT * FROM audit_log WHERE {clauses} ORDER BY seq", **params)
+
+    async def execute(self, *statements: str, **params: Any) -> None:
+        """Write to the database directly (as an attacker or an operator with SQL access would)."""
+        import sqlalchemy as sa
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        engine = create_async_engine(self.settings.resolved_database_url)
+        try:
+            async with engine.begin() as connection:
+                for statement in statements:
+                    await connection.execute(sa.text(statement), params)
+        finally:
+            await engine.dispose()
+
     async def sql(self, query: str, **params: Any) -> list[Any]:
         """Read the database directly, through a connection of the test's own."""
         import sqlalchemy as sa
@@ -122,7 +181,20 @@ def start_server(
 ) -> Iterator[LiveServer]:
     """Migrate, then run medtalk under uvicorn in a thread, on a free loopback port."""
     settings = test_settings(data_dir, database_url, **overrides)
-    upgrade(settings)
+    # In a thread: Alembic runs its own event loop, and async tests start servers too.
+    failures: list[BaseException] = []
+
+    def migrate() -> None:
+        try:
+            upgrade(settings)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, in the caller
+            failures.append(exc)
+
+    migration = threading.Thread(target=migrate)
+    migration.start()
+    migration.join()
+    if failures:
+        raise failures[0]
     app = create_app(settings)
     port = free_port()
     options: dict[str, Any] = {"log_level": "warning", **(uvicorn_options or {})}
@@ -384,6 +456,16 @@ class Person:
             f"/api/v1/chat/conversations/{conversation}/messages", params=params
         )
         assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def uploads(
+        self, conversation: str, name: str, data: bytes, file_type: str = "FILE"
+    ) -> dict[str, Any]:
+        form = {"conversationId": conversation, "fileType": file_type}
+        response = await self.post(
+            "/api/v1/chat/messages/upload", data=form, files={"file": (name, data)}
+        )
+        assert response.status_code == 201, response.text
         return dict(response.json())
 
     async def conversations(self, **params: Any) -> dict[str, Any]:

@@ -10,13 +10,17 @@ from typing import Any
 
 import socketio
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from medtalk import __version__
 from medtalk.api.errors import error_body, install_error_handlers
+from medtalk.api.headers import SecureHeaders
 from medtalk.api.services import Services
+from medtalk.audit import AuditTrail
+from medtalk.audit import routes as audit_routes
 from medtalk.calls import routes as call_routes
 from medtalk.calls.enforcer import MaxDurationEnforcer
 from medtalk.calls.providers import ProviderConfig, create_video_provider
@@ -32,7 +36,7 @@ from medtalk.db.engine import Database, create_engine
 from medtalk.files import routes as file_routes
 from medtalk.files.scanning import ClamdScanner
 from medtalk.files.service import FileService, ImagePolicy
-from medtalk.files.storage import create_storage
+from medtalk.files.storage import FileStorage, create_storage
 from medtalk.files.validation import UploadLimits
 from medtalk.ops import routes as ops_routes
 from medtalk.ops.checks import (
@@ -44,6 +48,7 @@ from medtalk.ops.checks import (
 )
 from medtalk.ops.middleware import RequestTelemetry
 from medtalk.ops.stats import ActiveConversations
+from medtalk.privacy import routes as privacy_routes
 from medtalk.realtime.delivery import Delivery
 from medtalk.realtime.events import ChatNamespace
 from medtalk.realtime.fanout import NAMESPACE, SocketEventSink
@@ -52,8 +57,11 @@ from medtalk.recordings.assembler import AssemblyPolicy, RecordingAssembler
 from medtalk.recordings.links import RecordingLinks
 from medtalk.recordings.media import MediaTools
 from medtalk.recordings.service import RecordingPolicy, RecordingService
+from medtalk.sessions import create_revocation_list
+from medtalk.sessions import routes as session_routes
 from medtalk.settings import DEV_JIBRI_SECRET, Settings
 from medtalk.users.service import UserDirectory
+from medtalk.web import install_demo_accounts, install_web_client
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +83,9 @@ def build_services(
     db = Database(create_engine(settings), serialize_writes=settings.is_sqlite)
     keys = load_keys(settings)
     users = UserDirectory(db, clock)
-    verifier = TokenVerifier(settings)
+    revocations = create_revocation_list(settings, db, clock)
+    audit = AuditTrail(db, clock, settings.audit_secret)
+    verifier = TokenVerifier(settings, revocations)
     # `chat` is bound just below; the lambda looks it up only when a message is delivered.
     delivery = Delivery(
         fetch_after=lambda conversation_id, after: _wire_page(chat, conversation_id, after),
@@ -85,13 +95,16 @@ def build_services(
     )
     events = SocketEventSink(sio, delivery)
     chat = ChatService(db, keys, clock, events, max_message_length=settings.max_message_length)
-    files = build_files(settings, db, keys, chat, clock, events)
-    namespace = ChatNamespace(verifier, users, chat, delivery)
-    services = Services(settings, clock, db, keys, verifier, users, chat, files)
+    storage = create_storage(settings, keys)
+    files = build_files(settings, db, storage, chat, clock, events)
+    namespace = ChatNamespace(verifier, users, chat, delivery, audit, revocations)
+    services = Services(
+        settings, clock, db, keys, verifier, users, chat, files, audit, revocations, storage
+    )
     services.calls = build_calls(settings, db, clock, events)
     namespace.attach_calls(services.calls)
     services.recordings, services.recording_jobs = build_recordings(
-        settings, db, keys, clock, events, services.calls
+        settings, db, storage, clock, events, services.calls, audit
     )
     namespace.attach_recordings(services.recordings)
     return services, namespace
@@ -110,7 +123,7 @@ def upload_limits(settings: Settings) -> UploadLimits:
 def build_files(
     settings: Settings,
     db: Database,
-    keys: KeyRing,
+    storage: FileStorage,
     chat: ChatService,
     clock: Clock,
     events: EventSink,
@@ -121,7 +134,7 @@ def build_files(
         scanner = ClamdScanner(settings.clamd_url, settings.clamd_timeout_seconds)
     return FileService(
         db,
-        create_storage(settings, keys),
+        storage,
         chat,
         clock,
         events,
@@ -157,13 +170,14 @@ def build_calls(
 def build_recordings(
     settings: Settings,
     db: Database,
-    keys: KeyRing,
+    storage: FileStorage,
     clock: Clock,
     events: EventSink,
     calls: CallService,
+    audit: AuditTrail,
 ) -> tuple[RecordingService, RecordingAssembler]:
-    """Call recording (issue 10): consent, chunk uploads, the assembly job, Jibri uploads."""
-    storage = create_storage(settings, keys)
+    """Call recording (issue 10): consent, chunk uploads, the assembly job, Jibri uploads.
+    Recordings share the file store (and its client) with chat files."""
     links = RecordingLinks(
         settings.link_secret, settings.recording_link_ttl_seconds, settings.public_url
     )
@@ -174,7 +188,7 @@ def build_recordings(
         jibri_secret=settings.jibri_secret,
         refuse_dev_jibri_secret=DEV_JIBRI_SECRET if settings.mode == "production" else None,
     )
-    recordings = RecordingService(db, clock, events, storage, links, policy)
+    recordings = RecordingService(db, clock, events, storage, links, policy, audit)
     calls.on_call_finished = recordings.call_finished
     calls.recording_link = recordings.room_link
     scanner = None
@@ -202,10 +216,26 @@ async def _wire_page(chat: ChatService, conversation_id: Any, after: int) -> lis
     return [message.wire() for message in await chat.messages_after(conversation_id, after)]
 
 
+def allowed_origins(settings: Settings) -> list[str] | str | None:
+    """Browser origins allowed to call us, for CORS and Socket.IO alike.
+
+    In production an empty list means same-origin only (None: python-socketio's default; note
+    that its `[]` would mean "no checking at all"). Dev without a list allows any origin.
+    """
+    if settings.cors_origins:
+        return list(settings.cors_origins)
+    return "*" if settings.mode == "dev" else None
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> ASGIApp:
     settings = settings or Settings()
-    origins: Any = settings.cors_origins or ("*" if settings.mode == "dev" else None)
-    sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=origins, logger=False)
+    origins: Any = allowed_origins(settings)
+    sio = socketio.AsyncServer(
+        async_mode="asgi",
+        cors_allowed_origins=origins,
+        logger=False,
+        max_http_buffer_size=settings.ws_max_message_bytes,
+    )
     clock = clock or Clock()
     services, namespace = build_services(settings, sio, clock)
     sio.register_namespace(namespace)
@@ -242,17 +272,33 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     api.include_router(call_routes.router)
     api.include_router(recording_routes.router)
     api.include_router(ops_routes.router)
+    # security (issue 9)
+    api.include_router(session_routes.router)
+    api.include_router(audit_routes.router)
+    api.include_router(privacy_routes.router)
+    if origins is not None:
+        api.add_middleware(
+            CORSMiddleware,
+            allow_origins=["*"] if origins == "*" else origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type"],
+            allow_credentials=False,  # bearer tokens, no cookies
+            max_age=600,
+        )
+    install_demo_accounts(api, settings)
+    install_web_client(api)
 
     app = socketio.ASGIApp(sio, other_asgi_app=api, socketio_path="socket.io")
     guarded = _UploadSizeGuard(app, upload_limits(settings).largest + MULTIPART_SLACK, api)
-    return _Telemetry(guarded, api)
+    secured = SecureHeaders(guarded, hsts_max_age=settings.hsts_max_age)
+    return _Telemetry(secured, api)
 
 
 def build_operations(settings: Settings, services: Services) -> ops_routes.Operations:
     """Readiness checks for every configured dependency, and the scrape-time gauges."""
     readiness = Readiness(settings.readiness_timeout_seconds)
     readiness.register("database", database_check(services.db))
-    # Set by the scale-out and files features (getattr: absent until those land).
+    # Set by the scale-out feature (getattr: absent until it lands).
     if redis_url := getattr(settings, "redis_url", ""):
         readiness.register("redis", redis_check(redis_url))
     if amqp_url := getattr(settings, "amqp_url", ""):
@@ -269,9 +315,11 @@ def build_operations(settings: Settings, services: Services) -> ops_routes.Opera
 
 
 class _Telemetry(RequestTelemetry):
+    """The app as served (outermost layer); keeps `app.api` reachable for tests and the CLI."""
+
     def __init__(self, app: ASGIApp, api: FastAPI) -> None:
         super().__init__(app, upload_path=UPLOAD_PATH)
-        self.api = api  # reachable for tests and the CLI (app.api.state.services)
+        self.api = api
 
 
 class _UploadSizeGuard:

@@ -63,6 +63,11 @@ def serve(
     from medtalk.db.migrate import upgrade
 
     settings = _settings()
+    if demo:
+        if settings.mode != "dev":
+            raise typer.BadParameter("--demo is for dev mode only", param_hint="--demo")
+        # The browser's sign-in picker offers the demo accounts (GET /api/v1/dev/demo-accounts).
+        settings = settings.model_copy(update={"demo_accounts": True})
     if settings.auto_migrate:
         upgrade(settings)
     if demo:
@@ -74,7 +79,12 @@ def serve(
         log_level=settings.log_level.lower(),
         log_config=None,  # keep configure_logging's JSON handler
         access_log=False,  # medtalk.access logs each request once, by route template
-        ws_max_size=1024 * 1024,
+        # security (issue 9): TLS, trusted proxies, WebSocket message limit
+        ws_max_size=settings.ws_max_message_bytes,
+        ssl_certfile=str(settings.tls_cert_file) if settings.tls_cert_file else None,
+        ssl_keyfile=str(settings.tls_key_file) if settings.tls_key_file else None,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 
@@ -106,6 +116,7 @@ medtalk demo (dev only) -- {base}
   try:  curl -H "Authorization: Bearer {accounts.patient_token[:16]}..." \\
              {base}/api/v1/chat/conversations
   docs: {base}/docs
+  web:  {base}/  (pick the doctor in one tab and the patient in another)
 """
     )
 
@@ -167,6 +178,11 @@ def _redacted(url: str) -> str:
 def main() -> None:
     app()
 
+
+# security (issue 9): keys rotate, audit verify/export, retention purge, export --user
+from medtalk.security_cli import register as _register_security  # noqa: E402
+
+_register_security(app)
 
 if __name__ == "__main__":
     main()

@@ -34,27 +34,30 @@ class DemoAccounts:
 async def seed_demo(settings: Settings, keys: KeyRing) -> DemoAccounts:
     db = Database(create_engine(settings), serialize_writes=settings.is_sqlite)
     try:
-        users = UserDirectory(db, Clock())
-        for person in (DEMO_DOCTOR, DEMO_PATIENT):
-            await users.ensure(person)
-        async with db.read() as connection:
-            _total, existing = await list_conversations(
-                connection, DEMO_PATIENT.user_id, None, 0, 1
-            )
-        if existing:
-            conversation_id = existing[0].id
-        else:
-            chat = ChatService(db, keys, Clock(), RecordingSink(), max_message_length=5000)
-            created = await chat.create_conversation(
-                DEMO_PATIENT,
-                doctor_id=DEMO_DOCTOR.user_id,
-                patient_id=None,
-                appointment_id=None,
-                initial_message="Xin chào bác sĩ, tôi bị đau đầu từ hôm qua.",
-            )
-            conversation_id = created.conversation_id
+        return await demo_accounts(settings, db, keys)
     finally:
         await db.close()
+
+
+async def demo_accounts(settings: Settings, db: Database, keys: KeyRing) -> DemoAccounts:
+    """Ensure the demo doctor, patient and their conversation exist; fresh tokens for both."""
+    users = UserDirectory(db, Clock())
+    for person in (DEMO_DOCTOR, DEMO_PATIENT):
+        await users.ensure(person)
+    async with db.read() as connection:
+        _total, existing = await list_conversations(connection, DEMO_PATIENT.user_id, None, 0, 1)
+    if existing:
+        conversation_id = existing[0].id
+    else:
+        chat = ChatService(db, keys, Clock(), RecordingSink(), max_message_length=5000)
+        created = await chat.create_conversation(
+            DEMO_PATIENT,
+            doctor_id=DEMO_DOCTOR.user_id,
+            patient_id=None,
+            appointment_id=None,
+            initial_message="Xin chào bác sĩ, tôi bị đau đầu từ hôm qua.",
+        )
+        conversation_id = created.conversation_id
     return DemoAccounts(
         doctor_token=mint_token(settings, DEMO_DOCTOR.user_id, DEMO_DOCTOR.name, Role.DOCTOR),
         patient_token=mint_token(settings, DEMO_PATIENT.user_id, DEMO_PATIENT.name, Role.PATIENT),

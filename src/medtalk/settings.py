@@ -28,6 +28,7 @@ def _comma_list(value: Any) -> Any:
 
 
 UrlList = Annotated[list[str], NoDecode, BeforeValidator(_comma_list)]
+DEV_AUDIT_SECRET = "dev-only-audit-secret-change-me-0123456789abcdef"
 
 
 class Settings(BaseSettings):
@@ -121,6 +122,28 @@ class Settings(BaseSettings):
     readiness_timeout_seconds: float = Field(
         2.0, description="time each /readyz dependency check may take before it counts as down"
     )
+    # --- security (issue 9): audit trail, sessions, transport, retention --------------------
+    audit_secret: str = Field(
+        DEV_AUDIT_SECRET, description="HMAC secret chaining audit rows (tamper evidence)"
+    )
+    revocation_cache_seconds: float = Field(
+        5.0, description="how long a 'not revoked' answer is cached in-process"
+    )
+    tls_cert_file: Path | None = Field(None, description="PEM certificate: `serve` speaks TLS")
+    tls_key_file: Path | None = Field(None, description="PEM private key for tls_cert_file")
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1", description="proxies trusted for X-Forwarded-Proto/For (uvicorn)"
+    )
+    hsts_max_age: int = Field(31536000, description="Strict-Transport-Security max-age (https)")
+    ws_max_message_bytes: int = Field(
+        128 * 1024, description="largest Socket.IO/WebSocket message accepted"
+    )
+    retention_closed_days: int = Field(
+        0, description="purge messages/files of CLOSED conversations idle this long; 0 = keep"
+    )
+    retention_archived_days: int = Field(
+        0, description="purge messages/files of ARCHIVED conversations idle this long; 0 = keep"
+    )
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
@@ -131,6 +154,10 @@ class Settings(BaseSettings):
                 raise ValueError("production mode needs MEDTALK_LINK_SECRET")
             if not self.encryption_keys:
                 raise ValueError("production mode needs MEDTALK_ENCRYPTION_KEYS")
+            if self.audit_secret == DEV_AUDIT_SECRET:
+                raise ValueError("production mode needs MEDTALK_AUDIT_SECRET")
+            if bool(self.tls_cert_file) != bool(self.tls_key_file):
+                raise ValueError("MEDTALK_TLS_CERT_FILE and MEDTALK_TLS_KEY_FILE go together")
             if "none" in (alg.lower() for alg in self.jwt_algorithms):
                 raise ValueError("the 'none' JWT algorithm is never accepted")
         return self
@@ -219,4 +246,17 @@ class Settings(BaseSettings):
             and self.jibri_secret == DEV_JIBRI_SECRET
         ):
             raise ValueError("production mode with Jitsi needs MEDTALK_JIBRI_SECRET")
+        return self
+
+    # --- web client ---------------------------------------------------------------------
+    demo_accounts: bool = Field(
+        False,
+        description="dev only: GET /api/v1/dev/demo-accounts hands out the demo doctor's and "
+        "patient's tokens to the browser's sign-in picker (`serve --demo` turns it on)",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_demo_accounts_in_production(self) -> Settings:
+        if self.mode == "production" and self.demo_accounts:
+            raise ValueError("demo accounts are for dev mode only; unset MEDTALK_DEMO_ACCOUNTS")
         return self

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 
 from medtalk.calls.quality import CallSample, quality_score
 from medtalk.settings import Settings
+from world import PRODUCTION_SECRETS
 
 PERFECT = CallSample(1500, 0, 40, 30, 1280, 720)
 
@@ -47,13 +46,7 @@ def test_more_packet_loss_never_raises_the_score() -> None:
 
 
 def test_production_refuses_the_dev_room_token_secret() -> None:
-    key = base64.b64encode(b"k" * 32).decode()
-    production = {
-        "mode": "production",
-        "jwt_secret": "a-real-secret-0123456789abcdef0123456789",
-        "link_secret": "another-real-secret-0123456789abcdef",
-        "encryption_keys": f"k1:{key}",
-    }
+    production = {k: v for k, v in PRODUCTION_SECRETS.items() if k != "room_token_secret"}
     with pytest.raises(ValueError, match="ROOM_TOKEN_SECRET"):
         Settings(**production)
     Settings(**production, room_token_secret="a-real-room-secret-0123456789abcdef")

@@ -36,8 +36,12 @@ async def authenticate(
     return principal
 
 
-async def current_user(services: ServicesDep, credentials: BearerCredentials) -> Principal:
-    return await authenticate(services, credentials)
+async def current_user(
+    request: Request, services: ServicesDep, credentials: BearerCredentials
+) -> Principal:
+    principal = await authenticate(services, credentials)
+    request.state.principal = principal  # names the caller in audit rows of refusals
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]

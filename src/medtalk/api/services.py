@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from medtalk.audit import AuditTrail
 from medtalk.calls.service import CallService
 from medtalk.chat.service import ChatService
 from medtalk.core.auth import TokenVerifier
@@ -11,8 +12,10 @@ from medtalk.core.clock import Clock
 from medtalk.core.crypto import KeyRing
 from medtalk.db.engine import Database
 from medtalk.files.service import FileService
+from medtalk.files.storage import FileStorage
 from medtalk.recordings.assembler import RecordingAssembler
 from medtalk.recordings.service import RecordingService
+from medtalk.sessions import RevocationList
 from medtalk.settings import Settings
 from medtalk.users.service import UserDirectory
 
@@ -27,7 +30,10 @@ class Services:
     users: UserDirectory
     chat: ChatService
     files: FileService
-    # video calls (calls/)
+    audit: AuditTrail
+    revocations: RevocationList
+    storage: FileStorage
+    # Set right after construction: the call service is built from the services above.
     calls: CallService | None = None
     # call recording (issue 10)
     recordings: RecordingService | None = None

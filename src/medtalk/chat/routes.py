@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from medtalk.api.audit import AuditDep
 from medtalk.api.deps import CurrentUser, ServicesDep
 from medtalk.chat.schemas import (
     ConversationCreated,
@@ -27,15 +28,22 @@ router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
 
 @router.post("/conversations/create", status_code=201, response_model=ConversationCreated)
 async def create_conversation(
-    body: CreateConversationRequest, caller: CurrentUser, services: ServicesDep
+    body: CreateConversationRequest, caller: CurrentUser, services: ServicesDep, audit: AuditDep
 ) -> ConversationCreated:
-    return await services.chat.create_conversation(
+    created = await services.chat.create_conversation(
         caller,
         doctor_id=body.doctor_id,
         patient_id=body.patient_id,
         appointment_id=body.appointment_id,
         initial_message=body.initial_message,
     )
+    await audit.ok(  # security: audit trail
+        "conversation.create",
+        object_type="conversation",
+        object_id=created.conversation_id,
+        conversation_id=created.conversation_id,
+    )
+    return created
 
 
 @router.get("/conversations", response_model=ConversationList)
@@ -45,8 +53,13 @@ async def list_conversations(
     status: ConversationStatus | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    *,
+    audit: AuditDep,
 ) -> ConversationList:
-    return await services.chat.list_conversations(caller, status, page, limit)
+    listed = await services.chat.list_conversations(caller, status, page, limit)
+    # security: the list carries each conversation's last message, so it is a PHI read.
+    await audit.ok("conversation.list", detail=f"{len(listed.conversations)} conversations")
+    return listed
 
 
 @router.get("/conversations/{conversation_id}/messages", response_model=MessagePage)
@@ -58,26 +71,50 @@ async def get_messages(
         str | None, Query(description="ISO-8601 timestamp (or epoch ms): messages sent before it")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    *,
+    audit: AuditDep,
 ) -> MessagePage:
     cursor = _parse_before(before) if before else None
-    return await services.chat.history(caller, conversation_id, cursor, limit)
+    page = await services.chat.history(caller, conversation_id, cursor, limit)
+    await audit.ok(  # security: audit trail
+        "message.history",
+        object_type="conversation",
+        object_id=conversation_id,
+        conversation_id=conversation_id,
+        detail=f"{len(page.messages)} messages",
+    )
+    return page
 
 
 @router.post("/messages/send", status_code=201, response_model=MessageSent)
 async def send_message(
-    body: SendMessageRequest, caller: CurrentUser, services: ServicesDep
+    body: SendMessageRequest, caller: CurrentUser, services: ServicesDep, audit: AuditDep
 ) -> MessageSent:
-    return await services.chat.send_message(
+    sent = await services.chat.send_message(
         caller, body.conversation_id, body.content, body.content_type, body.client_message_id
     )
+    await audit.ok(  # security: audit trail
+        "message.send",
+        object_type="message",
+        object_id=sent.message_id,
+        conversation_id=sent.conversation_id,
+    )
+    return sent
 
 
 @router.post("/messages/{message_id}/read", response_model=MessageReadReceipt)
 async def mark_read(
-    message_id: uuid.UUID, caller: CurrentUser, services: ServicesDep
+    message_id: uuid.UUID, caller: CurrentUser, services: ServicesDep, audit: AuditDep
 ) -> MessageReadReceipt:
     """REST twin of the `mark_read` socket event."""
-    return await services.chat.mark_read(caller, message_id)
+    receipt = await services.chat.mark_read(caller, message_id)
+    await audit.ok(  # security: audit trail
+        "message.mark_read",
+        object_type="message",
+        object_id=message_id,
+        conversation_id=receipt.conversation_id,
+    )
+    return receipt
 
 
 def _parse_before(value: str) -> datetime:

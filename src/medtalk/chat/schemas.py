@@ -82,6 +82,9 @@ class LastMessage(WireModel):
     content_type: ContentType
     sent_at: Timestamp
     is_read: bool
+    unreadable: bool = Field(
+        False, description="true: stored content failed decryption (tampered); content is empty"
+    )
 
 
 class ConversationSummary(WireModel):
@@ -119,6 +122,9 @@ class Message(WireModel):
     sent_at: Timestamp
     is_read: bool
     read_at: Timestamp | None = None
+    unreadable: bool = Field(
+        False, description="true: stored content failed decryption (tampered); content is empty"
+    )
     client_message_id: str | None = None
     file_id: uuid.UUID | None = None
     file_name: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,10 +34,11 @@ from medtalk.core.events import EventSink
 from medtalk.db.engine import Database
 from medtalk.users import store as user_store
 
+logger = logging.getLogger(__name__)
+
 REPLAY_PAGE = 200
 # Writes the file's row inside the message's transaction (given the new message id).
 InsertFile = Callable[[AsyncConnection, uuid.UUID], Awaitable[None]]
-UNREADABLE = "[message cannot be decrypted]"
 
 
 @dataclass(frozen=True)
@@ -180,13 +182,15 @@ class ChatService:
     def _last_message(self, row: MessageRow | None) -> LastMessage | None:
         if row is None:
             return None
+        content = self._open(row)
         return LastMessage(
             message_id=row.id,
             sender_id=row.sender_id,
-            content=self._open(row),
+            content=content or "",
             content_type=ContentType(row.content_type),
             sent_at=row.sent_at,
             is_read=row.is_read,
+            unreadable=content is None,
         )
 
     async def conversation_for(
@@ -302,7 +306,8 @@ class ChatService:
             content=sealed,
             key_id=key_id,
             content_type=content_type.value,
-            file_name=attachment.file_name if attachment else None,
+            # The name is PHI too ("HIV-test.pdf"): it is stored only sealed, as the content.
+            file_name=None,
             file_size=attachment.file_size if attachment else None,
             file_id=attachment.file_id if attachment else None,
             client_message_id=client_message_id,
@@ -374,6 +379,7 @@ class ChatService:
 
     def view(self, row: MessageRow) -> Message:
         file_id = row.file_id if row.file_status != "INFECTED" else None
+        content = self._open(row)
         return Message(
             id=row.id,
             message_id=row.id,
@@ -381,14 +387,15 @@ class ChatService:
             seq=row.seq,
             sender_id=row.sender_id,
             sender_type=row.sender_type,
-            content=self._open(row),
+            content=content or "",
+            unreadable=content is None,
             content_type=ContentType(row.content_type),
             sent_at=row.sent_at,
             is_read=row.is_read,
             read_at=row.read_at,
             client_message_id=row.client_message_id,
             file_id=row.file_id,
-            file_name=row.file_name,
+            file_name=(content if row.file_id else None) if content is not None else None,
             file_size=row.file_size,
             file_status=row.file_status,
             # A quarantined file has no links at all; one being scanned answers 423 until clean.
@@ -396,12 +403,18 @@ class ChatService:
             thumbnail_url=self._thumbnail_link(file_id) if file_id and row.has_thumbnail else None,
         )
 
-    def _open(self, row: MessageRow) -> str:
+    def _open(self, row: MessageRow) -> str | None:
+        """The plaintext, or None when the row fails authentication or its key is retired.
+
+        Such a message is served with empty content and `unreadable: true` (an explicit flag a
+        client can show, rather than placeholder text that could pass for what was written),
+        so one bad row neither leaks garbage nor fails the whole page.
+        """
         try:
             return self._keys.open_text(row.key_id, row.content, associated=str(row.id))
-        except DecryptionError:
-            # A tampered row or a retired key: say so rather than serve garbage or fail the page.
-            return UNREADABLE
+        except (DecryptionError, ValueError):
+            logger.warning("message %s failed decryption (key %s)", row.id, row.key_id)
+            return None
 
     def _check_text(self, content: str) -> None:
         if not content.strip():

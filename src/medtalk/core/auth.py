@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 
@@ -29,17 +30,28 @@ class Principal:
     name: str
     role: Role
     expires_at: datetime | None = None
+    # security (issue 9): what revocation keys on. `token_id` is the `jti` claim, else the
+    # SHA-256 of the token; `issued_at` is `iat` (None when the token has none).
+    token_id: str | None = None
+    issued_at: datetime | None = None
 
     @property
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
 
 
+class RevocationCheck(Protocol):
+    """Answers whether a verified token was revoked (logout, 'sign out everywhere')."""
+
+    async def is_revoked(self, principal: Principal) -> bool: ...
+
+
 class TokenVerifier:
     """Checks signature, algorithm allow-list, expiry (with leeway), issuer and audience."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, revocations: RevocationCheck | None = None) -> None:
         self._settings = settings
+        self._revocations = revocations
         self._algorithms = [a for a in settings.jwt_algorithms if a.lower() != "none"]
         self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
 
@@ -78,10 +90,18 @@ class TokenVerifier:
             raise Unauthorized("token expired", code="TOKEN_EXPIRED") from None
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"invalid token: {exc}") from None
-        return _principal_from_claims(claims)
+        principal = _principal_from_claims(claims, token)
+        if self._revocations is not None and await self._revocations.is_revoked(principal):
+            raise Unauthorized("token revoked", code="TOKEN_REVOKED")
+        return principal
 
 
-def _principal_from_claims(claims: dict[str, Any]) -> Principal:
+def token_fingerprint(token: str) -> str:
+    """How a token without `jti` is named in the revocation list (never the token itself)."""
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def _principal_from_claims(claims: dict[str, Any], token: str) -> Principal:
     try:
         user_id = uuid.UUID(str(claims["sub"]))
     except ValueError:
@@ -91,10 +111,27 @@ def _principal_from_claims(claims: dict[str, Any]) -> Principal:
     except ValueError:
         raise Unauthorized("token role must be PATIENT, DOCTOR or ADMIN") from None
     name = str(claims.get("name") or "").strip()[:200] or str(user_id)
-    expires_at = (
-        datetime.fromtimestamp(int(claims["exp"])).astimezone() if "exp" in claims else None
+    expires_at = _timestamp(claims.get("exp"))
+    jti = claims.get("jti")
+    token_id = f"jti:{jti}"[:128] if isinstance(jti, str) and jti else token_fingerprint(token)
+    issued_at = _timestamp(claims.get("iat"))
+    return Principal(
+        user_id=user_id,
+        name=name,
+        role=role,
+        expires_at=expires_at,
+        token_id=token_id,
+        issued_at=issued_at,
     )
-    return Principal(user_id=user_id, name=name, role=role, expires_at=expires_at)
+
+
+def _timestamp(value: object) -> datetime | None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(int(value)).astimezone()
+    except (OverflowError, OSError, ValueError):
+        raise Unauthorized("token time claims are out of range") from None
 
 
 def mint_token(
@@ -107,6 +144,7 @@ def mint_token(
         "name": name,
         "role": role.value,
         "iat": int(now.timestamp()),
+        "jti": uuid.uuid4().hex,
         "exp": int(
             (now + timedelta(seconds=ttl_seconds or settings.dev_token_ttl_seconds)).timestamp()
         ),

@@ -273,3 +273,67 @@ call_recording_chunks = sa.Table(
     sa.Column("sha256", sa.String(64), nullable=False),
     sa.Column("received_at", UTCDateTime, nullable=False),
 )
+
+# --- security (issue 9): audit trail, token revocation, maintenance checkpoints ------------
+
+AUDIT_OUTCOMES = ("ok", "denied", "error")
+
+# Append-only (triggers refuse UPDATE/DELETE); each row's `hash` = HMAC(secret, prev_hash ||
+# canonical row), so an edit or a deletion that got past the triggers breaks the chain.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+    sa.Column("actor_id", sa.Uuid, index=True),
+    sa.Column("role", sa.String(10)),
+    sa.Column("action", sa.String(64), nullable=False, index=True),
+    sa.Column("object_type", sa.String(32)),
+    sa.Column("object_id", sa.String(64)),
+    # No foreign key: the trail outlives conversations that retention purges.
+    sa.Column("conversation_id", sa.Uuid, index=True),
+    sa.Column("client_ip", sa.String(64)),
+    sa.Column("user_agent", sa.String(300)),
+    sa.Column("outcome", sa.String(10), nullable=False),
+    sa.Column("detail", sa.String(300)),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    _enum_check("outcome", AUDIT_OUTCOMES),
+)
+
+# One row (id=1): the chain's newest seq and hash. Appends UPDATE it first, which takes its row
+# lock (PostgreSQL) or the write lock (SQLite), so appends are serialized across processes.
+audit_chain_head = sa.Table(
+    "audit_chain_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+revoked_tokens = sa.Table(
+    "revoked_tokens",
+    metadata,
+    # The token's `jti`, or the SHA-256 of the token when it has none.
+    sa.Column("token_id", sa.String(128), primary_key=True),
+    sa.Column("user_id", sa.Uuid, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("revoked_at", UTCDateTime, nullable=False),
+)
+
+# Tokens of `user_id` issued before `not_before` are refused ("sign out everywhere").
+token_cutoffs = sa.Table(
+    "token_cutoffs",
+    metadata,
+    sa.Column("user_id", sa.Uuid, primary_key=True),
+    sa.Column("not_before", UTCDateTime, nullable=False),
+)
+
+# Where a resumable batch job (key rotation) got to.
+maintenance_checkpoints = sa.Table(
+    "maintenance_checkpoints",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("position", sa.String(100), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
+from medtalk.api.audit import AuditDep, client_of
 from medtalk.api.deps import BearerCredentials, CurrentUser, ServicesDep, authenticate
 from medtalk.api.services import Services
 from medtalk.chat.schemas import ContentType
@@ -29,6 +30,8 @@ async def upload_file(
     conversation_id: Annotated[uuid.UUID, Form(alias="conversationId")],
     file: Annotated[UploadFile, File()],
     file_type: Annotated[ContentType | None, Form(alias="fileType")] = None,
+    *,
+    audit: AuditDep,
 ) -> FileUploaded:
     """Type from the bytes, per-type size limits; images lose their metadata.
 
@@ -36,38 +39,53 @@ async def upload_file(
     streamed body passes the largest limit. The multipart parser spools the file to a
     temporary file (1 MB in memory), which is read here in pieces.
     """
-    return await services.files.upload(
+    uploaded = await services.files.upload(
         caller, conversation_id, file.filename, file_type, _chunks(file)
     )
+    await audit.ok(  # security: audit trail (ids and size only, never the file name)
+        "file.upload",
+        object_type="file",
+        object_id=uploaded.file_id,
+        conversation_id=conversation_id,
+        detail=f"{uploaded.mime_type} {uploaded.file_size} bytes",
+    )
+    return uploaded
 
 
 @router.get("/files/{file_id}", response_class=StreamingResponse)
 async def download_file(
     file_id: uuid.UUID,
+    request: Request,
     services: ServicesDep,
     credentials: BearerCredentials,
     expires: int | None = None,
     sig: str | None = None,
 ) -> Response:
     """A participant's bearer token, or a valid unexpired signed link, opens a CLEAN file."""
-    stored = await _authorized(services, credentials, file_id, expires, sig, thumbnail=False)
+    stored = await _authorized(
+        request, services, credentials, file_id, expires, sig, thumbnail=False
+    )
     return await _serve(services, stored)
 
 
 @router.get("/files/{file_id}/thumbnail", response_class=StreamingResponse)
 async def download_thumbnail(
     file_id: uuid.UUID,
+    request: Request,
     services: ServicesDep,
     credentials: BearerCredentials,
     expires: int | None = None,
     sig: str | None = None,
 ) -> Response:
     """The image's JPEG thumbnail, on the same terms as the file itself."""
-    stored = await _authorized(services, credentials, file_id, expires, sig, thumbnail=True)
+    stored = await _authorized(
+        request, services, credentials, file_id, expires, sig, thumbnail=True
+    )
     return await _serve(services, stored.thumbnail())
 
 
 async def _authorized(
+    request: Request,
     services: Services,
     credentials: HTTPAuthorizationCredentials | None,
     file_id: uuid.UUID,
@@ -76,12 +94,26 @@ async def _authorized(
     *,
     thumbnail: bool,
 ) -> StoredFile:
+    """The file, if the link or the caller may open it; every opening is audited."""
+    caller = None
     if expires is not None and sig is not None:
         if not services.files.link_is_valid(file_id, expires, sig, thumbnail=thumbnail):
             raise NotFound("link expired or invalid", code="LINK_INVALID")
-        return await services.files.find(file_id)
-    caller = await authenticate(services, credentials)
-    return await services.files.find_for(caller, file_id)
+        stored = await services.files.find(file_id)
+    else:
+        caller = await authenticate(services, credentials)
+        request.state.principal = caller  # security: names the caller in refusal audit rows
+        stored = await services.files.find_for(caller, file_id)
+    await services.audit.record(  # security: audit trail; a signed link has no named caller
+        "file.thumbnail" if thumbnail else "file.download",
+        actor=caller,
+        object_type="file",
+        object_id=file_id,
+        conversation_id=stored.conversation_id,
+        client=client_of(request),
+        detail=None if caller else "signed link",
+    )
+    return stored
 
 
 async def _serve(services: Services, stored: StoredFile) -> Response:

@@ -28,6 +28,10 @@ def acknowledged(handler: Handler) -> Callable[[Any, str, Any], Awaitable[Any]]:
             except MedtalkError as error:
                 outcome["outcome"] = error.code
                 metrics.error("socket", error.code)
+                if error.status_code in (401, 403, 404):  # refused access is audited
+                    audit_refusal = getattr(self, "_audit_refusal", None)
+                    if audit_refusal is not None:
+                        await audit_refusal(sid, event, error)
                 return error.to_dict()
             except ValidationError as error:
                 outcome["outcome"] = Invalid.code

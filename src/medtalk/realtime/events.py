@@ -6,13 +6,17 @@ message}}` on failure (mapped in `_acknowledged`, the one place for it).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import socketio
 
+from medtalk.audit import AuditTrail, Client, Outcome
 from medtalk.calls.events import CallEvents
 from medtalk.chat.schemas import (
     ConversationRef,
@@ -22,7 +26,7 @@ from medtalk.chat.schemas import (
 )
 from medtalk.chat.service import ChatService
 from medtalk.core import metrics
-from medtalk.core.auth import Principal, TokenVerifier
+from medtalk.core.auth import Principal, RevocationCheck, TokenVerifier
 from medtalk.core.errors import Invalid, MedtalkError, Unauthorized
 from medtalk.core.logging import update_context
 from medtalk.realtime.acks import acknowledged as _acknowledged
@@ -39,6 +43,9 @@ logger = logging.getLogger(__name__)
 class SocketState:
     principal: Principal
     joined: set[uuid.UUID] = field(default_factory=set)
+    # security (issue 9): audit context and the timer that cuts the socket at token expiry.
+    client: Client = field(default_factory=Client)
+    expiry: asyncio.TimerHandle | None = None
 
 
 class ChatNamespace(RecordingEvents, CallEvents, socketio.AsyncNamespace):  # type: ignore[misc]
@@ -48,6 +55,9 @@ class ChatNamespace(RecordingEvents, CallEvents, socketio.AsyncNamespace):  # ty
         users: UserDirectory,
         chat: ChatService,
         delivery: Delivery,
+        audit: AuditTrail | None = None,
+        revocations: RevocationCheck | None = None,
+        sweep_seconds: float = 15.0,
     ) -> None:
         super().__init__(NAMESPACE)
         self._verifier = verifier
@@ -55,30 +65,151 @@ class ChatNamespace(RecordingEvents, CallEvents, socketio.AsyncNamespace):  # ty
         self._chat = chat
         self._delivery = delivery
         self._sockets: dict[str, SocketState] = {}
+        self._audit = audit
+        self._revocations = revocations
+        self._sweep_seconds = sweep_seconds
+        self._sweeper: asyncio.Task[None] | None = None
 
     def connected_count(self) -> int:
         return len(self._sockets)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        client = _client(environ)
         try:
             principal = await self._verifier.verify_header(_bearer(environ, auth))
             await self._users.ensure(principal)
         except MedtalkError as error:
             metrics.socket_refused()
+            with contextlib.suppress(Exception):
+                await self._record(
+                    "socket.connect", None, client, Outcome.DENIED, detail=error.code
+                )
             raise socketio.exceptions.ConnectionRefusedError(error.to_dict()["error"]) from None
-        self._sockets[sid] = SocketState(principal)
+        state = SocketState(principal, client=client)
+        self._sockets[sid] = state
         metrics.socket_connected()
         update_context(user_id=str(principal.user_id))
+        self._schedule_expiry(sid, state)
+        self._start_sweeper()
         await self.enter_room(sid, user_room(principal.user_id))
         self.calls_socket_opened(principal)
+        await self._record("socket.connect", principal, client, Outcome.OK)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         state = self._sockets.pop(sid, None)
         if state is not None:
             metrics.socket_disconnected(reason if isinstance(reason, str) else None)
+        if state is not None and state.expiry is not None:
+            state.expiry.cancel()
         self._delivery.unsubscribe(sid)
         if state is not None:
             await self.calls_socket_closed(state.principal)
+
+    # --- security (issue 9): token expiry, refresh, revocation, audit ---------------------
+
+    def _schedule_expiry(self, sid: str, state: SocketState) -> None:
+        """Cut the socket when its token expires (unless `refresh_token` replaced it first)."""
+        if state.expiry is not None:
+            state.expiry.cancel()
+            state.expiry = None
+        if state.principal.expires_at is None:
+            return
+        delay = (state.principal.expires_at - datetime.now(UTC)).total_seconds()
+        loop = asyncio.get_running_loop()
+        state.expiry = loop.call_later(
+            max(delay, 0.0), lambda: loop.create_task(self._end_session(sid, "TOKEN_EXPIRED"))
+        )
+
+    async def _end_session(self, sid: str, reason: str) -> None:
+        if sid not in self._sockets:
+            return
+        with contextlib.suppress(Exception):
+            await self.emit("session_ended", {"reason": reason}, to=sid)
+        await self.disconnect(sid)
+
+    async def disconnect_sessions(
+        self, *, user_id: uuid.UUID | None = None, token_id: str | None = None
+    ) -> int:
+        """Close this node's sockets of a user, or of one token; returns how many."""
+        doomed = [
+            sid
+            for sid, state in list(self._sockets.items())
+            if (user_id is not None and state.principal.user_id == user_id)
+            or (token_id is not None and state.principal.token_id == token_id)
+        ]
+        for sid in doomed:
+            await self._end_session(sid, "TOKEN_REVOKED")
+        return len(doomed)
+
+    def _start_sweeper(self) -> None:
+        if self._revocations is not None and (self._sweeper is None or self._sweeper.done()):
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+
+    async def _sweep(self) -> None:
+        """Revocations made on other nodes reach this node's sockets within one sweep."""
+        assert self._revocations is not None
+        while self._sockets:
+            await asyncio.sleep(self._sweep_seconds)
+            for sid, state in list(self._sockets.items()):
+                try:
+                    if await self._revocations.is_revoked(state.principal):
+                        await self._end_session(sid, "TOKEN_REVOKED")
+                except Exception:
+                    logger.exception("revocation sweep failed")
+
+    @_acknowledged
+    async def on_refresh_token(self, sid: str, data: Any) -> dict[str, Any]:
+        """`refresh_token` {token}: a fresh token of the same user keeps the socket open."""
+        state = self._state(sid)
+        token = data.get("token") if isinstance(data, dict) else None
+        if not isinstance(token, str) or not token.strip():
+            raise Invalid("token is required")
+        header = token if token.lower().startswith("bearer ") else f"Bearer {token}"
+        principal = await self._verifier.verify_header(header)
+        if principal.user_id != state.principal.user_id or principal.role != state.principal.role:
+            raise Invalid("the new token is for another user", code="TOKEN_MISMATCH")
+        state.principal = principal
+        self._schedule_expiry(sid, state)
+        expires = principal.expires_at.isoformat() if principal.expires_at else None
+        return {"ok": True, "expiresAt": expires}
+
+    async def _record(
+        self,
+        action: str,
+        principal: Principal | None,
+        client: Client,
+        outcome: Outcome,
+        *,
+        conversation_id: uuid.UUID | None = None,
+        object_type: str | None = None,
+        object_id: object = None,
+        detail: str | None = None,
+    ) -> None:
+        if self._audit is None:
+            return
+        await self._audit.record(
+            action,
+            actor=principal,
+            client=client,
+            outcome=outcome,
+            conversation_id=conversation_id,
+            object_type=object_type,
+            object_id=object_id,
+            detail=detail,
+        )
+
+    async def _audit_refusal(self, sid: str, event: str, error: MedtalkError) -> None:
+        state = self._sockets.get(sid)
+        try:
+            await self._record(
+                f"socket.{event}",
+                state.principal if state else None,
+                state.client if state else Client(),
+                Outcome.DENIED,
+                detail=f"{error.status_code} {error.code}",
+            )
+        except Exception:
+            logger.exception("could not record a refused socket event in the audit trail")
 
     def _state(self, sid: str) -> SocketState:
         state = self._sockets.get(sid)
@@ -96,6 +227,16 @@ class ChatNamespace(RecordingEvents, CallEvents, socketio.AsyncNamespace):  # ty
         replayed = await self._delivery.subscribe(
             sid, conversation.id, request.last_seq, conversation.last_seq
         )
+        await self._record(  # security: joining reads the conversation (replay, live messages)
+            "conversation.join",
+            state.principal,
+            state.client,
+            Outcome.OK,
+            conversation_id=conversation.id,
+            object_type="conversation",
+            object_id=conversation.id,
+            detail=f"replayed {replayed}",
+        )
         return {"conversationId": str(conversation.id), "joined": True, "replayed": replayed}
 
     @_acknowledged
@@ -110,12 +251,22 @@ class ChatNamespace(RecordingEvents, CallEvents, socketio.AsyncNamespace):  # ty
     @_acknowledged
     async def on_send_message(self, sid: str, data: Any) -> dict[str, Any]:
         request = _parse(SendMessageRequest, data)
+        state = self._state(sid)
         sent = await self._chat.send_message(
-            self._state(sid).principal,
+            state.principal,
             request.conversation_id,
             request.content,
             request.content_type,
             request.client_message_id,
+        )
+        await self._record(  # security: audit trail
+            "message.send",
+            state.principal,
+            state.client,
+            Outcome.OK,
+            conversation_id=sent.conversation_id,
+            object_type="message",
+            object_id=sent.message_id,
         )
         return sent.wire()
 
@@ -148,6 +299,14 @@ class ChatNamespace(RecordingEvents, CallEvents, socketio.AsyncNamespace):  # ty
             event, payload, room=conversation_room(request.conversation_id), skip_sid=sid
         )
         return {"ok": True}
+
+
+def _client(environ: dict[str, Any]) -> Client:
+    """Peer address and user agent of the handshake (uvicorn applies trusted proxy headers)."""
+    scope = environ.get("asgi.scope") or {}
+    peer = scope.get("client")  # engine.io's REMOTE_ADDR is a placeholder under ASGI
+    ip = str(peer[0]) if peer else environ.get("REMOTE_ADDR")
+    return Client(ip=ip, user_agent=environ.get("HTTP_USER_AGENT"))
 
 
 def _bearer(environ: dict[str, Any], auth: Any) -> str | None:

@@ -95,7 +95,6 @@ class RecordingAssembler:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self._storage.close()
 
     def wake(self) -> None:
         self._wake.set()

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import Response, StreamingResponse
 
+from medtalk.api.audit import client_of
 from medtalk.api.deps import BearerCredentials, CurrentUser, ServicesDep, authenticate
 from medtalk.api.services import Services
 from medtalk.core.errors import NotFound, Unauthorized, Unavailable
@@ -69,6 +70,7 @@ async def recording_status(
 async def download_recording(
     room_id: uuid.UUID,
     recording_id: uuid.UUID,
+    request: Request,
     services: ServicesDep,
     credentials: BearerCredentials,
     expires: int | None = None,
@@ -79,12 +81,14 @@ async def download_recording(
     if expires is not None and sig is not None:
         if not recordings.links.valid(room_id, recording_id, expires, sig):
             raise NotFound("link expired or invalid", code="LINK_INVALID")
+        caller = None
         recording = await recordings.downloadable(None, room_id, recording_id)
-        # audit: recording.downloaded (room, recording, via signed link)
     else:
         caller = await authenticate(services, credentials)
+        request.state.principal = caller  # security: names the caller in refusal audit rows
         recording = await recordings.downloadable(caller, room_id, recording_id)
-        # audit: recording.downloaded (room, recording, caller.user_id, caller.role)
+    # audit: recording.download (before a byte is sent; refusals are audited by the edge)
+    await recordings.audit_download(recording, caller, client_of(request))
     mime_type = recording.mime_type or "video/webm"
     extension = mime_type.rsplit("/", 1)[-1]
     headers = {

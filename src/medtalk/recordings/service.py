@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from medtalk.audit import AuditTrail, Client
 from medtalk.calls import store as rooms
 from medtalk.calls.store import RoomRow
 from medtalk.core.auth import Principal
@@ -61,7 +62,9 @@ class RecordingService:
         storage: FileStorage,
         links: RecordingLinks,
         policy: RecordingPolicy,
+        audit: AuditTrail | None = None,
     ) -> None:
+        self._audit = audit
         self._db = db
         self._clock = clock
         self._events = events
@@ -96,7 +99,8 @@ class RecordingService:
                 )
             else:
                 recording_id = recording.id
-        # audit: recording.requested (room, recording, doctor)
+        # audit: recording.requested
+        await self._audited("recording.requested", room, recording_id, actor=caller)
         await self._emit(
             {room.guest_id},
             "recording_consent_requested",
@@ -135,12 +139,14 @@ class RecordingService:
             await store.update_recording(db, recording.id, expected=("REQUESTED",), **values)
         payload = {"roomId": str(room.id), "recordingId": str(recording.id)}
         if accepted:
-            # audit: recording.consent_given (room, recording, patient, consent_at)
+            # audit: recording.consent_given
+            await self._audited("recording.consent_given", room, recording.id, actor=caller)
             await self._emit(
                 _members(room), "recording_started", {**payload, "startedAt": iso_z(now)}
             )
             return _ack(recording, RecordingState.RECORDING)
-        # audit: recording.consent_refused (room, recording, patient)
+        # audit: recording.consent_refused
+        await self._audited("recording.consent_refused", room, recording.id, actor=caller)
         await self._emit(_members(room), "recording_declined", payload)
         return _ack(recording, RecordingState.DECLINED)
 
@@ -205,10 +211,21 @@ class RecordingService:
     ) -> None:
         payload = {"roomId": str(room.id), "recordingId": str(recording.id)}
         if state == RecordingState.DECLINED:
-            # audit: recording.request_withdrawn (room, recording, by)
+            # audit: recording.request_withdrawn (stopped_by None: the call ended first)
+            await self._audited(
+                "recording.request_withdrawn", room, recording.id, actor_id=stopped_by
+            )
             await self._emit(_members(room), "recording_declined", payload)
             return
-        # audit: recording.stopped / consent_withdrawn (room, recording, stopped_by or call end)
+        # audit: recording.consent_withdrawn (by the patient) / recording.stopped
+        withdrawn = stopped_by is not None and stopped_by == room.guest_id
+        await self._audited(
+            "recording.consent_withdrawn" if withdrawn else "recording.stopped",
+            room,
+            recording.id,
+            actor_id=stopped_by,
+            detail=None if stopped_by else "call ended",
+        )
         self.on_stopped()
         await self._emit(
             _members(room),
@@ -367,7 +384,8 @@ class RecordingService:
         except BaseException:
             await self._storage.delete(stored.key)
             raise
-        # audit: recording.uploaded_by_jibri (room, recording, size)
+        # audit: recording.jibri_upload
+        await self._audited("recording.jibri_upload", room, recording.id, detail="jibri")
         if recording.status == RecordingState.RECORDING:
             await self._announce_stop(room, recording, RecordingState.STOPPED, None)
         self.on_stopped()
@@ -434,6 +452,24 @@ class RecordingService:
             raise Locked("the recording is not ready", code="RECORDING_NOT_READY")
         return recording
 
+    async def audit_download(
+        self, recording: RecordingRow, caller: Principal | None, client: Client | None
+    ) -> None:
+        """Every opening of a recording is audited (a signed link has no named caller)."""
+        if self._audit is None:
+            return
+        async with self._db.read() as db:
+            room = await rooms.get_room(db, recording.room_id)
+        await self._audit.record(
+            "recording.download",
+            actor=caller,
+            object_type="recording",
+            object_id=recording.id,
+            conversation_id=room.conversation_id if room else None,
+            client=client,
+            detail=None if caller else "signed link",
+        )
+
     async def content(self, recording: RecordingRow) -> AsyncIterator[bytes]:
         assert recording.storage_key is not None
         stream = self._storage.read(recording.storage_key, recording.key_id)
@@ -449,6 +485,37 @@ class RecordingService:
                 yield piece
 
         return rest()
+
+    async def _audited(
+        self,
+        action: str,
+        room: RoomRow,
+        recording_id: uuid.UUID,
+        *,
+        actor: Principal | None = None,
+        actor_id: uuid.UUID | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """One audit row (ids and actions only), after the change is committed."""
+        if self._audit is None:
+            return
+        if actor is None and actor_id is not None:
+            role = "DOCTOR" if actor_id == room.host_id else "PATIENT"
+        else:
+            role = None
+        try:
+            await self._audit.record(
+                action,
+                actor=actor,
+                actor_id=actor_id,
+                role=role,
+                object_type="recording",
+                object_id=recording_id,
+                conversation_id=room.conversation_id,
+                detail=detail,
+            )
+        except Exception:
+            logger.exception("could not audit %s", action)
 
     async def _emit(self, user_ids: set[uuid.UUID], event: str, data: dict[str, Any]) -> None:
         for user_id in user_ids:

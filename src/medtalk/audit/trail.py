@@ -1,0 +1,331 @@
+"""The append-only, HMAC-chained audit log: record, query, export and verify.
+
+Row n stores hash_n = HMAC-SHA256(secret, hash_{n-1} || canonical(row n)). Appends update the
+single chain-head row first, which serializes them (row lock in PostgreSQL, the write lock in
+SQLite) so no two rows ever claim the same predecessor. Never put message content, file names
+or tokens in a record: ids, actions and outcomes only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from medtalk.core.auth import Principal
+from medtalk.core.clock import Clock, iso_z
+from medtalk.db.engine import Database
+from medtalk.db.tables import audit_chain_head, audit_log
+
+GENESIS_HASH = "0" * 64
+EXPORT_BATCH = 1000
+MAX_BATCH = 200  # rows per group-committed transaction
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    DENIED = "denied"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a request came from (the edge fills it in)."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    seq: int
+    at: datetime
+    actor_id: uuid.UUID | None
+    role: str | None
+    action: str
+    object_type: str | None
+    object_id: str | None
+    conversation_id: uuid.UUID | None
+    client_ip: str | None
+    user_agent: str | None
+    outcome: str
+    detail: str | None
+    prev_hash: str
+    hash: str
+
+    def canonical(self) -> bytes:
+        """The bytes the HMAC covers: every field but the hashes, in a fixed JSON form."""
+        fields = asdict(self)
+        del fields["prev_hash"], fields["hash"]
+        fields["at"] = iso_z(self.at)
+        for name in ("actor_id", "conversation_id"):
+            fields[name] = str(fields[name]) if fields[name] is not None else None
+        return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "at": iso_z(self.at),
+            "userId": str(self.actor_id) if self.actor_id else None,
+            "role": self.role,
+            "action": self.action,
+            "objectType": self.object_type,
+            "objectId": self.object_id,
+            "conversationId": str(self.conversation_id) if self.conversation_id else None,
+            "clientIp": self.client_ip,
+            "userAgent": self.user_agent,
+            "outcome": self.outcome,
+            "detail": self.detail,
+            "hash": self.hash,
+        }
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    checked: int
+    broken_at: int | None = None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_at is None
+
+
+def chain_hash(secret: bytes, prev_hash: str, record: AuditRecord) -> str:
+    return hmac.new(secret, prev_hash.encode() + record.canonical(), hashlib.sha256).hexdigest()
+
+
+def _clip(value: str | None, limit: int) -> str | None:
+    return value[:limit] if value else None
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A row before the chain gives it a seq and a hash."""
+
+    at: datetime
+    actor_id: uuid.UUID | None
+    role: str | None
+    action: str
+    object_type: str | None
+    object_id: str | None
+    conversation_id: uuid.UUID | None
+    client_ip: str | None
+    user_agent: str | None
+    outcome: str
+    detail: str | None
+
+
+class AuditTrail:
+    """`record` appends through one writer task per process: concurrent records share a
+    transaction (group commit), so the serialized chain is not one commit per row."""
+
+    def __init__(
+        self, db: Database, clock: Clock, secret: str, *, max_batch: int = MAX_BATCH
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._secret = secret.encode()
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[tuple[_Entry, asyncio.Future[int]]] | None = None
+        self._writer: asyncio.Task[None] | None = None
+
+    async def record(
+        self,
+        action: str,
+        *,
+        actor: Principal | None = None,
+        object_type: str | None = None,
+        object_id: object = None,
+        conversation_id: uuid.UUID | None = None,
+        outcome: Outcome = Outcome.OK,
+        client: Client | None = None,
+        detail: str | None = None,
+        actor_id: uuid.UUID | None = None,
+        role: str | None = None,
+    ) -> int:
+        """Append one row; returns its seq once it is committed."""
+        entry = self._entry(
+            action, actor, object_type, object_id, conversation_id, outcome, client, detail,
+            actor_id, role,
+        )  # fmt: skip
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._ensure_writer().put_nowait((entry, future))
+        return await future
+
+    async def append(
+        self,
+        db: AsyncConnection,
+        action: str,
+        *,
+        actor: Principal | None = None,
+        object_type: str | None = None,
+        object_id: object = None,
+        conversation_id: uuid.UUID | None = None,
+        outcome: Outcome = Outcome.OK,
+        client: Client | None = None,
+        detail: str | None = None,
+        actor_id: uuid.UUID | None = None,
+        role: str | None = None,
+    ) -> int:
+        """Append one row inside the caller's transaction (it commits with the action)."""
+        entry = self._entry(
+            action, actor, object_type, object_id, conversation_id, outcome, client, detail,
+            actor_id, role,
+        )  # fmt: skip
+        (seq,) = await self._append_many(db, [entry])
+        return seq
+
+    def _entry(
+        self,
+        action: str,
+        actor: Principal | None,
+        object_type: str | None,
+        object_id: object,
+        conversation_id: uuid.UUID | None,
+        outcome: Outcome,
+        client: Client | None,
+        detail: str | None,
+        actor_id: uuid.UUID | None,
+        role: str | None,
+    ) -> _Entry:
+        client = client or Client()
+        return _Entry(
+            at=self._clock.now(),
+            actor_id=actor.user_id if actor else actor_id,
+            role=actor.role.value if actor else role,
+            action=action[:64],
+            object_type=_clip(object_type, 32),
+            object_id=_clip(str(object_id) if object_id is not None else None, 64),
+            conversation_id=conversation_id,
+            client_ip=_clip(client.ip, 64),
+            user_agent=_clip(client.user_agent, 300),
+            outcome=Outcome(outcome).value,
+            detail=_clip(detail, 300),
+        )
+
+    async def _append_many(self, db: AsyncConnection, entries: list[_Entry]) -> list[int]:
+        # UPDATE first: it takes the head's lock before anything is read (see module docstring).
+        head = (
+            await db.execute(
+                audit_chain_head.update()
+                .where(audit_chain_head.c.id == 1)
+                .values(seq=audit_chain_head.c.seq + len(entries))
+                .returning(audit_chain_head.c.seq, audit_chain_head.c.hash)
+            )
+        ).one()
+        seq, previous = int(head.seq) - len(entries), str(head.hash)
+        rows: list[dict[str, Any]] = []
+        for entry in entries:
+            seq += 1
+            record = AuditRecord(seq=seq, **asdict(entry), prev_hash=previous, hash="")
+            previous = chain_hash(self._secret, record.prev_hash, record)
+            rows.append({**asdict(record), "hash": previous})
+        await db.execute(audit_log.insert(), rows)
+        await db.execute(
+            audit_chain_head.update().where(audit_chain_head.c.id == 1).values(hash=previous)
+        )
+        return [row["seq"] for row in rows]
+
+    # --- the writer: one per event loop --------------------------------------------------
+
+    def _ensure_writer(self) -> asyncio.Queue[tuple[_Entry, asyncio.Future[int]]]:
+        loop = asyncio.get_running_loop()
+        if self._queue is None or self._writer is None or self._writer.get_loop() is not loop:
+            self._queue = asyncio.Queue()
+            self._writer = loop.create_task(self._write_batches(self._queue))
+        return self._queue
+
+    async def _write_batches(
+        self, queue: asyncio.Queue[tuple[_Entry, asyncio.Future[int]]]
+    ) -> None:
+        while True:
+            batch = [await queue.get()]
+            while len(batch) < self._max_batch and not queue.empty():
+                batch.append(queue.get_nowait())
+            try:
+                async with self._db.transaction() as db:
+                    seqs = await self._append_many(db, [entry for entry, _ in batch])
+            except Exception as error:  # noqa: BLE001 - every waiter hears of it
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for (_, future), seq in zip(batch, seqs, strict=True):
+                if not future.done():
+                    future.set_result(seq)
+
+    # --- reading --------------------------------------------------------------------------
+
+    async def query(
+        self,
+        *,
+        user_id: uuid.UUID | None = None,
+        conversation_id: uuid.UUID | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        after_seq: int = 0,
+        limit: int = 100,
+    ) -> list[AuditRecord]:
+        """Matching rows in chain order (oldest first), starting after `after_seq`."""
+        query = sa.select(audit_log).where(audit_log.c.seq > after_seq)
+        if user_id is not None:
+            query = query.where(audit_log.c.actor_id == user_id)
+        if conversation_id is not None:
+            query = query.where(audit_log.c.conversation_id == conversation_id)
+        if action is not None:
+            query = query.where(audit_log.c.action == action)
+        if since is not None:
+            query = query.where(audit_log.c.at >= since)
+        query = query.order_by(audit_log.c.seq).limit(limit)
+        async with self._db.read() as db:
+            return [AuditRecord(**row._asdict()) for row in await db.execute(query)]
+
+    async def iterate(self, **filters: Any) -> AsyncIterator[AuditRecord]:
+        """Every matching row, in batches (for exports of any size)."""
+        after = 0
+        while True:
+            batch = await self.query(**filters, after_seq=after, limit=EXPORT_BATCH)
+            for record in batch:
+                yield record
+            if len(batch) < EXPORT_BATCH:
+                return
+            after = batch[-1].seq
+
+    async def verify(self) -> VerifyResult:
+        """Walk the chain; the first row whose link or HMAC does not match is where it breaks."""
+        expected_prev, expected_seq, checked = GENESIS_HASH, 1, 0
+        async for record in self.iterate():
+            if record.seq != expected_seq:
+                return VerifyResult(
+                    checked,
+                    expected_seq,
+                    f"rows {expected_seq}..{record.seq - 1} are missing (deleted)",
+                )
+            if record.prev_hash != expected_prev:
+                return VerifyResult(checked, record.seq, "link to the previous row does not match")
+            if not hmac.compare_digest(
+                chain_hash(self._secret, record.prev_hash, record), record.hash
+            ):
+                return VerifyResult(checked, record.seq, "row content does not match its HMAC")
+            expected_prev, expected_seq, checked = record.hash, record.seq + 1, checked + 1
+        async with self._db.read() as db:
+            head = (await db.execute(sa.select(audit_chain_head))).one()
+        if head.seq != expected_seq - 1 or head.hash != expected_prev:
+            return VerifyResult(
+                checked,
+                expected_seq,
+                f"the chain ends at row {expected_seq - 1} but its head says {head.seq} "
+                "(rows deleted at the end)",
+            )
+        return VerifyResult(checked)

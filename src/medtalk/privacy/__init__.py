@@ -1,0 +1,1 @@
+"""Data protection jobs: key rotation, retention purge, a patient's data export."""

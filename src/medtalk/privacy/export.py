@@ -1,0 +1,133 @@
+"""A user's data export (access requests): their conversations, messages and files as a zip.
+
+The zip is produced while it is sent (zipfile writes to an unseekable sink that the generator
+drains after each piece), so neither the archive nor decrypted files ever touch the disk.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+import zipfile
+from collections.abc import AsyncIterator
+from typing import Any
+
+from medtalk.chat import store
+from medtalk.chat.service import ChatService
+from medtalk.core.clock import Clock, iso_z
+from medtalk.db.engine import Database
+from medtalk.files.service import FileService
+
+PAGE = 200
+README = """medtalk data export
+
+conversations.json                      your conversations (parties, status, dates)
+conversations/<id>/messages.jsonl       every message, oldest first, one JSON object a line
+conversations/<id>/files/<fileId>-<name> the files shared in the conversation
+"""
+
+
+class _Sink(io.RawIOBase):
+    """Collects what zipfile writes; not seekable, so zipfile streams (data descriptors)."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self._buffer += data
+        return len(data)
+
+    def take(self) -> bytes:
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        return data
+
+
+class DataExport:
+    def __init__(self, db: Database, chat: ChatService, files: FileService, clock: Clock) -> None:
+        self._db = db
+        self._chat = chat
+        self._files = files
+        self._clock = clock
+
+    async def conversations_of(self, user_id: uuid.UUID) -> list[store.ConversationRow]:
+        found: list[store.ConversationRow] = []
+        async with self._db.read() as db:
+            while True:
+                _total, rows = await store.list_conversations(db, user_id, None, len(found), PAGE)
+                found += rows
+                if len(rows) < PAGE:
+                    return found
+
+    async def zip_stream(self, user_id: uuid.UUID) -> AsyncIterator[bytes]:
+        conversations = await self.conversations_of(user_id)
+        sink = _Sink()
+        with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("README.txt", README)
+            summary = [await self._summary(row) for row in conversations]
+            archive.writestr(
+                "conversations.json",
+                json.dumps(
+                    {
+                        "userId": str(user_id),
+                        "exportedAt": iso_z(self._clock.now()),
+                        "conversations": summary,
+                    },
+                    ensure_ascii=False,
+                    indent=2,
+                ),
+            )
+            yield sink.take()
+            for row in conversations:
+                async for piece in self._conversation(archive, sink, row):
+                    yield piece
+        yield sink.take()
+
+    async def _summary(self, row: store.ConversationRow) -> dict[str, Any]:
+        async with self._db.read() as db:
+            names = await store.user_names(db, {row.patient_id, row.doctor_id})
+        return {
+            "id": str(row.id),
+            "patientId": str(row.patient_id),
+            "patientName": names.get(row.patient_id, ""),
+            "doctorId": str(row.doctor_id),
+            "doctorName": names.get(row.doctor_id, ""),
+            "appointmentId": str(row.appointment_id) if row.appointment_id else None,
+            "status": row.status,
+            "createdAt": iso_z(row.created_at),
+            "lastMessageAt": iso_z(row.last_message_at),
+        }
+
+    async def _conversation(
+        self, archive: zipfile.ZipFile, sink: _Sink, row: store.ConversationRow
+    ) -> AsyncIterator[bytes]:
+        folder = f"conversations/{row.id}"
+        file_ids: list[tuple[uuid.UUID, str]] = []
+        with archive.open(f"{folder}/messages.jsonl", "w", force_zip64=True) as out:
+            after = 0
+            while True:
+                page = await self._chat.messages_after(row.id, after, PAGE)
+                for message in page:
+                    wire = message.wire()
+                    wire.pop("fileUrl", None)  # a short-lived link means nothing in an archive
+                    out.write(json.dumps(wire, ensure_ascii=False).encode() + b"\n")
+                    if message.file_id is not None:
+                        file_ids.append((message.file_id, message.file_name or "file"))
+                yield sink.take()
+                if len(page) < PAGE:
+                    break
+                after = page[-1].seq
+        for file_id, name in file_ids:
+            try:
+                stored = await self._files.find(file_id)
+            except Exception:
+                continue  # purged or never clean: nothing to export
+            safe = name.replace("/", "_").replace("\\", "_")[:120]
+            with archive.open(f"{folder}/files/{file_id}-{safe}", "w", force_zip64=True) as out:
+                async for piece in await self._files.content(stored):
+                    out.write(piece)
+                    yield sink.take()

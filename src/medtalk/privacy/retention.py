@@ -1,0 +1,136 @@
+"""Retention: purge the messages and files of conversations closed or archived long enough ago.
+
+The conversation row stays (ids, parties, status, dates: no content) so the audit trail and
+other records that name it still resolve. Each purged conversation gets an audit row, written
+in the same transaction as the deletion. `purge_expired` is what a scheduler calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from medtalk.audit import AuditTrail
+from medtalk.core.clock import Clock
+from medtalk.db.engine import Database
+from medtalk.db.tables import chat_files, chat_messages, conversations
+from medtalk.files.storage import FileStorage
+from medtalk.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PurgeReport:
+    dry_run: bool
+    conversations: list[uuid.UUID] = field(default_factory=list)
+    messages: int = 0
+    files: int = 0
+
+
+def retention_days(settings: Settings) -> dict[str, int]:
+    """Days of inactivity after which a conversation of each status is purged (0: never)."""
+    return {
+        "CLOSED": settings.retention_closed_days,
+        "ARCHIVED": settings.retention_archived_days,
+    }
+
+
+async def expired_conversations(
+    db: Database, clock: Clock, days_by_status: dict[str, int], limit: int = 1000
+) -> list[uuid.UUID]:
+    """Conversations past their status's retention that still hold messages or files."""
+    now = clock.now()
+    # updated_at moves with every message and every status change (closing, archiving).
+    activity = conversations.c.updated_at
+    expired = [
+        sa.and_(conversations.c.status == status, activity < now - timedelta(days=days))
+        for status, days in days_by_status.items()
+        if days > 0
+    ]
+    if not expired:
+        return []
+    holds_data = sa.or_(
+        sa.exists().where(chat_messages.c.conversation_id == conversations.c.id),
+        sa.exists().where(chat_files.c.conversation_id == conversations.c.id),
+    )
+    query = (
+        sa.select(conversations.c.id)
+        .where(sa.or_(*expired), holds_data)
+        .order_by(conversations.c.id)
+        .limit(limit)
+    )
+    async with db.read() as connection:
+        return [row.id for row in await connection.execute(query)]
+
+
+async def purge_expired(
+    db: Database,
+    storage: FileStorage,
+    clock: Clock,
+    audit: AuditTrail,
+    days_by_status: dict[str, int],
+    *,
+    dry_run: bool = False,
+) -> PurgeReport:
+    """Delete messages and files of expired conversations (or, with dry_run, count them)."""
+    report = PurgeReport(dry_run=dry_run)
+    for conversation_id in await expired_conversations(db, clock, days_by_status):
+        report.conversations.append(conversation_id)
+        if dry_run:
+            messages, files = await _count(db, conversation_id)
+        else:
+            messages, files = await _purge(db, storage, audit, conversation_id)
+        report.messages += messages
+        report.files += files
+    return report
+
+
+async def _count(db: Database, conversation_id: uuid.UUID) -> tuple[int, int]:
+    async with db.read() as connection:
+        messages = await connection.scalar(
+            sa.select(sa.func.count()).where(chat_messages.c.conversation_id == conversation_id)
+        )
+        files = await connection.scalar(
+            sa.select(sa.func.count()).where(chat_files.c.conversation_id == conversation_id)
+        )
+    return int(messages or 0), int(files or 0)
+
+
+async def _purge(
+    db: Database, storage: FileStorage, audit: AuditTrail, conversation_id: uuid.UUID
+) -> tuple[int, int]:
+    async with db.transaction() as connection:
+        keys = list(
+            await connection.scalars(
+                sa.select(chat_files.c.storage_key).where(
+                    chat_files.c.conversation_id == conversation_id
+                )
+            )
+        )
+        messages = await connection.execute(
+            chat_messages.delete().where(chat_messages.c.conversation_id == conversation_id)
+        )
+        await connection.execute(
+            chat_files.delete().where(chat_files.c.conversation_id == conversation_id)
+        )
+        await audit.append(
+            connection,
+            "retention.purge",
+            role="SYSTEM",
+            object_type="conversation",
+            object_id=conversation_id,
+            conversation_id=conversation_id,
+            detail=f"{messages.rowcount} messages, {len(keys)} files",
+        )
+    # After commit: a failure here leaves sealed, unreferenced objects, never dangling rows.
+    for key in keys:
+        try:
+            await storage.delete(key)
+        except Exception:
+            logger.exception("could not delete a purged file object")
+    return int(messages.rowcount), len(keys)

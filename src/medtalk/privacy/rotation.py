@@ -1,0 +1,235 @@
+"""Re-encrypt everything under the newest key of the ring, in batches, resumably.
+
+Message rows are rewritten in place (same associated data: the message id). Files are copied to
+a new object sealed with the newest key, the row is switched over, then the old object deleted;
+this goes through the FileStorage interface, so any backend that seals files (local disk today)
+is rotated the same way. Rows under a key that is no longer in the ring cannot be opened: they
+are counted and the rotation refuses to report success while any remain.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from medtalk.core.clock import Clock
+from medtalk.core.crypto import DecryptionError, KeyRing
+from medtalk.db.engine import Database
+from medtalk.db.tables import chat_files, chat_messages, maintenance_checkpoints
+from medtalk.files.storage import FileStorage
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class RotationReport:
+    current_key: str
+    messages_rotated: int = 0
+    files_rotated: int = 0
+    unreadable: int = 0  # under a key of the ring but failing authentication (tampered)
+    missing_keys: Counter[str] = field(default_factory=Counter)  # rows per unknown key id
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing_keys and not self.unreadable
+
+
+async def pending(db: Database, keys: KeyRing) -> tuple[int, int]:
+    """(message rows, file rows) not yet under the newest key."""
+    async with db.read() as connection:
+        messages = await connection.scalar(
+            sa.select(sa.func.count()).where(chat_messages.c.key_id != keys.current_id)
+        )
+        files = await connection.scalar(
+            sa.select(sa.func.count()).where(
+                chat_files.c.key_id.is_not(None), chat_files.c.key_id != keys.current_id
+            )
+        )
+    return int(messages or 0), int(files or 0)
+
+
+async def rows_under_missing_keys(db: Database, keys: KeyRing) -> Counter[str]:
+    """Rows (messages and files) whose key id is not in the ring, per key id."""
+    found: Counter[str] = Counter()
+    async with db.read() as connection:
+        for table in (chat_messages, chat_files):
+            query = (
+                sa.select(table.c.key_id, sa.func.count())
+                .where(table.c.key_id.is_not(None), table.c.key_id.not_in(list(keys.keys)))
+                .group_by(table.c.key_id)
+            )
+            for key_id, count in await connection.execute(query):
+                found[key_id] += int(count)
+    return found
+
+
+class KeyRotation:
+    def __init__(
+        self,
+        db: Database,
+        keys: KeyRing,
+        storage: FileStorage,
+        clock: Clock,
+        *,
+        batch_size: int = 500,
+    ) -> None:
+        self._db = db
+        self._keys = keys
+        self._storage = storage
+        self._clock = clock
+        self._batch = batch_size
+
+    async def run(self, progress: Progress | None = None) -> RotationReport:
+        report = RotationReport(self._keys.current_id)
+        advance = progress or (lambda _n: None)
+        await self._rotate_messages(report, advance)
+        await self._rotate_files(report, advance)
+        report.missing_keys = await rows_under_missing_keys(self._db, self._keys)
+        return report
+
+    # --- checkpoints: where an interrupted run resumes ----------------------------------
+
+    def _checkpoint_name(self, table: str) -> str:
+        return f"rotate:{table}:{self._keys.current_id}"
+
+    async def _checkpoint(self, name: str) -> uuid.UUID | None:
+        query = sa.select(maintenance_checkpoints.c.position).where(
+            maintenance_checkpoints.c.name == name
+        )
+        async with self._db.read() as db:
+            position = (await db.execute(query)).scalar_one_or_none()
+        return uuid.UUID(position) if position else None
+
+    async def _save_checkpoint(self, db: AsyncConnection, name: str, last: uuid.UUID) -> None:
+        values = {"position": str(last), "updated_at": self._clock.now()}
+        updated = await db.execute(
+            maintenance_checkpoints.update()
+            .where(maintenance_checkpoints.c.name == name)
+            .values(**values)
+        )
+        if updated.rowcount == 0:
+            await db.execute(maintenance_checkpoints.insert().values(name=name, **values))
+
+    async def _clear_checkpoint(self, name: str) -> None:
+        async with self._db.transaction() as db:
+            await db.execute(
+                maintenance_checkpoints.delete().where(maintenance_checkpoints.c.name == name)
+            )
+
+    # --- messages -------------------------------------------------------------------------
+
+    async def _rotate_messages(self, report: RotationReport, advance: Progress) -> None:
+        name = self._checkpoint_name("messages")
+        after = await self._checkpoint(name)
+        current = self._keys.current_id
+        while True:
+            query = (
+                sa.select(chat_messages.c.id, chat_messages.c.key_id, chat_messages.c.content)
+                .where(chat_messages.c.key_id != current)
+                .order_by(chat_messages.c.id)
+                .limit(self._batch)
+            )
+            if after is not None:
+                query = query.where(chat_messages.c.id > after)
+            async with self._db.transaction() as db:
+                rows = list(await db.execute(query))
+                if not rows:
+                    break
+                for row in rows:
+                    report.messages_rotated += await self._reseal_message(db, row, report)
+                after = rows[-1].id
+                await self._save_checkpoint(db, name, after)
+            advance(len(rows))
+        await self._clear_checkpoint(name)
+
+    async def _reseal_message(
+        self,
+        db: AsyncConnection,
+        row: Any,
+        report: RotationReport,
+    ) -> int:
+        if row.key_id not in self._keys.keys:
+            return 0  # counted at the end; nothing we can do without the key
+        try:
+            text = self._keys.open_text(row.key_id, row.content, associated=str(row.id))
+        except DecryptionError:
+            report.unreadable += 1
+            logger.error("message %s fails authentication; left as it is", row.id)
+            return 0
+        key_id, sealed = self._keys.seal_text(text, associated=str(row.id))
+        # Only if nobody changed the row meanwhile (compare-and-set on the old ciphertext).
+        result = await db.execute(
+            chat_messages.update()
+            .where(
+                chat_messages.c.id == row.id,
+                chat_messages.c.key_id == row.key_id,
+                chat_messages.c.content == row.content,
+            )
+            .values(key_id=key_id, content=sealed)
+        )
+        return int(result.rowcount)
+
+    # --- files ----------------------------------------------------------------------------
+
+    async def _rotate_files(self, report: RotationReport, advance: Progress) -> None:
+        name = self._checkpoint_name("files")
+        after = await self._checkpoint(name)
+        current = self._keys.current_id
+        while True:
+            query = (
+                sa.select(chat_files.c.id, chat_files.c.key_id, chat_files.c.storage_key)
+                .where(chat_files.c.key_id.is_not(None), chat_files.c.key_id != current)
+                .order_by(chat_files.c.id)
+                .limit(max(1, self._batch // 10))
+            )
+            if after is not None:
+                query = query.where(chat_files.c.id > after)
+            async with self._db.read() as db:
+                rows = list(await db.execute(query))
+            if not rows:
+                break
+            for row in rows:
+                report.files_rotated += await self._reseal_file(row, report)
+            after = rows[-1].id
+            async with self._db.transaction() as db:
+                await self._save_checkpoint(db, name, after)
+            advance(len(rows))
+        await self._clear_checkpoint(name)
+
+    async def _reseal_file(self, row: Any, report: RotationReport) -> int:
+        if row.key_id not in self._keys.keys:
+            return 0
+        new_key = secrets.token_hex(20)
+        try:
+            key_id = await self._storage.put(
+                new_key, self._storage.read(row.storage_key, row.key_id)
+            )
+        except DecryptionError:
+            report.unreadable += 1
+            logger.error("file %s fails authentication; left as it is", row.id)
+            return 0
+        except FileNotFoundError:
+            report.unreadable += 1
+            logger.error("file %s has no stored object", row.id)
+            return 0
+        async with self._db.transaction() as db:
+            result = await db.execute(
+                chat_files.update()
+                .where(chat_files.c.id == row.id, chat_files.c.storage_key == row.storage_key)
+                .values(storage_key=new_key, key_id=key_id)
+            )
+        if result.rowcount:
+            await self._storage.delete(row.storage_key)
+            return 1
+        await self._storage.delete(new_key)  # the row changed under us (purged): drop the copy
+        return 0

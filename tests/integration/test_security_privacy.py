@@ -1,0 +1,116 @@
+"""Privacy: retention purges what is past its time (and audits it); a patient exports their
+own data as a zip, over REST or by an operator's command."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import UTC, datetime, timedelta
+
+from medtalk.privacy.retention import purge_expired
+from medtalk.security_cli import runtime
+from world import World
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+async def age(world: World, conversation: str, status: str, days: int) -> None:
+    """Close (or archive) a conversation and make its last activity `days` old."""
+    then = (datetime.now(UTC) - timedelta(days=days)).replace(tzinfo=None)
+    await world.server.execute(
+        "UPDATE conversations SET status = :s, last_message_at = :t, updated_at = :t "
+        "WHERE id = :id",
+        s=status,
+        t=then,
+        id=world.server.db_uuid(conversation),
+    )
+
+
+async def test_retention_purges_expired_conversations_only(world: World) -> None:
+    patient, doctor = await world.patient(), await world.doctor()
+    doctors = [await world.doctor(f"BS. {i}") for i in range(3)]
+    old_closed = await patient.opens_conversation_with(doctor, "cũ và đã đóng")
+    await doctor.uploads(old_closed, "x.pdf", PDF)
+    young_closed = await patient.opens_conversation_with(doctors[0], "mới đóng")
+    old_archived = await patient.opens_conversation_with(doctors[1], "lưu trữ lâu")
+    active = await patient.opens_conversation_with(doctors[2], "đang mở")
+    await age(world, old_closed, "CLOSED", 400)
+    await age(world, young_closed, "CLOSED", 10)
+    await age(world, old_archived, "ARCHIVED", 400)
+    await age(world, active, "ACTIVE", 4000)
+    policy = {"CLOSED": 365, "ARCHIVED": 0}  # archived: keep forever
+    settings = world.server.settings
+    async with runtime(settings) as rt:
+        dry = await purge_expired(rt.db, rt.storage, rt.clock, rt.audit, policy, dry_run=True)
+        assert [str(c) for c in dry.conversations] == [old_closed]
+        assert (dry.messages, dry.files) == (2, 1)
+        assert len((await patient.history(old_closed))["messages"]) == 2  # dry run kept it
+        done = await purge_expired(rt.db, rt.storage, rt.clock, rt.audit, policy)
+        assert (done.messages, done.files) == (2, 1)
+        again = await purge_expired(rt.db, rt.storage, rt.clock, rt.audit, policy)
+        assert again.conversations == []
+    assert (await patient.history(old_closed))["messages"] == []
+    for kept in (young_closed, old_archived, active):
+        assert len((await patient.history(kept))["messages"]) == 1
+    files = await world.server.sql(
+        "SELECT id FROM chat_files WHERE conversation_id = :c", c=world.server.db_uuid(old_closed)
+    )
+    assert files == []
+    rows = await world.server.audit_rows(conversation_id=old_closed, action="retention.purge")
+    assert [(r.role, r.detail) for r in rows] == [("SYSTEM", "2 messages, 1 files")]
+
+
+async def test_retention_purge_command(world: World) -> None:
+    patient, doctor = await world.patient(), await world.doctor()
+    conversation = await patient.opens_conversation_with(doctor, "sẽ bị xoá")
+    await age(world, conversation, "ARCHIVED", 40)
+    dry = await world.server.cli(
+        "retention", "purge", "--dry-run", MEDTALK_RETENTION_ARCHIVED_DAYS="30"
+    )
+    assert dry.exit_code == 0 and "would purge" in dry.output
+    assert len((await patient.history(conversation))["messages"]) == 1
+    done = await world.server.cli("retention", "purge", MEDTALK_RETENTION_ARCHIVED_DAYS="30")
+    assert done.exit_code == 0, done.output
+    assert (await patient.history(conversation))["messages"] == []
+
+
+def read_zip(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.testzip() is None
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+async def test_a_patient_exports_their_own_data(world: World) -> None:
+    patient, doctor, conversation = await world.consultation("Xin chào bác sĩ")
+    await doctor.sends(conversation, "Bạn nên uống thuốc sau bữa ăn")
+    uploaded = await doctor.uploads(conversation, "don-thuoc.pdf", PDF + b"RX")
+    # Someone else's conversation with the same doctor must not leak into the export.
+    other = await world.patient("Bệnh nhân khác")
+    theirs = await other.opens_conversation_with(doctor, "BÍ-MẬT-CỦA-NGƯỜI-KHÁC")
+    response = await patient.get("/api/v1/chat/export")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/zip"
+    files = read_zip(response.content)
+    summary = json.loads(files["conversations.json"])
+    assert [c["id"] for c in summary["conversations"]] == [conversation]
+    lines = files[f"conversations/{conversation}/messages.jsonl"].decode().splitlines()
+    contents = [json.loads(line)["content"] for line in lines]
+    assert contents == ["Xin chào bác sĩ", "Bạn nên uống thuốc sau bữa ăn", "don-thuoc.pdf"]
+    name = f"conversations/{conversation}/files/{uploaded['fileId']}-don-thuoc.pdf"
+    assert files[name] == PDF + b"RX"
+    everything = b"".join(files.values()) + str(list(files)).encode()
+    assert "BÍ-MẬT".encode() not in everything and theirs.encode() not in everything
+    # Doctors and admins do not use the patient export.
+    assert (await doctor.get("/api/v1/chat/export")).status_code == 403
+
+
+async def test_operator_exports_a_users_data(world: World, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    patient, _doctor, conversation = await world.consultation("Dữ liệu của tôi")
+    out = tmp_path / "export.zip"
+    result = await world.server.cli("export", "--user", str(patient.id), "--output", str(out))
+    assert result.exit_code == 0, result.output
+    files = read_zip(out.read_bytes())
+    assert f"conversations/{conversation}/messages.jsonl" in files
+    rows = await world.server.audit_rows(action="export.patient", object_id=str(patient.id))
+    assert [r.role for r in rows] == ["OPERATOR"]

@@ -1,0 +1,276 @@
+// Video calls: the doctor starts one from a conversation, the patient gets a prompt, and both
+// meet in a CallView: WebRTC peer-to-peer over our signaling, or Jitsi Meet when configured.
+import { api } from "./api";
+import { alertText, announce, h } from "./dom";
+import { formatDuration, t } from "./i18n";
+import { JitsiCall } from "./jitsi";
+import { type CallUi, PeerCall } from "./peer";
+import { MARK_ACCEPTED, MARK_FIRST_FRAME } from "./timing";
+import type { Realtime } from "./realtime";
+import type { Identity } from "./session";
+import { describeError } from "./thread";
+import type { CallEnded, CallIncoming, JoinResult, RoomCreated, RoomToken } from "./types";
+
+export interface CallHooks {
+  navigate(path: string): void;
+  otherName(conversationId: string | null): string | null;
+}
+
+
+export class Calls {
+  private prompt: HTMLElement | null = null;
+  private promptRoom: string | null = null;
+  private view: CallView | null = null;
+  private conversationOf = new Map<string, string | null>();
+
+  constructor(
+    private readonly me: Identity,
+    private readonly rt: Realtime,
+    private readonly hooks: CallHooks,
+  ) {
+    rt.on<CallIncoming>("call_incoming", (call) => this.ring(call));
+    rt.on<CallEnded>("call_ended", (ended) => {
+      if (ended.roomId === this.promptRoom) this.dismissPrompt();
+    });
+    // Answered in another tab or on another device: stop ringing here.
+    rt.on<{ roomId: string }>("call_started", (started) => {
+      if (started.roomId === this.promptRoom && this.view?.roomId !== started.roomId) this.dismissPrompt();
+    });
+  }
+
+  async start(conversationId: string): Promise<void> {
+    const room = await api<RoomCreated>("POST", "/api/v1/video-call/create-room", { conversationId });
+    this.conversationOf.set(room.roomId, conversationId);
+    this.hooks.navigate(`/call/${room.roomId}`);
+  }
+
+  private ring(call: CallIncoming): void {
+    if (call.callerId === this.me.userId) return;
+    this.dismissPrompt();
+    this.conversationOf.set(call.roomId, call.conversationId);
+    this.promptRoom = call.roomId;
+    const accept = h("button", { type: "button", class: "primary accept", i18n: "accept", onclick: () => {
+      performance.clearMarks(MARK_ACCEPTED);
+      performance.mark(MARK_ACCEPTED);
+      this.dismissPrompt();
+      this.hooks.navigate(`/call/${call.roomId}`);
+    } });
+    const decline = h("button", { type: "button", class: "danger decline", i18n: "decline", onclick: () => {
+      this.dismissPrompt();
+      void api("PUT", `/api/v1/video-call/rooms/${call.roomId}/end`).catch(() => undefined);
+    } });
+    this.prompt = h("div", {
+      class: "incoming-call",
+      role: "alertdialog",
+      "aria-labelledby": "incoming-title",
+      "aria-describedby": "incoming-from",
+    },
+      h("h2", { id: "incoming-title", i18n: "incomingCall" }),
+      h("p", { id: "incoming-from", i18n: "incomingCallFrom", i18nVars: JSON.stringify({ name: call.callerName }) }),
+      h("div", { class: "actions" }, accept, decline));
+    document.body.append(this.prompt);
+    accept.focus();
+    alertText(t("incomingCallFrom", { name: call.callerName }));
+  }
+
+  private dismissPrompt(): void {
+    this.prompt?.remove();
+    this.prompt = null;
+    this.promptRoom = null;
+  }
+
+  /** Show the call screen for a room (the route /call/{roomId}). */
+  open(roomId: string, container: HTMLElement): void {
+    if (this.view?.roomId === roomId) {
+      container.append(this.view.el);
+      return;
+    }
+    this.view?.leave();
+    const conversationId = this.conversationOf.get(roomId) ?? null;
+    this.view = new CallView(roomId, this.me, this.rt, this.hooks.otherName(conversationId), () => {
+      this.close();
+      this.hooks.navigate(conversationId ? `/conversations/${conversationId}` : "/");
+    });
+    container.append(this.view.el);
+    void this.view.start();
+  }
+
+  /** The route left /call/...: hang up a call still going, and drop the view. */
+  close(): void {
+    this.view?.leave();
+    this.view = null;
+  }
+}
+
+/** What a CallView drives: a provider's way of carrying media (peer.ts or jitsi.ts). */
+export interface Carrier {
+  stop(): void;
+}
+
+class CallView {
+  readonly el: HTMLElement;
+  private statusEl: HTMLElement;
+  private timerEl: HTMLElement;
+  private stage: HTMLElement;
+  private controls: HTMLElement;
+  private qualityEl: HTMLElement;
+  private carrier: Carrier | null = null;
+  private startedAt: number | null = null;
+  private timer = 0;
+  private ended = false;
+  private unsubscribe: Array<() => void> = [];
+
+  constructor(
+    readonly roomId: string,
+    private readonly me: Identity,
+    private readonly rt: Realtime,
+    private readonly otherName: string | null,
+    private readonly onDone: () => void,
+  ) {
+    this.statusEl = h("p", { class: "call-status", role: "status" });
+    this.timerEl = h("time", { class: "call-timer", role: "timer", i18nLabel: "callTimer" }, "00:00");
+    this.qualityEl = h("span", { class: "quality unknown", role: "status", i18nLabel: "quality" },
+      h("span", { class: "bars", "aria-hidden": "true" }, h("i"), h("i"), h("i")),
+      h("span", { class: "quality-text", i18n: "qualityUnknown" }));
+    this.stage = h("div", { class: "stage" });
+    this.controls = h("div", { class: "call-controls", role: "group", i18nLabel: "callTitle" });
+    this.el = h("section", { class: "call", "aria-labelledby": "call-title" },
+      h("header", { class: "call-header" },
+        h("h2", { id: "call-title", i18n: "callTitle" }), this.timerEl, this.qualityEl),
+      this.statusEl, this.stage, this.controls);
+    window.addEventListener("pagehide", this.onPageHide);
+  }
+
+  async start(): Promise<void> {
+    performance.clearMarks(MARK_FIRST_FRAME);
+    this.setStatus(t("callConnecting"));
+    this.unsubscribe.push(
+      this.rt.on<{ roomId: string; startedAt: string }>("call_started", (e) => {
+        if (e.roomId === this.roomId) this.started();
+      }),
+      this.rt.on<CallEnded>("call_ended", (e) => {
+        if (e.roomId !== this.roomId) return;
+        // Ended before both were in, and not by us: the patient declined (or never answered).
+        const unanswered = this.startedAt === null && this.me.role === "DOCTOR" && e.reason !== "ended_by_host";
+        if (unanswered) this.finish(null, t("callDeclined", { name: this.otherName ?? "…" }));
+        else this.finish(e.duration);
+      }),
+      this.rt.on<{ roomId: string; userName: string }>("participant_left", (e) => {
+        if (e.roomId === this.roomId && !this.ended) this.setStatus(t("participantLeft", { name: e.userName }));
+      }),
+    );
+    try {
+      const token = await api<RoomToken>("GET", `/api/v1/video-call/rooms/${this.roomId}/token`);
+      if (this.ended) return;
+      const ui: CallUi = { stage: this.stage, controls: this.controls, quality: this.qualityEl };
+      const hangUp = () => void this.hangUp();
+      if (token.provider === "jitsi") {
+        this.carrier = await JitsiCall.start(token, ui, hangUp);
+        if (this.ended) {
+          this.carrier.stop();
+          return;
+        }
+        const joined = await this.join(true, true);
+        if (joined.status === "IN_PROGRESS") this.started();
+        return;
+      }
+      const peer = new PeerCall(this.roomId, this.me, this.rt, token, ui, this.otherName, hangUp);
+      this.carrier = peer;
+      await peer.open().catch((error) => {
+        if (!this.ended) this.setStatus(t("mediaDenied", { message: String(error?.message ?? error) }));
+      });
+      if (this.ended) return;
+      const joined = await this.join(peer.hasVideo, peer.hasAudio);
+      if (this.ended) return;
+      if (joined.status === "IN_PROGRESS") this.started();
+      else if (joined.status === "ENDED" || joined.status === "CANCELLED") this.finish(null, t("callEnded"));
+      else this.setStatus(t("callWaiting", { name: this.otherName ?? "…" }));
+    } catch (error) {
+      if (!this.ended) {
+        this.finish(null, t("callFailed", { message: describeError(error) }));
+      }
+    }
+  }
+
+  private join(hasCamera: boolean, hasMicrophone: boolean): Promise<JoinResult> {
+    return api<JoinResult>("POST", `/api/v1/video-call/rooms/${this.roomId}/join`, {
+      deviceInfo: { browser: browserName(), hasCamera, hasMicrophone },
+    });
+  }
+
+  private started(): void {
+    if (this.ended) return;
+    if (this.startedAt === null) {
+      // This device's clock: the server's startedAt may be skewed against it.
+      this.startedAt = Date.now();
+      this.timer = window.setInterval(() => this.tick(), 1000);
+      this.tick();
+    }
+    this.setStatus(t("callConnected"));
+    if (this.carrier instanceof PeerCall) this.carrier.bothIn();
+  }
+
+  private tick(): void {
+    if (this.startedAt === null) return;
+    this.timerEl.textContent = formatDuration((Date.now() - this.startedAt) / 1000);
+  }
+
+  private async hangUp(): Promise<void> {
+    if (this.ended) return;
+    try {
+      await this.rt.call("hangup", { roomId: this.roomId });
+    } catch {
+      await api("PUT", `/api/v1/video-call/rooms/${this.roomId}/end`).catch(() => undefined);
+    }
+    this.finish(null);
+  }
+
+  /** End on this side: release camera and microphone, keep a short summary on screen. */
+  private finish(duration: number | null, why: string | null = null): void {
+    if (this.ended) return;
+    this.ended = true;
+    const seconds = duration ?? (this.startedAt ? (Date.now() - this.startedAt) / 1000 : null);
+    this.teardown();
+    this.el.classList.add("ended");
+    const text = why ?? (seconds ? t("callEndedDuration", { duration: formatDuration(seconds) }) : t("callEnded"));
+    this.setStatus(text);
+    announce(text);
+    const back = h("button", { type: "button", class: "primary back-to-chat", i18n: "backToChat", onclick: () => this.onDone() });
+    this.controls.replaceChildren(back);
+    back.focus();
+  }
+
+  private teardown(): void {
+    window.clearInterval(this.timer);
+    window.removeEventListener("pagehide", this.onPageHide);
+    for (const off of this.unsubscribe) off();
+    this.unsubscribe = [];
+    this.carrier?.stop();
+    this.carrier = null;
+  }
+
+  /** Leaving the call screen while the call goes on counts as hanging up. */
+  leave(): void {
+    if (!this.ended) {
+      this.rt.socket.emit("hangup", { roomId: this.roomId });
+      this.ended = true;
+    }
+    this.teardown();
+    this.el.remove();
+  }
+
+  private onPageHide = (): void => {
+    if (!this.ended) this.rt.socket.emit("hangup", { roomId: this.roomId });
+  };
+
+  private setStatus(text: string): void {
+    this.statusEl.textContent = text;
+  }
+}
+
+function browserName(): string {
+  const match = /(Edg|Chrome|Chromium|Firefox|Version)\/([\d.]+)/.exec(navigator.userAgent);
+  if (!match) return navigator.userAgent.slice(0, 60);
+  const name = { Edg: "Edge", Version: "Safari" }[match[1]] ?? match[1];
+  return `${name} ${match[2]}`;
+}

@@ -1,0 +1,285 @@
+// Peer-to-peer WebRTC over our signaling (offer / answer / ice_candidate on /ws/chat), with the
+// spec's media constraints, mute and camera switches, and quality from getStats.
+import { h } from "./dom";
+import { type MessageKey, t } from "./i18n";
+import { MARK_FIRST_FRAME } from "./timing";
+import type { Realtime } from "./realtime";
+import type { Identity } from "./session";
+import type { RoomToken, Signal } from "./types";
+
+export interface CallUi {
+  stage: HTMLElement;
+  controls: HTMLElement;
+  quality: HTMLElement;
+}
+
+// As the spec's WebRTC section asks: 720p video, echo cancellation and noise suppression.
+const MEDIA: MediaStreamConstraints = {
+  video: { width: 1280, height: 720 },
+  audio: { echoCancellation: true, noiseSuppression: true },
+};
+const STATS_EVERY_MS = 2500;
+const REPORT_EVERY = 2; // samples: call_stats goes to the server about every 5 s
+
+interface Sample {
+  at: number;
+  bytes: number;
+  packetsReceived: number;
+  packetsLost: number;
+}
+
+export class PeerCall {
+  hasVideo = false;
+  hasAudio = false;
+  private pc: RTCPeerConnection;
+  private local: MediaStream | null = null;
+  private localVideo: HTMLVideoElement;
+  private remoteVideo: HTMLVideoElement;
+  private queued: RTCIceCandidateInit[] = [];
+  private offered = false;
+  private statsTimer = 0;
+  private samples = 0;
+  private previous: Sample | null = null;
+  private offs: Array<() => void> = [];
+  private muteButton: HTMLButtonElement;
+  private cameraButton: HTMLButtonElement;
+  private readonly isHost: boolean;
+
+  constructor(
+    private readonly roomId: string,
+    me: Identity,
+    private readonly rt: Realtime,
+    token: RoomToken,
+    private readonly ui: CallUi,
+    otherName: string | null,
+    hangUp: () => void,
+  ) {
+    this.isHost = me.role === "DOCTOR"; // the contract: the host (doctor) offers
+    const config = token.configuration ?? { stunServers: [], turnServers: [] };
+    this.pc = new RTCPeerConnection({
+      iceServers: [
+        ...(config.stunServers ?? []).map((urls) => ({ urls })),
+        ...(config.turnServers ?? []).map((s) => ({ urls: s.urls, username: s.username, credential: s.credential })),
+      ],
+    });
+    this.remoteVideo = h("video", {
+      class: "remote-video",
+      autoplay: true,
+      playsinline: true,
+      ...(otherName ? { i18nLabel: "remoteVideo", i18nVars: JSON.stringify({ name: otherName }) } : { i18nLabel: "remoteVideoGeneric" }),
+    });
+    this.localVideo = h("video", { class: "local-video", autoplay: true, playsinline: true, i18nLabel: "localVideo" });
+    this.localVideo.muted = true;
+    ui.stage.append(this.remoteVideo, this.localVideo);
+    this.muteButton = toggle("mute", "mute-button", (off) => this.setTrack("audio", !off));
+    this.cameraButton = toggle("cameraOff", "camera-button", (off) => this.setTrack("video", !off));
+    ui.controls.append(
+      this.muteButton,
+      this.cameraButton,
+      h("button", { type: "button", class: "danger hang-up", onclick: hangUp },
+        h("span", { i18n: "hangUp" })),
+    );
+    this.wire();
+  }
+
+  /** Camera and microphone (720p, echo cancellation, noise suppression) into the connection. */
+  async open(): Promise<void> {
+    try {
+      this.local = await navigator.mediaDevices.getUserMedia(MEDIA);
+    } catch (error) {
+      // Still take part: receive the other side even without a camera or microphone.
+      this.pc.addTransceiver("audio", { direction: "recvonly" });
+      this.pc.addTransceiver("video", { direction: "recvonly" });
+      this.muteButton.disabled = true;
+      this.cameraButton.disabled = true;
+      throw error;
+    }
+    if (this.pc.signalingState === "closed") {
+      // The call ended while the browser was asking for the camera: let go of it at once.
+      for (const track of this.local.getTracks()) track.stop();
+      this.local = null;
+      return;
+    }
+    this.hasVideo = this.local.getVideoTracks().length > 0;
+    this.hasAudio = this.local.getAudioTracks().length > 0;
+    for (const track of this.local.getTracks()) this.pc.addTrack(track, this.local);
+    this.localVideo.srcObject = this.local;
+  }
+
+  private wire(): void {
+    this.pc.ontrack = (event) => {
+      const stream = event.streams[0] ?? new MediaStream([event.track]);
+      if (this.remoteVideo.srcObject !== stream) {
+        this.remoteVideo.srcObject = stream;
+        this.watchFirstFrame();
+      }
+    };
+    this.pc.onicecandidate = (event) => {
+      if (event.candidate) {
+        this.rt.call("ice_candidate", { roomId: this.roomId, candidate: event.candidate.toJSON() }).catch(() => undefined);
+      }
+    };
+    this.pc.onconnectionstatechange = () => {
+      if (this.pc.connectionState === "failed" && this.isHost) void this.offer(true);
+    };
+    const mine = (signal: Signal) => signal.roomId === this.roomId;
+    this.offs.push(
+      this.rt.on<Signal>("offer", (s) => mine(s) && void this.onOffer(s)),
+      this.rt.on<Signal>("answer", (s) => mine(s) && void this.onAnswer(s)),
+      this.rt.on<Signal>("ice_candidate", (s) => mine(s) && void this.onCandidate(s)),
+    );
+    this.statsTimer = window.setInterval(() => void this.measure(), STATS_EVERY_MS);
+  }
+
+  /** Both participants are in (call_started, or our join found the call in progress). */
+  bothIn(): void {
+    if (this.isHost && !this.offered) void this.offer(false);
+  }
+
+  private async offer(iceRestart: boolean): Promise<void> {
+    this.offered = true;
+    const offer = await this.pc.createOffer({ iceRestart });
+    await this.pc.setLocalDescription(offer);
+    await this.rt.call("offer", { roomId: this.roomId, sdp: { type: offer.type, sdp: offer.sdp } });
+  }
+
+  private async onOffer(signal: Signal): Promise<void> {
+    if (!signal.sdp) return;
+    await this.pc.setRemoteDescription(signal.sdp);
+    await this.flushCandidates();
+    const answer = await this.pc.createAnswer();
+    await this.pc.setLocalDescription(answer);
+    await this.rt.call("answer", { roomId: this.roomId, sdp: { type: answer.type, sdp: answer.sdp } });
+  }
+
+  private async onAnswer(signal: Signal): Promise<void> {
+    if (!signal.sdp || this.pc.signalingState !== "have-local-offer") return;
+    await this.pc.setRemoteDescription(signal.sdp);
+    await this.flushCandidates();
+  }
+
+  private async onCandidate(signal: Signal): Promise<void> {
+    if (!signal.candidate) return;
+    // Candidates can overtake the offer or answer they belong to: hold them until it is set.
+    if (!this.pc.remoteDescription) this.queued.push(signal.candidate);
+    else await this.pc.addIceCandidate(signal.candidate).catch(() => undefined);
+  }
+
+  private async flushCandidates(): Promise<void> {
+    const queued = this.queued;
+    this.queued = [];
+    for (const candidate of queued) await this.pc.addIceCandidate(candidate).catch(() => undefined);
+  }
+
+  private watchFirstFrame(): void {
+    const video = this.remoteVideo;
+    const mark = () => {
+      if (performance.getEntriesByName(MARK_FIRST_FRAME).length === 0) performance.mark(MARK_FIRST_FRAME);
+      video.classList.add("playing");
+    };
+    // The first decoded frame; `playing` as a fallback where frame callbacks are missing.
+    if (typeof video.requestVideoFrameCallback === "function") video.requestVideoFrameCallback(() => mark());
+    else (video as HTMLVideoElement).addEventListener("playing", mark, { once: true });
+  }
+
+  private setTrack(kind: "audio" | "video", enabled: boolean): void {
+    for (const track of this.local?.getTracks() ?? []) if (track.kind === kind) track.enabled = enabled;
+    if (kind === "video") this.localVideo.classList.toggle("camera-off", !enabled);
+  }
+
+  // --- quality ------------------------------------------------------------------------------
+
+  private async measure(): Promise<void> {
+    if (this.pc.connectionState === "closed") return;
+    const report = await this.pc.getStats();
+    let bytes = 0;
+    let packetsReceived = 0;
+    let packetsLost = 0;
+    let fps = 0;
+    let width = 0;
+    let height = 0;
+    let rtt: number | null = null;
+    report.forEach((stat) => {
+      if (stat.type === "inbound-rtp") {
+        bytes += stat.bytesReceived ?? 0;
+        packetsReceived += stat.packetsReceived ?? 0;
+        packetsLost += Math.max(0, stat.packetsLost ?? 0);
+        if (stat.kind === "video") {
+          fps = stat.framesPerSecond ?? 0;
+          width = stat.frameWidth ?? 0;
+          height = stat.frameHeight ?? 0;
+        }
+      } else if (stat.type === "candidate-pair" && stat.nominated && stat.state === "succeeded") {
+        if (typeof stat.currentRoundTripTime === "number") rtt = stat.currentRoundTripTime * 1000;
+      }
+    });
+    const now: Sample = { at: performance.now(), bytes, packetsReceived, packetsLost };
+    const before = this.previous;
+    this.previous = now;
+    if (!before) return;
+    const seconds = (now.at - before.at) / 1000;
+    const received = now.packetsReceived - before.packetsReceived;
+    const lost = now.packetsLost - before.packetsLost;
+    const stats = {
+      roomId: this.roomId,
+      bitrateKbps: Math.round(((now.bytes - before.bytes) * 8) / 1000 / Math.max(seconds, 0.001)),
+      packetLossPct: received + lost > 0 ? Math.round((lost / (received + lost)) * 1000) / 10 : 0,
+      rttMs: rtt === null ? null : Math.round(rtt),
+      framesPerSecond: Math.round(fps),
+      width,
+      height,
+    };
+    let score = localScore(stats.bitrateKbps, stats.packetLossPct, stats.rttMs);
+    this.samples += 1;
+    // The server wants every figure; skip a report until the round-trip time is known.
+    if (this.samples % REPORT_EVERY === 0 && stats.rttMs !== null) {
+      const ack = await this.rt.call<{ qualityScore?: number }>("call_stats", stats).catch(() => null);
+      if (typeof ack?.qualityScore === "number") score = ack.qualityScore;
+    }
+    this.showQuality(score, stats.bitrateKbps, stats.packetLossPct, stats.rttMs);
+  }
+
+  private showQuality(score: number, kbps: number, loss: number, rtt: number | null): void {
+    const level = score >= 70 ? "good" : score >= 40 ? "fair" : "poor";
+    const key: MessageKey = level === "good" ? "qualityGood" : level === "fair" ? "qualityFair" : "qualityPoor";
+    this.ui.quality.className = `quality ${level}`;
+    this.ui.quality.dataset.score = String(score);
+    const text = this.ui.quality.querySelector<HTMLElement>(".quality-text");
+    if (text) {
+      text.dataset.i18n = key;
+      text.textContent = t(key);
+    }
+    this.ui.quality.title = t("qualityDetails", { kbps, loss, rtt: rtt ?? "–" });
+  }
+
+  stop(): void {
+    window.clearInterval(this.statsTimer);
+    for (const off of this.offs) off();
+    for (const track of this.local?.getTracks() ?? []) track.stop();
+    this.pc.close();
+    this.remoteVideo.srcObject = null;
+    this.localVideo.srcObject = null;
+  }
+}
+
+/** 0-100 from what this side sees, used until (and between) the server's qualityScore acks. */
+function localScore(kbps: number, lossPct: number, rttMs: number | null): number {
+  let score = 100;
+  if (kbps < 300) score -= 30;
+  else if (kbps < 800) score -= 10;
+  score -= Math.min(50, lossPct * 8);
+  if (rttMs !== null) score -= Math.min(30, Math.max(0, rttMs - 150) / 10);
+  return Math.max(0, Math.round(score));
+}
+
+/** A switch with a constant name; aria-pressed says whether it is on (muted, camera off). */
+function toggle(key: MessageKey, className: string, apply: (pressed: boolean) => void): HTMLButtonElement {
+  const button = h("button", { type: "button", class: `toggle ${className}`, "aria-pressed": "false" },
+    h("span", { i18n: key }));
+  button.addEventListener("click", () => {
+    const pressed = button.getAttribute("aria-pressed") !== "true";
+    button.setAttribute("aria-pressed", String(pressed));
+    apply(pressed);
+  });
+  return button;
+}
