@@ -289,6 +289,16 @@ async def test_a_ten_second_call_assembles_into_one_webm_with_video_and_audio(
     )
     assert rows[0][0] and rows[0][1].endswith(f"/recordings/{recording_id}/file")
     assert await chunk_rows(server, recording_id) == 0
+    audited = await server.sql(
+        "SELECT action, detail FROM audit_log WHERE object_id = :id ORDER BY seq", id=recording_id
+    )
+    assert [row[0] for row in audited] == [
+        "recording.requested",
+        "recording.consent_given",
+        "recording.stopped",
+        "recording.download",
+    ]
+    assert audited[2][1] == "call ended" and audited[3][1] == "signed link"
 
 
 async def test_a_recorder_that_restarts_continues_the_same_recording(
@@ -342,6 +352,7 @@ def test_production_with_jitsi_refuses_the_dev_jibri_secret() -> None:
         "link_secret": "another-real-secret-0123456789abcdef",
         "encryption_keys": "k1:" + base64.b64encode(b"k" * 32).decode(),
         "room_token_secret": "a-real-room-secret-0123456789abcdef",
+        "audit_secret": "a-real-audit-secret-0123456789abcdef",
         "video_provider": "jitsi",
     }
     with pytest.raises(ValueError, match="JIBRI_SECRET"):
