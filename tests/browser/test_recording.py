@@ -101,8 +101,10 @@ async def test_consented_recording_of_a_ten_second_call(
         await expect(page.locator(".recording-indicator")).to_be_hidden()
 
     # The server assembles it; both pages get a link to it.
+    stopped = time.monotonic()
     for page in (doctor, patient):
         await expect(page.locator(".recording-note a.recording-link")).to_be_visible(timeout=30_000)
+    saved = time.monotonic() - stopped
     href = await doctor.locator(".recording-note a.recording-link").get_attribute("href")
     assert href and "sig=" in href
     async with httpx.AsyncClient(base_url=web_server.base_url, timeout=30) as client:
@@ -115,7 +117,8 @@ async def test_consented_recording_of_a_ten_second_call(
     print(
         f"\nbrowser recording: {recorded:.1f} s recorded, ffprobe {duration:.2f} s, "
         f"{len(download.content) / 1e6:.2f} MB = {len(download.content) / 1e6 / duration * 60:.1f}"
-        " MB per minute"
+        f" MB per minute; stop -> link on both pages {saved:.2f} s"
+        f" (final-chunk grace {web_server.settings.recording_final_chunk_seconds:g} s)"
     )
     assert abs(duration - recorded) <= 1.0, (duration, recorded)
     video = next(stream for stream in info["streams"] if stream["codec_type"] == "video")
