@@ -26,7 +26,7 @@ apt_install clamd clamav-daemon
 # Operations: promtool (Debian's prometheus package) checks and unit-tests deploy/prometheus rules.
 apt_install promtool prometheus
 # Recording: ffmpeg makes the test WebM and ffprobe checks the assembled recording
-# (tests/integration/test_recording.py, tests/browser/test_recording.py).
+# (tests/integration/test_recording.py, tests/browser/test_browser_recording.py).
 apt_install ffmpeg ffmpeg
 # Web client: Debian's Chromium for the browser tests (tests/browser/); never a downloaded browser.
 apt_install chromium chromium
