@@ -7,6 +7,7 @@ import { JitsiCall } from "./jitsi";
 import { type CallUi, PeerCall } from "./peer";
 import { MARK_ACCEPTED, MARK_FIRST_FRAME } from "./timing";
 import type { Realtime } from "./realtime";
+import { RecordingPanel } from "./recording";
 import type { Identity } from "./session";
 import { describeError } from "./thread";
 import type { CallEnded, CallIncoming, JoinResult, RoomCreated, RoomToken } from "./types";
@@ -115,6 +116,7 @@ class CallView {
   private controls: HTMLElement;
   private qualityEl: HTMLElement;
   private carrier: Carrier | null = null;
+  private recording: RecordingPanel | null = null;
   private startedAt: number | null = null;
   private timer = 0;
   private ended = false;
@@ -166,6 +168,7 @@ class CallView {
       const hangUp = () => void this.hangUp();
       if (token.provider === "jitsi") {
         this.carrier = await JitsiCall.start(token, ui, hangUp);
+        this.attachRecording(null);
         if (this.ended) {
           this.carrier.stop();
           return;
@@ -176,6 +179,7 @@ class CallView {
       }
       const peer = new PeerCall(this.roomId, this.me, this.rt, token, ui, this.otherName, hangUp);
       this.carrier = peer;
+      this.attachRecording(peer);
       await peer.open().catch((error) => {
         if (!this.ended) this.setStatus(t("mediaDenied", { message: String(error?.message ?? error) }));
       });
@@ -190,6 +194,13 @@ class CallView {
         this.finish(null, t("callFailed", { message: describeError(error) }));
       }
     }
+  }
+
+  /** Consent prompt, indicator and (doctor, p2p) the recorder; Jitsi records with Jibri. */
+  private attachRecording(media: PeerCall | null): void {
+    this.recording = new RecordingPanel(this.roomId, this.me, this.rt, media, this.controls);
+    this.el.querySelector(".call-header")?.append(this.recording.indicator);
+    this.el.append(this.recording.note);
   }
 
   private join(hasCamera: boolean, hasMicrophone: boolean): Promise<JoinResult> {
@@ -208,6 +219,7 @@ class CallView {
     }
     this.setStatus(t("callConnected"));
     if (this.carrier instanceof PeerCall) this.carrier.bothIn();
+    void this.recording?.callStarted();
   }
 
   private tick(): void {
@@ -217,6 +229,7 @@ class CallView {
 
   private async hangUp(): Promise<void> {
     if (this.ended) return;
+    await this.recording?.beforeHangUp();
     try {
       await this.rt.call("hangup", { roomId: this.roomId });
     } catch {
@@ -230,6 +243,7 @@ class CallView {
     if (this.ended) return;
     this.ended = true;
     const seconds = duration ?? (this.startedAt ? (Date.now() - this.startedAt) / 1000 : null);
+    this.recording?.callEnded();
     this.teardown();
     this.el.classList.add("ended");
     const text = why ?? (seconds ? t("callEndedDuration", { duration: formatDuration(seconds) }) : t("callEnded"));
@@ -256,6 +270,8 @@ class CallView {
       this.ended = true;
     }
     this.teardown();
+    this.recording?.dispose();
+    this.recording = null;
     this.el.remove();
   }
 

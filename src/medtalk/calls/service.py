@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -94,6 +94,10 @@ class CallService:
         self._policy = policy
         # Set by the max-duration enforcer: a call started, so its next deadline may be sooner.
         self.on_call_started: Callable[[], None] = lambda: None
+        # Set by call recording (issue 10): stop a running recording when the call ends, and
+        # answer End Call with a fresh signed link to the finished recording.
+        self.on_call_finished: Callable[[uuid.UUID], Awaitable[None]] | None = None
+        self.recording_link: Callable[[RoomRow], Awaitable[str | None]] | None = None
 
     # --- rooms ----------------------------------------------------------------------------
 
@@ -343,9 +347,12 @@ class CallService:
             await self.finish(room, reason, ended_by=caller.user_id)
             async with self._db.read() as db:
                 room = await store.get_room(db, room_id) or room
+        url = room.recording_url
+        if room.has_recording and self.recording_link is not None:
+            url = await self.recording_link(room)
         return CallEnded(
             duration=room.duration or 0,
-            recording=Recording(available=room.has_recording, url=room.recording_url),
+            recording=Recording(available=room.has_recording, url=url),
         )
 
     async def hang_up(self, caller: Principal, room_id: uuid.UUID) -> CallEnded:
@@ -397,6 +404,12 @@ class CallService:
                     "reason": reason.value,
                 },
             )
+            if self.on_call_finished is not None:
+                try:
+                    await self.on_call_finished(room.id)
+                except Exception:
+                    # The recording job also stops recordings of ended calls on its next pass.
+                    logger.exception("could not stop the call's recording")
         return won
 
     async def end_overdue_calls(self) -> datetime | None:
