@@ -361,11 +361,10 @@ def build_operations(settings: Settings, services: Services) -> ops_routes.Opera
     """Readiness checks for every configured dependency, and the scrape-time gauges."""
     readiness = Readiness(settings.readiness_timeout_seconds)
     readiness.register("database", database_check(services.db))
-    # Set by the scale-out feature (getattr: absent until it lands).
-    if redis_url := getattr(settings, "redis_url", ""):
-        readiness.register("redis", redis_check(redis_url))
-    if amqp_url := getattr(settings, "amqp_url", ""):
-        readiness.register("rabbitmq", amqp_check(amqp_url))
+    if settings.redis_url:
+        readiness.register("redis", redis_check(settings.redis_url))
+    if settings.amqp_url:
+        readiness.register("rabbitmq", amqp_check(settings.amqp_url))
     if not settings.storage_url:
         readiness.register("storage", directory_check(settings.data_dir / "files"))
     active = ActiveConversations(

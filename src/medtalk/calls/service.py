@@ -210,6 +210,7 @@ class CallService:
         count, oldest = await store.rooms_created_since(db, user_id, now - DAY)
         if count >= self._policy.rooms_per_day and oldest is not None:
             retry_after = max(1, math.ceil((oldest + DAY - now).total_seconds()))
+            metrics.limit_hit("rooms-per-day")
             raise RateLimited(
                 f"at most {self._policy.rooms_per_day} rooms per day", retry_after=retry_after
             )

@@ -12,6 +12,7 @@ import contextlib
 import logging
 from datetime import timedelta
 
+from medtalk.core import metrics
 from medtalk.core.clock import Clock
 from medtalk.db.engine import Database
 from medtalk.jobs import outbox
@@ -66,6 +67,7 @@ class OutboxRelay:
             jobs = await outbox.claim_due(
                 db, self._clock.now(), BATCH, skip_locked=self._skip_locked
             )
+            metrics.set_job_queue_depth("outbox", await outbox.pending_count(db))
         for job in jobs:
             await self._hand_on(job)
         return len(jobs) == BATCH
@@ -78,6 +80,8 @@ class OutboxRelay:
             return
         async with self._db.transaction() as db:
             await outbox.finish(db, job.id)
+        if self._queue.runs_inline:
+            metrics.job_finished(job.kind)
 
     async def _postpone(self, job: Job, error: Exception) -> None:
         # A broker that is down is not the job's fault: only inline runs count toward dead.
@@ -91,6 +95,10 @@ class OutboxRelay:
             type(error).__name__,
             "dead-lettered" if dead else f"retry in {delay:.1f}s",
         )
+        if dead:
+            metrics.job_dead_lettered(job.kind)
+        elif self._queue.runs_inline:
+            metrics.job_retried(job.kind)
         async with self._db.transaction() as db:
             await outbox.postpone(
                 db,
