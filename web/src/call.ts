@@ -30,6 +30,11 @@ export class Calls {
     private readonly hooks: CallHooks,
   ) {
     rt.on<CallIncoming>("call_incoming", (call) => this.ring(call));
+    // A call placed while this page was closed or offline: `call_incoming` went to nobody.
+    rt.onState((state) => {
+      if (state === "online") void this.catchUp();
+    });
+    if (rt.state === "online") void this.catchUp();  // connected before we started listening
     rt.on<CallEnded>("call_ended", (ended) => {
       if (ended.roomId === this.promptRoom) this.dismissPrompt();
     });
@@ -43,6 +48,17 @@ export class Calls {
     const room = await api<RoomCreated>("POST", "/api/v1/video-call/create-room", { conversationId });
     this.conversationOf.set(room.roomId, conversationId);
     this.hooks.navigate(`/call/${room.roomId}`);
+  }
+
+  private async catchUp(): Promise<void> {
+    try {
+      const { rooms } = await api<{ rooms: Array<CallIncoming & { status: string }> }>(
+        "GET", "/api/v1/video-call/rooms");
+      const waiting = rooms.find((room) => room.status === "WAITING" && room.callerId !== this.me.userId);
+      if (waiting && !this.prompt && !this.view) this.ring(waiting);
+    } catch {
+      // Best effort: the live `call_incoming` still works.
+    }
   }
 
   private ring(call: CallIncoming): void {

@@ -30,6 +30,8 @@ from medtalk.calls.schemas import (
     EndReason,
     IceConfiguration,
     JoinedRoom,
+    OpenRoom,
+    OpenRooms,
     Participant,
     Recording,
     RoomCreated,
@@ -152,19 +154,31 @@ class CallService:
             provider=self._provider.name,
         )
         metrics.call_setup_attempted(self._provider.name)
-        await self._events.to_user(
-            patient_id,
-            "call_incoming",
-            {
-                "roomId": str(room.id),
-                "roomName": room.room_name,
-                "conversationId": str(conversation_id) if conversation_id else None,
-                "callerId": str(caller.user_id),
-                "callerName": names[caller.user_id],
-                "joinUrl": join_url,
-            },
-        )
+        incoming = self._open_room(room, names[caller.user_id])
+        await self._events.to_user(patient_id, "call_incoming", incoming.wire())
         return created
+
+    async def open_rooms(self, caller: Principal) -> OpenRooms:
+        """Rooms the caller may still join, so a patient who was offline when the doctor
+        called (and missed `call_incoming`) can still answer."""
+        async with self._db.read() as db:
+            rooms = await store.open_rooms_of(db, caller.user_id, self._clock.now())
+            names = await store.user_names(db, {room.host_id for room in rooms})
+        return OpenRooms(
+            rooms=[self._open_room(room, names.get(room.host_id, "")) for room in rooms]
+        )
+
+    def _open_room(self, room: RoomRow, host_name: str) -> OpenRoom:
+        return OpenRoom(
+            room_id=room.id,
+            room_name=room.room_name,
+            conversation_id=room.conversation_id,
+            caller_id=room.host_id,
+            caller_name=host_name,
+            join_url=self._provider.join_url(room.id, room.room_name, None),
+            status=RoomStatus(room.status),
+            expires_at=room.expires_at,
+        )
 
     def _planned_minutes(self, requested: int | None) -> float:
         if requested is None:
