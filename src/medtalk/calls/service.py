@@ -154,8 +154,10 @@ class CallService:
             provider=self._provider.name,
         )
         metrics.call_setup_attempted(self._provider.name)
-        incoming = self._open_room(room, names[caller.user_id])
-        await self._events.to_user(patient_id, "call_incoming", incoming.wire())
+        incoming = self._open_room(room, names[caller.user_id]).model_dump(
+            mode="json", by_alias=True, exclude={"status", "expires_at"}
+        )  # exactly the contract's call_incoming fields
+        await self._events.to_user(patient_id, "call_incoming", incoming)
         return created
 
     async def open_rooms(self, caller: Principal) -> OpenRooms:
