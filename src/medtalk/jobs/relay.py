@@ -22,6 +22,8 @@ from medtalk.jobs.queue import JobQueue
 logger = logging.getLogger(__name__)
 BATCH = 100
 MAX_DELAY_SECONDS = 30.0
+# How soon a job is offered again after the broker refused it (it is not the job's fault).
+BROKER_RETRY_SECONDS = 2.0
 
 
 class OutboxRelay:
@@ -68,26 +70,37 @@ class OutboxRelay:
                 db, self._clock.now(), BATCH, skip_locked=self._skip_locked
             )
             metrics.set_job_queue_depth("outbox", await outbox.pending_count(db))
-        for job in jobs:
-            await self._hand_on(job)
+        for index, job in enumerate(jobs):
+            if not await self._hand_on(job):
+                # The broker is unreachable: the rest of the batch would only wait out the same
+                # timeout, one by one. Put them back for the next pass instead.
+                for waiting in jobs[index + 1 :]:
+                    await self._postpone(waiting, ConnectionError("broker unreachable"))
+                return False
         return len(jobs) == BATCH
 
-    async def _hand_on(self, job: Job) -> None:
+    async def _hand_on(self, job: Job) -> bool:
+        """Publish (or run) one job; False when the broker could not take it."""
         try:
             await self._queue.publish(job)
         except Exception as exc:  # noqa: BLE001 - recorded on the row, retried later
             await self._postpone(job, exc)
-            return
+            return self._queue.runs_inline  # an inline failure is the job's, not the broker's
         async with self._db.transaction() as db:
             await outbox.finish(db, job.id)
         if self._queue.runs_inline:
             metrics.job_finished(job.kind)
+        return True
 
     async def _postpone(self, job: Job, error: Exception) -> None:
-        # A broker that is down is not the job's fault: only inline runs count toward dead.
+        # A broker that is down is not the job's fault: only inline runs count toward dead, and
+        # only their delay grows; broker outages retry soon, so work resumes when it is back.
         attempt = job.attempts + 1
         dead = self._queue.runs_inline and attempt >= self._max_attempts
-        delay = min(MAX_DELAY_SECONDS, self._retry_base * 2 ** min(job.attempts, 10))
+        if self._queue.runs_inline:
+            delay = min(MAX_DELAY_SECONDS, self._retry_base * 2 ** min(job.attempts, 10))
+        else:
+            delay = min(BROKER_RETRY_SECONDS, self._retry_base)
         logger.warning(
             "job %s (%s) not done (%s); %s",
             job.id,
