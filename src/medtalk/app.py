@@ -121,7 +121,7 @@ def build_services(
             "message_received", payload, to=sid, namespace=NAMESPACE, ignore_queue=True
         ),
     )
-    broadcast = create_broadcast(settings, delivery.deliver)
+    broadcast = create_broadcast(settings, delivery.deliver, keys)
     events = SocketEventSink(sio, broadcast)
     chat = ChatService(
         db,
