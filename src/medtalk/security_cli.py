@@ -247,7 +247,7 @@ def export_user(
 
     async def write(rt: Runtime) -> int:
         size = 0
-        export = DataExport(rt.db, rt.chat, rt.files, rt.clock)
+        export = DataExport(rt.db, rt.chat, rt.files, rt.clock, rt.storage)
         with output.open("wb") as out:
             async for piece in export.zip_stream(user_id):
                 out.write(piece)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -298,6 +300,13 @@ async def test_a_ten_second_call_assembles_into_one_webm_with_video_and_audio(
         "recording.stopped",
         "recording.download",
     ]
+
+    # The patient's data export (access request) carries the recording, byte for byte.
+    exported = await call.patient.get("/api/v1/chat/export")
+    assert exported.status_code == 200, exported.text
+    with zipfile.ZipFile(io.BytesIO(exported.content)) as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith(f"/recordings/{recording_id}.webm")]
+        assert archive.read(name) == download.content
     assert audited[2][1] == "call ended" and audited[3][1] == "signed link"
 
 

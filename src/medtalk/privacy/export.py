@@ -13,11 +13,15 @@ import zipfile
 from collections.abc import AsyncIterator
 from typing import Any
 
+import sqlalchemy as sa
+
 from medtalk.chat import store
 from medtalk.chat.service import ChatService
 from medtalk.core.clock import Clock, iso_z
 from medtalk.db.engine import Database
+from medtalk.db.tables import call_recordings, video_call_rooms
 from medtalk.files.service import FileService
+from medtalk.files.storage import FileStorage
 
 PAGE = 200
 README = """medtalk data export
@@ -25,6 +29,7 @@ README = """medtalk data export
 conversations.json                      your conversations (parties, status, dates)
 conversations/<id>/messages.jsonl       every message, oldest first, one JSON object a line
 conversations/<id>/files/<fileId>-<name> the files shared in the conversation
+conversations/<id>/recordings/<id>.webm  recorded video consultations (recorded with consent)
 """
 
 
@@ -48,11 +53,19 @@ class _Sink(io.RawIOBase):
 
 
 class DataExport:
-    def __init__(self, db: Database, chat: ChatService, files: FileService, clock: Clock) -> None:
+    def __init__(
+        self,
+        db: Database,
+        chat: ChatService,
+        files: FileService,
+        clock: Clock,
+        storage: FileStorage | None = None,
+    ) -> None:
         self._db = db
         self._chat = chat
         self._files = files
         self._clock = clock
+        self._storage = storage  # for call recordings (stored beside chat files)
 
     async def conversations_of(self, user_id: uuid.UUID) -> list[store.ConversationRow]:
         found: list[store.ConversationRow] = []
@@ -129,5 +142,30 @@ class DataExport:
             safe = name.replace("/", "_").replace("\\", "_")[:120]
             with archive.open(f"{folder}/files/{file_id}-{safe}", "w", force_zip64=True) as out:
                 async for piece in await self._files.content(stored):
+                    out.write(piece)
+                    yield sink.take()
+        async for piece in self._recordings(archive, sink, row.id, folder):
+            yield piece
+
+    async def _recordings(
+        self, archive: zipfile.ZipFile, sink: _Sink, conversation_id: uuid.UUID, folder: str
+    ) -> AsyncIterator[bytes]:
+        if self._storage is None:
+            return
+        query = (
+            sa.select(call_recordings.c.id, call_recordings.c.storage_key, call_recordings.c.key_id)
+            .join(video_call_rooms, video_call_rooms.c.id == call_recordings.c.room_id)
+            .where(
+                video_call_rooms.c.conversation_id == conversation_id,
+                call_recordings.c.status == "READY",
+                call_recordings.c.storage_key.is_not(None),
+            )
+        )
+        async with self._db.read() as db:
+            ready = list(await db.execute(query))
+        for recording in ready:
+            name = f"{folder}/recordings/{recording.id}.webm"
+            with archive.open(name, "w", force_zip64=True) as out:
+                async for piece in self._storage.read(recording.storage_key, recording.key_id):
                     out.write(piece)
                     yield sink.take()

@@ -26,7 +26,9 @@ async def export_my_data(
     """The calling patient's conversations, messages and files, as one zip."""
     if caller.role is not Role.PATIENT:
         raise Forbidden("the export is for patients' own data")
-    export = DataExport(services.db, services.chat, services.files, services.clock)
+    export = DataExport(
+        services.db, services.chat, services.files, services.clock, services.storage
+    )
     await audit.ok("export.patient", object_type="user", object_id=caller.user_id)
     stamp = (iso_z(services.clock.now()) or "").replace(":", "")[:15]
     return StreamingResponse(
