@@ -124,6 +124,12 @@ def medtalk_env(scenario: str, workdir: Path, port: int) -> dict[str, str]:
         # by configuration, for the benchmark only.
         "MEDTALK_RATE_MESSAGES_PER_MINUTE": str(BENCH_RATE_LIMIT),
         **BENCH_ENV,
+        # Another checkout's src/ to compare against (before/after), e.g. `git archive main src`.
+        **(
+            {"PYTHONPATH": os.environ["MEDTALK_BENCH_SRC"]}
+            if "MEDTALK_BENCH_SRC" in os.environ
+            else {}
+        ),
     }
 
 
@@ -456,13 +462,13 @@ PROFILE_AT: int | None = None  # --profile-rate: py-spy records the server durin
 
 
 def start_profile(server: Server, rate: int, seconds: float) -> subprocess.Popen[bytes] | None:
-    """py-spy (collapsed stacks, non-blocking sampling) on the first server process."""
+    """py-spy (collapsed stacks) on the first server process (the first node in a cluster)."""
     spy = ROOT / ".venv" / "bin" / "py-spy"
     if rate != PROFILE_AT or server.name == "node" or not spy.exists():
         return None
     out = RESULTS / f"profile-{server.name}-{rate}-{time.strftime('%H%M%S')}.txt"
     print(f"  profiling into {out.relative_to(ROOT)}", flush=True)
-    command = [str(spy), "record", "--nonblocking", "-r", "250", "-f", "raw", "-o", str(out)]
+    command = [str(spy), "record", "-r", "200", "-f", "raw", "-o", str(out)]
     command += ["-d", str(int(seconds)), "-p", str(server.processes[0].pid)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -750,6 +756,7 @@ def main() -> None:
             "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         },
         "settings": {"MEDTALK_RATE_MESSAGES_PER_MINUTE": BENCH_RATE_LIMIT, **BENCH_ENV},
+        "source": os.environ.get("MEDTALK_BENCH_SRC", "this checkout"),
     }
     print(f"machine: {os.cpu_count()} cores, {memory / 2**30:.1f} GiB, load {os.getloadavg()}")
     with tempfile.TemporaryDirectory(prefix="medtalk-bench-") as tmp:

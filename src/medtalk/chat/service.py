@@ -250,7 +250,7 @@ class ChatService:
             raise
         if created:
             self._kick_outbox()
-            await self._announce(message)
+            await self._announce(message, content)  # just sealed: no need to open it again
         return _sent(message)
 
     async def send_attachment(
@@ -481,10 +481,10 @@ class ChatService:
             has_thumbnail=attachment.has_thumbnail if attachment else False,
         )
 
-    async def _announce(self, message: MessageRow) -> None:
+    async def _announce(self, message: MessageRow, plaintext: str | None = None) -> None:
         metrics.message_sent(message.content_type)
         await self._events.message_created(
-            message.conversation_id, message.seq, self.view(message).wire()
+            message.conversation_id, message.seq, self.view(message, plaintext).wire()
         )
 
     async def history(
@@ -593,9 +593,10 @@ class ChatService:
 
     # --- helpers --------------------------------------------------------------------------
 
-    def view(self, row: MessageRow) -> Message:
+    def view(self, row: MessageRow, plaintext: str | None = None) -> Message:
+        """The wire model; `plaintext` is the content when the caller has it already."""
         file_id = row.file_id if row.file_status != "INFECTED" else None
-        content = self._open(row)
+        content = plaintext if plaintext is not None else self._open(row)
         return Message(
             id=row.id,
             message_id=row.id,
