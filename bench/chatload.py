@@ -79,6 +79,29 @@ class Server:
     cleanup: list[Any] = field(default_factory=list)
     # Loopback source addresses the clients spread over (the cluster's nginx hashes on them).
     sources: list[str] = field(default_factory=list)
+    database: str = ""  # where its outbox lives: a PostgreSQL URL or an SQLite file
+
+    def outbox_backlog(self) -> int | None:
+        """Jobs not yet run (offline notifications): background work that fell behind."""
+        query = "SELECT count(*) FROM outbox WHERE status = 'PENDING'"
+        if self.database.startswith("postgresql"):
+            import asyncpg
+
+            async def count() -> int:
+                url = self.database.replace("postgresql+asyncpg://", "postgresql://")
+                connection = await asyncpg.connect(url)
+                try:
+                    return int(await connection.fetchval(query))
+                finally:
+                    await connection.close()
+
+            return asyncio.run(count())
+        if self.database:
+            import sqlite3
+
+            with contextlib.closing(sqlite3.connect(self.database, timeout=30)) as connection:
+                return int(connection.execute(query).fetchone()[0])
+        return None
 
     def measured(self) -> list[psutil.Process]:
         """The processes whose CPU and memory count as the server's (all nodes, nginx)."""
@@ -150,6 +173,7 @@ def start_medtalk(scenario: str, workdir: Path) -> Server:
         cleanup.append(drop)
     process = spawn([str(ROOT / ".venv/bin/medtalk"), "serve"], env, workdir / f"{scenario}.log")
     server = Server(scenario, f"http://127.0.0.1:{port}", [process], True, cleanup)
+    server.database = env.get("MEDTALK_DATABASE_URL", str(workdir / scenario / "medtalk.db"))
     try:
         wait_ready(server.url, process, "/healthz")
     except Exception:
@@ -171,6 +195,7 @@ def start_cluster(workdir: Path, nodes: int = 2) -> Server:
         "MEDTALK_ENCRYPTION_KEYS": "bench:" + base64.b64encode(os.urandom(32)).decode(),
     }
     server = Server("cluster", "", [], True, [drop, lambda: forget_redis_prefix(redis_url, prefix)])
+    server.database = database_url
     try:
         env = {**medtalk_env("cluster", workdir, 0), **shared}
         subprocess.run(
@@ -764,6 +789,12 @@ def main() -> None:
             server = start(scenario, Path(tmp))
             try:
                 results[scenario] = asyncio.run(throughput(server, args.pairs, rates, args.seconds))
+                backlog = server.outbox_backlog()
+                if backlog is not None:
+                    # Measured a few seconds after the last step: offline-notification jobs
+                    # still queued are work the run left behind, not work it did.
+                    report.setdefault("outbox_backlog_after_run", {})[scenario] = backlog
+                    print(f"  {scenario}: {backlog} outbox jobs still pending", flush=True)
             finally:
                 server.stop()
         if args.idle:
@@ -783,6 +814,8 @@ def main() -> None:
     if results:
         text += [markdown(results), "", versus_baseline(results)]
         plot(results, RESULTS / f"latency-{stamp}.png")
+    if report.get("outbox_backlog_after_run"):
+        text += ["", f"outbox jobs pending after the run: {report['outbox_backlog_after_run']}"]
     if report.get("idle"):
         text += ["", idle_markdown(report["idle"])]
     (RESULTS / f"chatload-{stamp}.md").write_text("\n".join(text) + "\n")
