@@ -331,6 +331,8 @@ class StepResult:
     server_rss_mb: float
     client_cpu_pct: float = 0.0
     load_average: float = 0.0
+    unanswered: int = 0  # sent, but neither acknowledged nor refused by the end of the drain
+    cpu_ms_per_message: float = 0.0  # server CPU time / messages delivered
 
 
 @dataclass
@@ -454,6 +456,8 @@ async def run_step(
         server_rss_mb=round(peak_rss / 2**20, 1),
         client_cpu_pct=round(100 * client_cpu / wall, 1),
         load_average=round(os.getloadavg()[0], 2),
+        unanswered=sent - recorder.acked - recorder.errors,
+        cpu_ms_per_message=round(1000 * cpu / max(1, len(recorder.latencies)), 3),
     )
 
 
@@ -546,17 +550,23 @@ def idle_memory(server: Server, counts: list[int]) -> list[dict[str, float]]:
     rows = []
     for wanted in counts:
         count = wanted
-        if server.name != "node" and count > limit - 400:
+        if count > limit - 400:
             # One socket is one file descriptor in the server; its hard limit caps the count.
             count = limit - 400
             print(f"  capped {wanted} to {count}: the hard file limit here is {limit}", flush=True)
         started = time.perf_counter()
-        with _held(server.url, tokens, count) as took:
+        try:
+            with _held(server.url, tokens, count) as took:
+                time.sleep(3)
+                rss = _rss(processes)
+                cpu_settled = _cpu(processes)
+                time.sleep(2)
+                idle_cpu = 100 * (_cpu(processes) - cpu_settled) / 2
+        except RuntimeError as error:
+            print(f"  {server.name:>10} {count:>6} idle connections: failed ({error})", flush=True)
+            rows.append({"connections": count, "error": str(error)})
             time.sleep(3)
-            rss = _rss(processes)
-            cpu_settled = _cpu(processes)
-            time.sleep(2)
-            idle_cpu = 100 * (_cpu(processes) - cpu_settled) / 2
+            continue
         row = {
             "connections": count,
             "server_rss_mb": round(rss / 2**20, 1),
@@ -667,7 +677,9 @@ COLUMNS = {
     "max ms": "max_ms",
     "ack p99 ms": "ack_p99_ms",
     "errors": "errors",
+    "unanswered": "unanswered",
     "server CPU %": "server_cpu_pct",
+    "CPU ms/msg": "cpu_ms_per_message",
     "peak RSS MB": "server_rss_mb",
     "client CPU %": "client_cpu_pct",
     "load avg": "load_average",
@@ -741,6 +753,9 @@ def idle_markdown(idle: dict[str, list[dict[str, float]]]) -> str:
     ]
     for name, rows in idle.items():
         for row in rows:
+            if "error" in row:
+                lines.append(f"| {name} | {row['connections']} | failed: {row['error']} |")
+                continue
             lines.append(
                 f"| {name} | {row['connections']} | {row['server_rss_mb']} | "
                 f"{row['per_connection_kb']} | {row['connect_s']} | {row['idle_cpu_pct']} | "
@@ -806,6 +821,9 @@ def main() -> None:
                     print(f"  {scenario}: {backlog} outbox jobs pending, {left} after {drained} s")
             finally:
                 server.stop()
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        if results:
+            write_report(report, results, stamp)  # kept even if the idle runs fail below
         if args.idle:
             counts = [int(c) for c in args.idle.split(",")]
             report["idle"] = {}
@@ -815,9 +833,13 @@ def main() -> None:
                     report["idle"][name] = idle_memory(server, counts)
                 finally:
                     server.stop()
+            write_report(report, results, stamp)
+    print(f"results: bench/results/chatload-{stamp}.{{json,md}}", flush=True)
+
+
+def write_report(report: dict[str, Any], results: dict[str, list[StepResult]], stamp: str) -> None:
     report["throughput"] = {name: [asdict(s) for s in steps] for name, steps in results.items()}
     report["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    stamp = time.strftime("%Y%m%d-%H%M%S")
     (RESULTS / f"chatload-{stamp}.json").write_text(json.dumps(report, indent=2))
     text = []
     if results:
@@ -828,8 +850,7 @@ def main() -> None:
     if report.get("idle"):
         text += ["", idle_markdown(report["idle"])]
     (RESULTS / f"chatload-{stamp}.md").write_text("\n".join(text) + "\n")
-    print("\n".join(text))
-    print(f"results: bench/results/chatload-{stamp}.{{json,md}}", flush=True)
+    print("\n".join(text), flush=True)
 
 
 if __name__ == "__main__":
