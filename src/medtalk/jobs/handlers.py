@@ -69,11 +69,6 @@ class JobHandlers:
     async def notify_offline(self, payload: dict[str, Any]) -> None:
         """Tell a participant with no connected socket that a message is waiting."""
         key = f"notify:{payload['messageId']}:{payload['recipientId']}"
-        if await self._is_online(uuid.UUID(payload["recipientId"])):
-            # performance (issue 8): the common case does nothing, so it needs no claim (two
-            # transactions per message). Only a run that may notify claims, so still at most
-            # one notification goes out.
-            return
         if not await self._claim(key):
             return
         try:
