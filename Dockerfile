@@ -22,6 +22,10 @@ ENV PATH=/opt/medtalk/bin:$PATH \
     MEDTALK_PORT=8089 \
     MEDTALK_DATA_DIR=/var/lib/medtalk \
     MEDTALK_LOG_FORMAT=json
+# ffmpeg/ffprobe remux and measure assembled call recordings (docs/recording.md).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ffmpeg \
+ && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 medtalk \
  && useradd --system --uid 10001 --gid medtalk --home-dir /var/lib/medtalk --shell /usr/sbin/nologin medtalk \
  && install -d -o medtalk -g medtalk -m 0750 /var/lib/medtalk

@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic.fields import FieldInfo
 
-from medtalk.settings import DEV_JWT_SECRET, DEV_LINK_SECRET, Settings
+from medtalk.settings import DEV_JIBRI_SECRET, DEV_JWT_SECRET, DEV_LINK_SECRET, Settings
 
 TARGET = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
-DEV_SECRETS = {DEV_JWT_SECRET, DEV_LINK_SECRET}
+DEV_SECRETS = {DEV_JWT_SECRET, DEV_LINK_SECRET, DEV_JIBRI_SECRET}
 
 HEADER = """# Configuration reference
 

@@ -25,6 +25,9 @@ apt_install turnserver coturn
 apt_install clamd clamav-daemon
 # Operations: promtool (Debian's prometheus package) checks and unit-tests deploy/prometheus rules.
 apt_install promtool prometheus
+# Recording: ffmpeg makes the test WebM and ffprobe checks the assembled recording
+# (tests/integration/test_recording.py, tests/browser/test_browser_recording.py).
+apt_install ffmpeg ffmpeg
 # Web client: Debian's Chromium for the browser tests (tests/browser/); never a downloaded browser.
 apt_install chromium chromium
 # Scale-out: nginx in front of two nodes; private redis/rabbitmq for the fault tests.

@@ -164,6 +164,7 @@ def test_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settin
         "max_image_bytes": 1024 * 1024,
         "log_level": "WARNING",
         "stun_urls": [],  # no Internet here: a public STUN server would only slow ICE down
+        "recording_final_chunk_seconds": 1.0,  # recordings assemble a second after they stop
     }
     values.update(overrides)
     return Settings(**values)
@@ -505,6 +506,20 @@ class Person:
             "PUT", f"/api/v1/chat/conversations/{conversation}/status", json={"status": status}
         )
 
+    # --- call recording ---------------------------------------------------------------------
+
+    async def uploads_chunk(
+        self, room_id: str, recording_id: str, index: int, data: bytes
+    ) -> httpx.Response:
+        """PUT one recorder chunk; the response is returned as is (tests check refusals)."""
+        path = f"/api/v1/video-call/rooms/{room_id}/recordings/{recording_id}/chunks/{index}"
+        return await self.put(path, content=data, headers={"Content-Type": "video/webm"})
+
+    async def recording(self, room_id: str, recording_id: str) -> dict[str, Any]:
+        response = await self.get(f"/api/v1/video-call/rooms/{room_id}/recordings/{recording_id}")
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
     async def connects(self, token: str | None = None) -> Socket:
         events = Events()
         client = socketio.AsyncClient(reconnection=False)
@@ -594,6 +609,54 @@ class World:
         """A patient and a doctor with a conversation and a video room the doctor opened."""
         patient, doctor, conversation = await self.consultation()
         return patient, doctor, await doctor.creates_room(conversation, **room)
+
+    async def call_in_progress(self) -> LiveCall:
+        """A patient and a doctor in a video call (both joined, both connected)."""
+        patient, doctor, room = await self.video_consultation()
+        patient_socket, doctor_socket = await patient.connects(), await doctor.connects()
+        await doctor.joins_room(room["roomId"])
+        joined = await patient.joins_room(room["roomId"])
+        assert joined["status"] == "IN_PROGRESS", joined
+        return LiveCall(patient, doctor, room, patient_socket, doctor_socket)
+
+
+@dataclass
+class LiveCall:
+    """A call in progress: both people joined, both sockets connected."""
+
+    patient: Person
+    doctor: Person
+    room: dict[str, Any]
+    patient_socket: Socket
+    doctor_socket: Socket
+
+    @property
+    def room_id(self) -> str:
+        return str(self.room["roomId"])
+
+    async def doctor_asks_to_record(self) -> str:
+        """The doctor asks, the patient is prompted; returns the recording id."""
+        ack = await self.doctor_socket.call("recording_request", {"roomId": self.room_id})
+        assert ack.get("status") == "REQUESTED", ack
+        prompt = await self.patient_socket.events.next("recording_consent_requested")
+        assert prompt["recordingId"] == ack["recordingId"]
+        return str(ack["recordingId"])
+
+    async def patient_answers(self, accepted: bool) -> dict[str, Any]:
+        ack = await self.patient_socket.call(
+            "recording_consent", {"roomId": self.room_id, "accepted": accepted}
+        )
+        assert "error" not in ack, ack
+        return dict(ack)
+
+    async def recording_runs(self) -> str:
+        """Asked, consented, and both sides told that recording started."""
+        recording_id = await self.doctor_asks_to_record()
+        await self.patient_answers(True)
+        for socket_ in (self.doctor_socket, self.patient_socket):
+            started = await socket_.events.next("recording_started")
+            assert started["recordingId"] == recording_id
+        return recording_id
 
 
 def forged_token(user_id: uuid.UUID, role: str = "PATIENT", **claims: Any) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import socketio
@@ -58,9 +59,14 @@ from medtalk.realtime.events import ChatNamespace
 from medtalk.realtime.fanout import NAMESPACE, SocketEventSink
 from medtalk.realtime.node import NodeTasks
 from medtalk.realtime.presence import create_presence
+from medtalk.recordings import routes as recording_routes
+from medtalk.recordings.assembler import AssemblyPolicy, RecordingAssembler
+from medtalk.recordings.links import RecordingLinks
+from medtalk.recordings.media import MediaTools
+from medtalk.recordings.service import RecordingPolicy, RecordingService
 from medtalk.sessions import create_revocation_list
 from medtalk.sessions import routes as session_routes
-from medtalk.settings import Settings
+from medtalk.settings import DEV_JIBRI_SECRET, Settings
 from medtalk.users.service import UserDirectory
 from medtalk.web import install_demo_accounts, install_web_client
 
@@ -116,7 +122,7 @@ def build_services(
             "message_received", payload, to=sid, namespace=NAMESPACE, ignore_queue=True
         ),
     )
-    broadcast = create_broadcast(settings, delivery.deliver)
+    broadcast = create_broadcast(settings, delivery.deliver, keys)
     events = SocketEventSink(sio, broadcast)
     chat = ChatService(
         db,
@@ -139,6 +145,10 @@ def build_services(
     services.presence = presence
     services.calls = build_calls(settings, db, clock, events)
     namespace.attach_calls(services.calls)
+    services.recordings, services.recording_jobs = build_recordings(
+        settings, db, storage, clock, events, services.calls, audit
+    )
+    namespace.attach_recordings(services.recordings)
     node = NodeTasks(
         broadcast,
         delivery,
@@ -211,6 +221,51 @@ def build_calls(
     return CallService(db, clock, sink, provider, CallPolicy.from_settings(settings))
 
 
+def build_recordings(
+    settings: Settings,
+    db: Database,
+    storage: FileStorage,
+    clock: Clock,
+    events: EventSink,
+    calls: CallService,
+    audit: AuditTrail,
+) -> tuple[RecordingService, RecordingAssembler]:
+    """Call recording (issue 10): consent, chunk uploads, the assembly job, Jibri uploads.
+    Recordings share the file store (and its client) with chat files."""
+    links = RecordingLinks(
+        settings.link_secret, settings.recording_link_ttl_seconds, settings.public_url
+    )
+    policy = RecordingPolicy(
+        chunk_max_bytes=settings.recording_chunk_max_bytes,
+        max_bytes=settings.recording_max_bytes,
+        final_chunk_grace=timedelta(seconds=settings.recording_final_chunk_seconds),
+        jibri_secret=settings.jibri_secret,
+        refuse_dev_jibri_secret=DEV_JIBRI_SECRET if settings.mode == "production" else None,
+    )
+    recordings = RecordingService(db, clock, events, storage, links, policy, audit)
+    calls.on_call_finished = recordings.call_finished
+    calls.recording_link = recordings.room_link
+    scanner = None
+    if settings.clamd_url:
+        scanner = ClamdScanner(settings.clamd_url, settings.clamd_timeout_seconds)
+    assembler = RecordingAssembler(
+        recordings,
+        db,
+        clock,
+        events,
+        storage,
+        links,
+        MediaTools(settings.recording_ffmpeg, settings.recording_ffprobe),
+        AssemblyPolicy(
+            lease=timedelta(seconds=settings.recording_assembly_lease_seconds),
+            poll_seconds=settings.recording_poll_seconds,
+            work_dir=settings.data_dir / "recording-work",
+        ),
+        scanner=scanner,
+    )
+    return recordings, assembler
+
+
 async def _wire_page(chat: ChatService, conversation_id: Any, after: int) -> list[dict[str, Any]]:
     return [message.wire() for message in await chat.messages_after(conversation_id, after)]
 
@@ -253,11 +308,15 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         enforcer.start()
         await services.files.start()
+        if services.recording_jobs is not None:
+            services.recording_jobs.start()
         await background.start()
         try:
             yield
         finally:
             await background.stop()
+            if services.recording_jobs is not None:
+                await services.recording_jobs.stop()
             await services.files.stop()
             await enforcer.stop()
             await services.db.close()
@@ -278,6 +337,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     api.include_router(chat_routes.router)
     api.include_router(file_routes.router)
     api.include_router(call_routes.router)
+    api.include_router(recording_routes.router)
     api.include_router(ops_routes.router)
     # security (issue 9)
     api.include_router(session_routes.router)
@@ -305,11 +365,10 @@ def build_operations(settings: Settings, services: Services) -> ops_routes.Opera
     """Readiness checks for every configured dependency, and the scrape-time gauges."""
     readiness = Readiness(settings.readiness_timeout_seconds)
     readiness.register("database", database_check(services.db))
-    # Set by the scale-out feature (getattr: absent until it lands).
-    if redis_url := getattr(settings, "redis_url", ""):
-        readiness.register("redis", redis_check(redis_url))
-    if amqp_url := getattr(settings, "amqp_url", ""):
-        readiness.register("rabbitmq", amqp_check(amqp_url))
+    if settings.redis_url:
+        readiness.register("redis", redis_check(settings.redis_url))
+    if settings.amqp_url:
+        readiness.register("rabbitmq", amqp_check(settings.amqp_url))
     if not settings.storage_url:
         readiness.register("storage", directory_check(settings.data_dir / "files"))
     active = ActiveConversations(

@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
 DEV_LINK_SECRET = "dev-only-link-secret-change-me-0123456789abcdef"
 DEV_ROOM_TOKEN_SECRET = "dev-only-room-token-secret-change-me-0123456789"
+DEV_JIBRI_SECRET = "dev-only-jibri-secret-change-me-0123456789abcdef"  # recording (issue 10)
 
 
 def _comma_list(value: Any) -> Any:
@@ -242,6 +243,47 @@ class Settings(BaseSettings):
     def _calls_refuse_dev_secrets(self) -> Settings:
         if self.mode == "production" and self.room_token_secret == DEV_ROOM_TOKEN_SECRET:
             raise ValueError("production mode needs MEDTALK_ROOM_TOKEN_SECRET")
+        return self
+
+    # --- recording (issue 10): consented call recordings, chunk uploads, assembly, Jibri -----
+    recording_chunk_max_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="largest recorder chunk (one MediaRecorder blob)"
+    )
+    recording_max_bytes: int = Field(
+        4 * 1024 * 1024 * 1024, description="largest recording (sum of its chunks, or Jibri's file)"
+    )
+    recording_final_chunk_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="after a stop, the recorder's last chunk is still accepted this long; "
+        "assembly starts when it has passed",
+    )
+    recording_assembly_lease_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="a node assembling a recording holds it this long (renewed while working); "
+        "after a crash another node (or the restarted one) takes over when it expires",
+    )
+    recording_poll_seconds: float = Field(
+        15.0, gt=0, description="how often the assembly job looks for due recordings"
+    )
+    recording_link_ttl_seconds: int = Field(3600, description="lifetime of a signed recording link")
+    recording_ffmpeg: str = Field(
+        "ffmpeg", description="ffmpeg used to remux assembled recordings; empty = concatenate only"
+    )
+    recording_ffprobe: str = Field("ffprobe", description="ffprobe used to measure duration")
+    jibri_secret: str = Field(
+        DEV_JIBRI_SECRET, description="shared secret of Jibri's finalize script (X-Jibri-Secret)"
+    )
+
+    @model_validator(mode="after")
+    def _recording_refuses_dev_secrets(self) -> Settings:
+        if (
+            self.mode == "production"
+            and self.video_provider == "jitsi"
+            and self.jibri_secret == DEV_JIBRI_SECRET
+        ):
+            raise ValueError("production mode with Jitsi needs MEDTALK_JIBRI_SECRET")
         return self
 
     # --- web client ---------------------------------------------------------------------

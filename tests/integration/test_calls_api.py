@@ -487,3 +487,29 @@ async def test_call_metrics_move_with_the_call(world: World) -> None:
     assert grew("medtalk_video_calls_active", during, after) == -1
     quality = "medtalk_call_quality_score_count"
     assert after.value(quality) - during.value(quality) == 1
+
+
+async def test_a_patient_who_was_offline_finds_the_waiting_call(world: World) -> None:
+    """`call_incoming` went to nobody (no socket); GET /rooms lets the patient still answer."""
+    patient, doctor, room = await world.video_consultation()
+    listed = await patient.get("/api/v1/video-call/rooms")
+    assert listed.status_code == 200
+    (waiting,) = listed.json()["rooms"]
+    assert waiting["roomId"] == room["roomId"]
+    assert waiting["callerName"] == doctor.name and waiting["status"] == "WAITING"
+    stranger = await world.patient("Người lạ")
+    assert (await stranger.get("/api/v1/video-call/rooms")).json()["rooms"] == []
+    await doctor.ends_call(room["roomId"])
+    assert (await patient.get("/api/v1/video-call/rooms")).json()["rooms"] == []
+
+
+async def test_room_access_is_audited(world: World) -> None:
+    patient, doctor, room = await world.video_consultation()
+    await patient.room_token(room["roomId"])
+    await patient.joins_room(room["roomId"])
+    await doctor.ends_call(room["roomId"])
+    rows = await world.server.audit_rows(object_id=room["roomId"])
+    actions = [(row.action, row.outcome) for row in rows]
+    assert ("room.create", "ok") in actions
+    assert ("room.token", "ok") in actions and ("room.join", "ok") in actions
+    assert ("room.end", "ok") in actions

@@ -94,10 +94,20 @@ async def test_an_in_process_job_that_keeps_failing_ends_dead(database: Database
     async with database.transaction() as db:
         await jobs.add(db, "notify_offline", {})
     relayer = relay(database, InProcessQueue(failing))
+    dead_before = _sample("medtalk_job_dead_letters_total", queue="notify_offline")
+    retries_before = _sample("medtalk_job_retries_total", queue="notify_offline")
     for _ in range(5):
         await relayer.relay_once()
     assert attempts == 3
     assert [(r.status, r.attempts) for r in await rows(database)] == [("DEAD", 3)]
+    assert _sample("medtalk_job_retries_total", queue="notify_offline") - retries_before == 2
+    assert _sample("medtalk_job_dead_letters_total", queue="notify_offline") - dead_before == 1
+
+
+def _sample(name: str, **labels: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ async def test_31st_message_in_a_minute_gets_429_and_an_error_ack_and_is_not_sto
     world: World,
 ) -> None:
     patient, _doctor, conversation = await world.consultation()
+    before = await world.metrics()
     for i in range(30):
         await patient.sends(conversation, f"tin nhắn {i}")
     refused = await patient.post(
@@ -53,6 +54,9 @@ async def test_31st_message_in_a_minute_gets_429_and_an_error_ack_and_is_not_sto
     )
     assert ack["error"]["code"] == "RATE_LIMITED"
     assert len((await patient.history(conversation, limit=100))["messages"]) == 30
+    limit = {"limit": "messages-per-minute"}
+    refusals = (await world.metrics()).value("medtalk_rate_limited_total", **limit)
+    assert refusals - before.value("medtalk_rate_limited_total", **limit) == 2
 
 
 async def test_presence_is_shown_to_counterparts_only_and_follows_connections(

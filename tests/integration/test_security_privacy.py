@@ -114,3 +114,21 @@ async def test_operator_exports_a_users_data(world: World, tmp_path) -> None:  #
     assert f"conversations/{conversation}/messages.jsonl" in files
     rows = await world.server.audit_rows(action="export.patient", object_id=str(patient.id))
     assert [r.role for r in rows] == ["OPERATOR"]
+
+
+async def test_retention_purges_call_recordings_too(world: World) -> None:
+    """A recording is PHI like the chat: it goes with the conversation's retention."""
+    call = await world.call_in_progress()
+    recording_id = await call.recording_runs()
+    webm_start = b"\x1a\x45\xdf\xa3" + b"\x00" * 1020  # an EBML (WebM) header, then filler
+    stored = await call.doctor.uploads_chunk(call.room_id, recording_id, 0, webm_start)
+    assert stored.status_code in (200, 201), stored.text
+    conversation = str(call.room["conversationId"])
+    await age(world, conversation, "CLOSED", 400)
+    async with runtime(world.server.settings) as rt:
+        done = await purge_expired(rt.db, rt.storage, rt.clock, rt.audit, {"CLOSED": 365})
+    assert conversation in [str(c) for c in done.conversations]
+    recording = world.server.db_uuid(recording_id)
+    assert await world.server.sql("SELECT id FROM call_recordings WHERE id = :r", r=recording) == []
+    chunks = "SELECT chunk_index FROM call_recording_chunks WHERE recording_id = :r"
+    assert await world.server.sql(chunks, r=recording) == []

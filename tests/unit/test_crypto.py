@@ -77,3 +77,13 @@ async def test_truncated_stream_is_rejected() -> None:
         b"".join(keys.open_stream("k1", iter([sealed[: 2 * frame]]), b"obj"))
     with pytest.raises(DecryptionError):  # another object's name
         b"".join(keys.open_stream("k1", iter([sealed]), b"other"))
+
+
+def test_signature_check_refuses_garbage_instead_of_failing() -> None:
+    """A link's `sig` comes from the client: non-ASCII must be a plain mismatch, not a 500."""
+    from medtalk.core.crypto import sign, signature_matches
+
+    good = sign("secret", "file:123")
+    assert signature_matches("secret", "file:123", good)
+    assert not signature_matches("secret", "file:123", "ünïcödé")
+    assert not signature_matches("secret", "file:123", good[:-1])

@@ -7,6 +7,7 @@ import { JitsiCall } from "./jitsi";
 import { type CallUi, PeerCall } from "./peer";
 import { MARK_ACCEPTED, MARK_FIRST_FRAME } from "./timing";
 import type { Realtime } from "./realtime";
+import { RecordingPanel } from "./recording";
 import type { Identity } from "./session";
 import { describeError } from "./thread";
 import type { CallEnded, CallIncoming, JoinResult, RoomCreated, RoomToken } from "./types";
@@ -29,6 +30,11 @@ export class Calls {
     private readonly hooks: CallHooks,
   ) {
     rt.on<CallIncoming>("call_incoming", (call) => this.ring(call));
+    // A call placed while this page was closed or offline: `call_incoming` went to nobody.
+    rt.onState((state) => {
+      if (state === "online") void this.catchUp();
+    });
+    if (rt.state === "online") void this.catchUp();  // connected before we started listening
     rt.on<CallEnded>("call_ended", (ended) => {
       if (ended.roomId === this.promptRoom) this.dismissPrompt();
     });
@@ -42,6 +48,17 @@ export class Calls {
     const room = await api<RoomCreated>("POST", "/api/v1/video-call/create-room", { conversationId });
     this.conversationOf.set(room.roomId, conversationId);
     this.hooks.navigate(`/call/${room.roomId}`);
+  }
+
+  private async catchUp(): Promise<void> {
+    try {
+      const { rooms } = await api<{ rooms: Array<CallIncoming & { status: string }> }>(
+        "GET", "/api/v1/video-call/rooms");
+      const waiting = rooms.find((room) => room.status === "WAITING" && room.callerId !== this.me.userId);
+      if (waiting && !this.prompt && !this.view) this.ring(waiting);
+    } catch {
+      // Best effort: the live `call_incoming` still works.
+    }
   }
 
   private ring(call: CallIncoming): void {
@@ -115,6 +132,7 @@ class CallView {
   private controls: HTMLElement;
   private qualityEl: HTMLElement;
   private carrier: Carrier | null = null;
+  private recording: RecordingPanel | null = null;
   private startedAt: number | null = null;
   private timer = 0;
   private ended = false;
@@ -166,6 +184,7 @@ class CallView {
       const hangUp = () => void this.hangUp();
       if (token.provider === "jitsi") {
         this.carrier = await JitsiCall.start(token, ui, hangUp);
+        this.attachRecording(null);
         if (this.ended) {
           this.carrier.stop();
           return;
@@ -176,6 +195,7 @@ class CallView {
       }
       const peer = new PeerCall(this.roomId, this.me, this.rt, token, ui, this.otherName, hangUp);
       this.carrier = peer;
+      this.attachRecording(peer);
       await peer.open().catch((error) => {
         if (!this.ended) this.setStatus(t("mediaDenied", { message: String(error?.message ?? error) }));
       });
@@ -190,6 +210,13 @@ class CallView {
         this.finish(null, t("callFailed", { message: describeError(error) }));
       }
     }
+  }
+
+  /** Consent prompt, indicator and (doctor, p2p) the recorder; Jitsi records with Jibri. */
+  private attachRecording(media: PeerCall | null): void {
+    this.recording = new RecordingPanel(this.roomId, this.me, this.rt, media, this.controls);
+    this.el.querySelector(".call-header")?.append(this.recording.indicator);
+    this.el.append(this.recording.note);
   }
 
   private join(hasCamera: boolean, hasMicrophone: boolean): Promise<JoinResult> {
@@ -208,6 +235,7 @@ class CallView {
     }
     this.setStatus(t("callConnected"));
     if (this.carrier instanceof PeerCall) this.carrier.bothIn();
+    void this.recording?.callStarted();
   }
 
   private tick(): void {
@@ -217,6 +245,7 @@ class CallView {
 
   private async hangUp(): Promise<void> {
     if (this.ended) return;
+    await this.recording?.beforeHangUp();
     try {
       await this.rt.call("hangup", { roomId: this.roomId });
     } catch {
@@ -230,6 +259,7 @@ class CallView {
     if (this.ended) return;
     this.ended = true;
     const seconds = duration ?? (this.startedAt ? (Date.now() - this.startedAt) / 1000 : null);
+    this.recording?.callEnded();
     this.teardown();
     this.el.classList.add("ended");
     const text = why ?? (seconds ? t("callEndedDuration", { duration: formatDuration(seconds) }) : t("callEnded"));
@@ -256,6 +286,8 @@ class CallView {
       this.ended = true;
     }
     this.teardown();
+    this.recording?.dispose();
+    this.recording = null;
     this.el.remove();
   }
 

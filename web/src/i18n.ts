@@ -77,6 +77,19 @@ const en = {
   qualityPoor: "Poor",
   qualityUnknown: "Measuring",
   qualityDetails: "{kbps} kbps · {loss}% loss · {rtt} ms",
+  record: "Record",
+  stopRecording: "Stop recording",
+  recordingOn: "Recording",
+  recordingAsked: "Asked the patient for consent to record…",
+  recordingConsentTitle: "Record this consultation?",
+  recordingConsentText: "{name} asks to record this video consultation. It is kept with your medical records; you can stop it at any time.",
+  recordingAllow: "Allow recording",
+  recordingRefuse: "Do not record",
+  recordingDeclined: "Recording was declined.",
+  recordingSaving: "Recording stopped; saving it…",
+  recordingReady: "Recording saved ({duration})",
+  recordingFailed: "The recording could not be saved.",
+  recordingError: "Recording problem: {message}",
 };
 
 export type MessageKey = keyof typeof en;
@@ -158,6 +171,19 @@ const vi: Record<MessageKey, string> = {
   qualityPoor: "Kém",
   qualityUnknown: "Đang đo",
   qualityDetails: "{kbps} kbps · mất {loss}% gói · {rtt} ms",
+  record: "Ghi hình",
+  stopRecording: "Dừng ghi hình",
+  recordingOn: "Đang ghi hình",
+  recordingAsked: "Đã hỏi bệnh nhân đồng ý ghi hình…",
+  recordingConsentTitle: "Ghi hình buổi khám này?",
+  recordingConsentText: "{name} muốn ghi hình buổi khám video này. Bản ghi được lưu cùng hồ sơ bệnh án của bạn; bạn có thể dừng bất cứ lúc nào.",
+  recordingAllow: "Đồng ý ghi hình",
+  recordingRefuse: "Không ghi hình",
+  recordingDeclined: "Việc ghi hình đã bị từ chối.",
+  recordingSaving: "Đã dừng ghi hình; đang lưu…",
+  recordingReady: "Đã lưu bản ghi ({duration})",
+  recordingFailed: "Không lưu được bản ghi.",
+  recordingError: "Lỗi ghi hình: {message}",
 };
 
 export type Lang = "vi" | "en";

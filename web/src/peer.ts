@@ -4,6 +4,7 @@ import { h } from "./dom";
 import { type MessageKey, t } from "./i18n";
 import { MARK_FIRST_FRAME } from "./timing";
 import type { Realtime } from "./realtime";
+import type { RecordingMedia } from "./recording";
 import type { Identity } from "./session";
 import type { RoomToken, Signal } from "./types";
 
@@ -28,7 +29,7 @@ interface Sample {
   packetsLost: number;
 }
 
-export class PeerCall {
+export class PeerCall implements RecordingMedia {
   hasVideo = false;
   hasAudio = false;
   private pc: RTCPeerConnection;
@@ -250,6 +251,15 @@ export class PeerCall {
       text.textContent = t(key);
     }
     this.ui.quality.title = t("qualityDetails", { kbps, loss, rtt: rtt ?? "–" });
+  }
+
+  /** What the doctor's recorder composes (recording.ts). */
+  videos(): { local: HTMLVideoElement; remote: HTMLVideoElement } {
+    return { local: this.localVideo, remote: this.remoteVideo };
+  }
+
+  streams(): { local: MediaStream | null; remote: MediaStream | null } {
+    return { local: this.local, remote: this.remoteVideo.srcObject as MediaStream | null };
   }
 
   stop(): void {

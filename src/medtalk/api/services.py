@@ -14,6 +14,8 @@ from medtalk.db.engine import Database
 from medtalk.files.service import FileService
 from medtalk.files.storage import FileStorage
 from medtalk.realtime.presence import Presence
+from medtalk.recordings.assembler import RecordingAssembler
+from medtalk.recordings.service import RecordingService
 from medtalk.sessions import RevocationList
 from medtalk.settings import Settings
 from medtalk.users.service import UserDirectory
@@ -35,3 +37,6 @@ class Services:
     # Set right after construction: the call service is built from the services above.
     calls: CallService | None = None
     presence: Presence | None = None  # scale-out: who is online
+    # call recording (issue 10)
+    recordings: RecordingService | None = None
+    recording_jobs: RecordingAssembler | None = None

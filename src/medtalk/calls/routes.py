@@ -6,12 +6,14 @@ import uuid
 
 from fastapi import APIRouter, Body
 
+from medtalk.api.audit import AuditDep
 from medtalk.api.deps import CurrentUser, ServicesDep
 from medtalk.calls.schemas import (
     CallEnded,
     CreateRoomRequest,
     JoinedRoom,
     JoinRoomRequest,
+    OpenRooms,
     RoomCreated,
     RoomToken,
 )
@@ -30,14 +32,29 @@ def _calls(services: ServicesDep) -> CallService:
 
 @router.post("/create-room", status_code=201, response_model=RoomCreated)
 async def create_room(
-    body: CreateRoomRequest, caller: CurrentUser, services: ServicesDep
+    body: CreateRoomRequest, caller: CurrentUser, services: ServicesDep, audit: AuditDep
 ) -> RoomCreated:
-    return await _calls(services).create_room(caller, body)
+    room = await _calls(services).create_room(caller, body)
+    await audit.ok(
+        "room.create", object_type="room", object_id=room.room_id,
+        conversation_id=room.conversation_id,
+    )  # fmt: skip
+    return room
+
+
+@router.get("/rooms", response_model=OpenRooms)
+async def open_rooms(caller: CurrentUser, services: ServicesDep) -> OpenRooms:
+    """Rooms the caller can still join (to catch up on a `call_incoming` missed offline)."""
+    return await _calls(services).open_rooms(caller)
 
 
 @router.get("/rooms/{room_id}/token", response_model=RoomToken)
-async def room_token(room_id: uuid.UUID, caller: CurrentUser, services: ServicesDep) -> RoomToken:
-    return await _calls(services).room_token(caller, room_id)
+async def room_token(
+    room_id: uuid.UUID, caller: CurrentUser, services: ServicesDep, audit: AuditDep
+) -> RoomToken:
+    token = await _calls(services).room_token(caller, room_id)
+    await audit.ok("room.token", object_type="room", object_id=room_id)
+    return token
 
 
 @router.post("/rooms/{room_id}/join", response_model=JoinedRoom)
@@ -45,11 +62,18 @@ async def join_room(
     room_id: uuid.UUID,
     caller: CurrentUser,
     services: ServicesDep,
+    audit: AuditDep,
     body: JoinRoomRequest | None = Body(None),  # noqa: B008 - FastAPI's way to make it optional
 ) -> JoinedRoom:
-    return await _calls(services).join_room(caller, room_id, body.device_info if body else None)
+    joined = await _calls(services).join_room(caller, room_id, body.device_info if body else None)
+    await audit.ok("room.join", object_type="room", object_id=room_id)
+    return joined
 
 
 @router.put("/rooms/{room_id}/end", response_model=CallEnded)
-async def end_call(room_id: uuid.UUID, caller: CurrentUser, services: ServicesDep) -> CallEnded:
-    return await _calls(services).end_call(caller, room_id)
+async def end_call(
+    room_id: uuid.UUID, caller: CurrentUser, services: ServicesDep, audit: AuditDep
+) -> CallEnded:
+    ended = await _calls(services).end_call(caller, room_id)
+    await audit.ok("room.end", object_type="room", object_id=room_id, detail=f"{ended.duration}s")
+    return ended

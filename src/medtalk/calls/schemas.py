@@ -85,6 +85,23 @@ class IceConfiguration(WireModel):
     turn_servers: list[TurnServer]
 
 
+class OpenRoom(WireModel):
+    """A room one can still join: the `call_incoming` fields plus state, for catching up."""
+
+    room_id: uuid.UUID
+    room_name: str
+    conversation_id: uuid.UUID | None
+    caller_id: uuid.UUID
+    caller_name: str
+    join_url: str
+    status: RoomStatus
+    expires_at: Timestamp | None
+
+
+class OpenRooms(WireModel):
+    rooms: list[OpenRoom]
+
+
 class RoomToken(WireModel):
     access_token: str
     join_url: str

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +30,8 @@ from medtalk.calls.schemas import (
     EndReason,
     IceConfiguration,
     JoinedRoom,
+    OpenRoom,
+    OpenRooms,
     Participant,
     Recording,
     RoomCreated,
@@ -94,6 +96,10 @@ class CallService:
         self._policy = policy
         # Set by the max-duration enforcer: a call started, so its next deadline may be sooner.
         self.on_call_started: Callable[[], None] = lambda: None
+        # Set by call recording (issue 10): stop a running recording when the call ends, and
+        # answer End Call with a fresh signed link to the finished recording.
+        self.on_call_finished: Callable[[uuid.UUID], Awaitable[None]] | None = None
+        self.recording_link: Callable[[RoomRow], Awaitable[str | None]] | None = None
 
     # --- rooms ----------------------------------------------------------------------------
 
@@ -148,19 +154,33 @@ class CallService:
             provider=self._provider.name,
         )
         metrics.call_setup_attempted(self._provider.name)
-        await self._events.to_user(
-            patient_id,
-            "call_incoming",
-            {
-                "roomId": str(room.id),
-                "roomName": room.room_name,
-                "conversationId": str(conversation_id) if conversation_id else None,
-                "callerId": str(caller.user_id),
-                "callerName": names[caller.user_id],
-                "joinUrl": join_url,
-            },
-        )
+        incoming = self._open_room(room, names[caller.user_id]).model_dump(
+            mode="json", by_alias=True, exclude={"status", "expires_at"}
+        )  # exactly the contract's call_incoming fields
+        await self._events.to_user(patient_id, "call_incoming", incoming)
         return created
+
+    async def open_rooms(self, caller: Principal) -> OpenRooms:
+        """Rooms the caller may still join, so a patient who was offline when the doctor
+        called (and missed `call_incoming`) can still answer."""
+        async with self._db.read() as db:
+            rooms = await store.open_rooms_of(db, caller.user_id, self._clock.now())
+            names = await store.user_names(db, {room.host_id for room in rooms})
+        return OpenRooms(
+            rooms=[self._open_room(room, names.get(room.host_id, "")) for room in rooms]
+        )
+
+    def _open_room(self, room: RoomRow, host_name: str) -> OpenRoom:
+        return OpenRoom(
+            room_id=room.id,
+            room_name=room.room_name,
+            conversation_id=room.conversation_id,
+            caller_id=room.host_id,
+            caller_name=host_name,
+            join_url=self._provider.join_url(room.id, room.room_name, None),
+            status=RoomStatus(room.status),
+            expires_at=room.expires_at,
+        )
 
     def _planned_minutes(self, requested: int | None) -> float:
         if requested is None:
@@ -206,6 +226,7 @@ class CallService:
         count, oldest = await store.rooms_created_since(db, user_id, now - DAY)
         if count >= self._policy.rooms_per_day and oldest is not None:
             retry_after = max(1, math.ceil((oldest + DAY - now).total_seconds()))
+            metrics.limit_hit("rooms-per-day")
             raise RateLimited(
                 f"at most {self._policy.rooms_per_day} rooms per day", retry_after=retry_after
             )
@@ -343,9 +364,12 @@ class CallService:
             await self.finish(room, reason, ended_by=caller.user_id)
             async with self._db.read() as db:
                 room = await store.get_room(db, room_id) or room
+        url = room.recording_url
+        if room.has_recording and self.recording_link is not None:
+            url = await self.recording_link(room)
         return CallEnded(
             duration=room.duration or 0,
-            recording=Recording(available=room.has_recording, url=room.recording_url),
+            recording=Recording(available=room.has_recording, url=url),
         )
 
     async def hang_up(self, caller: Principal, room_id: uuid.UUID) -> CallEnded:
@@ -397,6 +421,12 @@ class CallService:
                     "reason": reason.value,
                 },
             )
+            if self.on_call_finished is not None:
+                try:
+                    await self.on_call_finished(room.id)
+                except Exception:
+                    # The recording job also stops recordings of ended calls on its next pass.
+                    logger.exception("could not stop the call's recording")
         return won
 
     async def end_overdue_calls(self) -> datetime | None:

@@ -219,6 +219,21 @@ async def active_rooms_of(db: AsyncConnection, user_id: uuid.UUID) -> list[RoomR
     return [_room(row) for row in await db.execute(query)]
 
 
+async def open_rooms_of(db: AsyncConnection, user_id: uuid.UUID, now: datetime) -> list[RoomRow]:
+    """Rooms the user is host or guest of that can still be joined, newest first."""
+    query = (
+        sa.select(*_ROOM_COLUMNS)
+        .where(
+            sa.or_(video_call_rooms.c.host_id == user_id, video_call_rooms.c.guest_id == user_id),
+            video_call_rooms.c.status.in_(ACTIVE),
+            sa.or_(video_call_rooms.c.expires_at.is_(None), video_call_rooms.c.expires_at > now),
+        )
+        .order_by(video_call_rooms.c.created_at.desc())
+        .limit(20)
+    )
+    return [_room(row) for row in await db.execute(query)]
+
+
 # --- participants -------------------------------------------------------------------------
 
 

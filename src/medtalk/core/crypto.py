@@ -151,4 +151,5 @@ def sign(secret: str, message: str) -> str:
 
 
 def signature_matches(secret: str, message: str, signature: str) -> bool:
-    return hmac.compare_digest(sign(secret, message), signature)
+    # As bytes: compare_digest refuses non-ASCII str, and a link's `sig` is whatever was sent.
+    return hmac.compare_digest(sign(secret, message).encode(), signature.encode())

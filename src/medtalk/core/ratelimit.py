@@ -16,6 +16,7 @@ from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
+from medtalk.core import metrics
 from medtalk.core.errors import RateLimited
 from medtalk.settings import Settings
 
@@ -45,6 +46,7 @@ class RateLimiter:
             logger.warning("rate limit store unreachable (%s); request allowed", type(exc).__name__)
             return
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        metrics.limit_hit(unit.replace(" ", "-"))
         raise RateLimited(f"rate limit reached: {item.amount} {unit}", retry_after=retry_after)
 
 

@@ -210,6 +210,70 @@ call_stats = sa.Table(
     sa.Index("idx_call_stats_room", "room_id", "reported_at"),
 )
 
+# --- call recording (issue 10, migration 0006) -------------------------------------------
+
+RECORDING_STATUSES = (
+    "REQUESTED",
+    "DECLINED",
+    "RECORDING",
+    "STOPPED",
+    "ASSEMBLING",
+    "READY",
+    "FAILED",
+)
+RECORDING_SOURCES = ("browser", "jibri")
+
+call_recordings = sa.Table(
+    "call_recordings",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("room_id", sa.Uuid, sa.ForeignKey("video_call_rooms.id"), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    # browser: chunks from the doctor's MediaRecorder; jibri: one file from Jibri's finalize.
+    sa.Column("source", sa.String(10), nullable=False),
+    # Consent trail: who asked, who agreed (or declined) and when, who stopped and when.
+    sa.Column("requested_by", sa.Uuid, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("requested_at", UTCDateTime, nullable=False),
+    sa.Column("consented_by", sa.Uuid, sa.ForeignKey("users.id")),
+    sa.Column("consent_at", UTCDateTime),
+    sa.Column("declined_at", UTCDateTime),
+    sa.Column("started_at", UTCDateTime),
+    sa.Column("stopped_at", UTCDateTime),
+    # NULL with stopped_at set: the call ended (or hit its maximum duration) while recording.
+    sa.Column("stopped_by", sa.Uuid, sa.ForeignKey("users.id")),
+    # STOPPED: chunks are accepted until, and assembly starts after, this moment;
+    # ASSEMBLING: the claiming node's lease (another node may take over after it).
+    sa.Column("next_attempt_at", UTCDateTime),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    # The assembled file (READY): an object in the file store, like chat files.
+    sa.Column("storage_key", sa.String(200), unique=True),
+    sa.Column("key_id", sa.String(64)),
+    sa.Column("mime_type", sa.String(100)),
+    sa.Column("size", sa.BigInteger),
+    sa.Column("sha256", sa.String(64)),
+    sa.Column("duration_seconds", sa.Float),
+    sa.Column("ready_at", UTCDateTime),
+    # Why it FAILED (NO_MEDIA, INFECTED, ...); scanner verdicts are never shown to clients.
+    sa.Column("failure", sa.String(200)),
+    sa.Index("idx_call_recordings_room", "room_id", "requested_at"),
+    sa.Index("idx_call_recordings_status", "status", "next_attempt_at"),
+    _enum_check("status", RECORDING_STATUSES),
+    _enum_check("source", RECORDING_SOURCES),
+)
+
+call_recording_chunks = sa.Table(
+    "call_recording_chunks",
+    metadata,
+    sa.Column("recording_id", sa.Uuid, sa.ForeignKey("call_recordings.id"), primary_key=True),
+    # The recorder's index: the primary key makes a re-sent chunk a no-op.
+    sa.Column("chunk_index", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("storage_key", sa.String(200), nullable=False, unique=True),
+    sa.Column("key_id", sa.String(64)),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+)
+
 # --- security (issue 9): audit trail, token revocation, maintenance checkpoints ------------
 
 AUDIT_OUTCOMES = ("ok", "denied", "error")

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from medtalk.chat.schemas import ContentType
 from medtalk.chat.service import Attachment, ChatService
+from medtalk.core import metrics
 from medtalk.core.auth import Principal
 from medtalk.core.clock import Clock
 from medtalk.core.crypto import sign, signature_matches
@@ -306,6 +307,7 @@ class FileService:
             )
             if changed.rowcount == 0:
                 return  # another node recorded the verdict first
+            metrics.file_scanned(status.lower())
             message_id = (
                 await db.execute(
                     sa.select(chat_messages.c.id).where(chat_messages.c.file_id == file_id)

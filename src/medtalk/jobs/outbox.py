@@ -119,10 +119,6 @@ async def finish(db: AsyncConnection, job_id: uuid.UUID) -> None:
     await db.execute(outbox.delete().where(outbox.c.id == job_id))
 
 
-async def finish_many(db: AsyncConnection, job_ids: list[uuid.UUID]) -> None:
-    await db.execute(outbox.delete().where(outbox.c.id.in_(job_ids)))
-
-
 async def postpone(
     db: AsyncConnection, job_id: uuid.UUID, until: datetime, error: str, *, dead: bool
 ) -> None:

@@ -12,6 +12,7 @@ import contextlib
 import logging
 from datetime import timedelta
 
+from medtalk.core import metrics
 from medtalk.core.clock import Clock
 from medtalk.db.engine import Database
 from medtalk.jobs import outbox
@@ -21,6 +22,8 @@ from medtalk.jobs.queue import JobQueue
 logger = logging.getLogger(__name__)
 BATCH = 100
 MAX_DELAY_SECONDS = 30.0
+# How soon a job is offered again after the broker refused it (it is not the job's fault).
+BROKER_RETRY_SECONDS = 2.0
 
 
 class OutboxRelay:
@@ -66,28 +69,38 @@ class OutboxRelay:
             jobs = await outbox.claim_due(
                 db, self._clock.now(), BATCH, skip_locked=self._skip_locked
             )
-        handed_on = [job.id for job in jobs if await self._hand_on(job)]
-        if handed_on:
-            # One delete for the batch (performance, issue 8): a crash before it only means
-            # those jobs run again, which they tolerate (they are idempotent).
-            async with self._db.transaction() as db:
-                await outbox.finish_many(db, handed_on)
+            metrics.set_job_queue_depth("outbox", await outbox.pending_count(db))
+        for index, job in enumerate(jobs):
+            if not await self._hand_on(job):
+                # The broker is unreachable: the rest of the batch would only wait out the same
+                # timeout, one by one. Put them back for the next pass instead.
+                for waiting in jobs[index + 1 :]:
+                    await self._postpone(waiting, ConnectionError("broker unreachable"))
+                return False
         return len(jobs) == BATCH
 
     async def _hand_on(self, job: Job) -> bool:
-        """Publish (or run) the job; False if it failed and was postponed."""
+        """Publish (or run) one job; False when the broker could not take it."""
         try:
             await self._queue.publish(job)
         except Exception as exc:  # noqa: BLE001 - recorded on the row, retried later
             await self._postpone(job, exc)
-            return False
+            return self._queue.runs_inline  # an inline failure is the job's, not the broker's
+        async with self._db.transaction() as db:
+            await outbox.finish(db, job.id)
+        if self._queue.runs_inline:
+            metrics.job_finished(job.kind)
         return True
 
     async def _postpone(self, job: Job, error: Exception) -> None:
-        # A broker that is down is not the job's fault: only inline runs count toward dead.
+        # A broker that is down is not the job's fault: only inline runs count toward dead, and
+        # only their delay grows; broker outages retry soon, so work resumes when it is back.
         attempt = job.attempts + 1
         dead = self._queue.runs_inline and attempt >= self._max_attempts
-        delay = min(MAX_DELAY_SECONDS, self._retry_base * 2 ** min(job.attempts, 10))
+        if self._queue.runs_inline:
+            delay = min(MAX_DELAY_SECONDS, self._retry_base * 2 ** min(job.attempts, 10))
+        else:
+            delay = min(BROKER_RETRY_SECONDS, self._retry_base)
         logger.warning(
             "job %s (%s) not done (%s); %s",
             job.id,
@@ -95,6 +108,10 @@ class OutboxRelay:
             type(error).__name__,
             "dead-lettered" if dead else f"retry in {delay:.1f}s",
         )
+        if dead:
+            metrics.job_dead_lettered(job.kind)
+        elif self._queue.runs_inline:
+            metrics.job_retried(job.kind)
         async with self._db.transaction() as db:
             await outbox.postpone(
                 db,

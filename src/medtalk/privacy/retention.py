@@ -1,4 +1,5 @@
-"""Retention: purge the messages and files of conversations closed or archived long enough ago.
+"""Retention: purge the messages, files and call recordings of conversations closed or archived
+long enough ago.
 
 The conversation row stays (ids, parties, status, dates: no content) so the audit trail and
 other records that name it still resolve. Each purged conversation gets an audit row, written
@@ -13,11 +14,19 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from medtalk.audit import AuditTrail
 from medtalk.core.clock import Clock
 from medtalk.db.engine import Database
-from medtalk.db.tables import chat_files, chat_messages, conversations
+from medtalk.db.tables import (
+    call_recording_chunks,
+    call_recordings,
+    chat_files,
+    chat_messages,
+    conversations,
+    video_call_rooms,
+)
 from medtalk.files.storage import FileStorage
 from medtalk.settings import Settings
 
@@ -29,7 +38,7 @@ class PurgeReport:
     dry_run: bool
     conversations: list[uuid.UUID] = field(default_factory=list)
     messages: int = 0
-    files: int = 0
+    files: int = 0  # chat files and call recordings (each recording counts once)
 
 
 def retention_days(settings: Settings) -> dict[str, int]:
@@ -57,6 +66,7 @@ async def expired_conversations(
     holds_data = sa.or_(
         sa.exists().where(chat_messages.c.conversation_id == conversations.c.id),
         sa.exists().where(chat_files.c.conversation_id == conversations.c.id),
+        sa.exists().where(call_recordings.c.room_id.in_(_rooms_of(conversations.c.id))),
     )
     query = (
         sa.select(conversations.c.id)
@@ -90,6 +100,18 @@ async def purge_expired(
     return report
 
 
+def _rooms_of(conversation_id: object) -> sa.Select[tuple[uuid.UUID]]:
+    return sa.select(video_call_rooms.c.id).where(
+        video_call_rooms.c.conversation_id == conversation_id
+    )
+
+
+def _recordings_of(conversation_id: uuid.UUID) -> sa.Select[tuple[uuid.UUID]]:
+    return sa.select(call_recordings.c.id).where(
+        call_recordings.c.room_id.in_(_rooms_of(conversation_id))
+    )
+
+
 async def _count(db: Database, conversation_id: uuid.UUID) -> tuple[int, int]:
     async with db.read() as connection:
         messages = await connection.scalar(
@@ -98,20 +120,26 @@ async def _count(db: Database, conversation_id: uuid.UUID) -> tuple[int, int]:
         files = await connection.scalar(
             sa.select(sa.func.count()).where(chat_files.c.conversation_id == conversation_id)
         )
-    return int(messages or 0), int(files or 0)
+        recordings = await connection.scalar(
+            sa.select(sa.func.count()).select_from(_recordings_of(conversation_id).subquery())
+        )
+    return int(messages or 0), int(files or 0) + int(recordings or 0)
 
 
 async def _purge(
     db: Database, storage: FileStorage, audit: AuditTrail, conversation_id: uuid.UUID
 ) -> tuple[int, int]:
     async with db.transaction() as connection:
-        keys = list(
-            await connection.scalars(
-                sa.select(chat_files.c.storage_key).where(
-                    chat_files.c.conversation_id == conversation_id
-                )
+        stored = await connection.execute(
+            sa.select(chat_files.c.storage_key, chat_files.c.thumbnail_key).where(
+                chat_files.c.conversation_id == conversation_id
             )
         )
+        file_rows = list(stored)
+        keys = [row.storage_key for row in file_rows]
+        keys += [row.thumbnail_key for row in file_rows if row.thumbnail_key]
+        recording_keys, recordings = await _purge_recordings(connection, conversation_id)
+        keys += recording_keys
         messages = await connection.execute(
             chat_messages.delete().where(chat_messages.c.conversation_id == conversation_id)
         )
@@ -125,7 +153,7 @@ async def _purge(
             object_type="conversation",
             object_id=conversation_id,
             conversation_id=conversation_id,
-            detail=f"{messages.rowcount} messages, {len(keys)} files",
+            detail=f"{messages.rowcount} messages, {len(file_rows) + recordings} files",
         )
     # After commit: a failure here leaves sealed, unreferenced objects, never dangling rows.
     for key in keys:
@@ -133,4 +161,41 @@ async def _purge(
             await storage.delete(key)
         except Exception:
             logger.exception("could not delete a purged file object")
-    return int(messages.rowcount), len(keys)
+    return int(messages.rowcount), len(file_rows) + recordings
+
+
+async def _purge_recordings(
+    connection: AsyncConnection, conversation_id: uuid.UUID
+) -> tuple[list[str], int]:
+    """Delete the conversation's call recordings (and their chunks); their object keys.
+
+    The consent trail lives on in the audit log; the rooms keep their times but lose the link.
+    """
+    recording_ids = list(await connection.scalars(_recordings_of(conversation_id)))
+    if not recording_ids:
+        return [], 0
+    chunk_keys = await connection.scalars(
+        sa.select(call_recording_chunks.c.storage_key).where(
+            call_recording_chunks.c.recording_id.in_(recording_ids)
+        )
+    )
+    file_keys = await connection.scalars(
+        sa.select(call_recordings.c.storage_key).where(
+            call_recordings.c.id.in_(recording_ids), call_recordings.c.storage_key.is_not(None)
+        )
+    )
+    keys = [*chunk_keys, *file_keys]
+    await connection.execute(
+        call_recording_chunks.delete().where(
+            call_recording_chunks.c.recording_id.in_(recording_ids)
+        )
+    )
+    await connection.execute(
+        call_recordings.delete().where(call_recordings.c.id.in_(recording_ids))
+    )
+    await connection.execute(
+        video_call_rooms.update()
+        .where(video_call_rooms.c.conversation_id == conversation_id)
+        .values(has_recording=False, recording_url=None)
+    )
+    return keys, len(recording_ids)

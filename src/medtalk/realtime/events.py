@@ -35,6 +35,7 @@ from medtalk.realtime.acks import parse as _parse
 from medtalk.realtime.delivery import Delivery
 from medtalk.realtime.fanout import NAMESPACE, conversation_room, user_room
 from medtalk.realtime.presence import MemoryPresence, Presence
+from medtalk.recordings.events import RecordingEvents
 from medtalk.users.service import UserDirectory
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class SocketState:
     expiry: asyncio.TimerHandle | None = None
 
 
-class ChatNamespace(CallEvents, socketio.AsyncNamespace):  # type: ignore[misc]
+class ChatNamespace(RecordingEvents, CallEvents, socketio.AsyncNamespace):  # type: ignore[misc]
     def __init__(
         self,
         verifier: TokenVerifier,

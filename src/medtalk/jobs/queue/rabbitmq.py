@@ -14,6 +14,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
+from medtalk.core import metrics
 from medtalk.jobs.outbox import Job
 from medtalk.jobs.queue.base import JobHandler, JobQueue
 
@@ -97,6 +98,7 @@ class RabbitMQQueue(JobQueue):
                 await self._retry_or_bury(message, job, attempt + 1, exc)
                 return
             await message.ack()
+            metrics.job_finished(job.kind)
 
         await queue.consume(on_message, no_ack=False)
 
@@ -106,7 +108,9 @@ class RabbitMQQueue(JobQueue):
         if attempt >= self._max_attempts:
             logger.error("job %s (%s) failed %d times; dead-lettered", job.id, job.kind, attempt)
             await message.reject(requeue=False)
+            metrics.job_dead_lettered(job.kind)
             return
+        metrics.job_retried(job.kind)
         delay = self._retry_base * 2 ** (attempt - 1)
         logger.warning(
             "job %s (%s) failed (%s); retry %d in %.1fs",

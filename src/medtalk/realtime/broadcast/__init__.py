@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from medtalk.core.crypto import KeyRing
 from medtalk.realtime.broadcast.base import Deliver, MessageBroadcast
 from medtalk.realtime.broadcast.inprocess import InProcessBroadcast
 from medtalk.settings import Settings
@@ -9,11 +10,11 @@ from medtalk.settings import Settings
 __all__ = ["InProcessBroadcast", "MessageBroadcast", "create_broadcast"]
 
 
-def create_broadcast(settings: Settings, deliver: Deliver) -> MessageBroadcast:
+def create_broadcast(settings: Settings, deliver: Deliver, keys: KeyRing) -> MessageBroadcast:
     if settings.redis_url:
         from medtalk.realtime.broadcast.redis import RedisBroadcast
 
         return RedisBroadcast(
-            deliver, settings.redis_url, settings.redis_prefix, settings.node_name
+            deliver, settings.redis_url, settings.redis_prefix, settings.node_name, keys
         )
     return InProcessBroadcast(deliver)

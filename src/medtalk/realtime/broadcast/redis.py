@@ -3,7 +3,8 @@
 The sending node delivers to its own sockets first, then publishes; every other node's
 listener delivers to its sockets. Pub/sub is fire-and-forget: a message lost while Redis is
 down is recovered by Delivery's gap-fill on the next message, and by the resync that runs
-after every reconnect and periodically (see realtime/node.py).
+after every reconnect and periodically (see realtime/node.py). Payloads carry message content,
+so they cross Redis sealed with the key ring (AES-256-GCM), as they rest in the database.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from medtalk.core.crypto import KeyRing
 from medtalk.core.redis import redis_client
 from medtalk.realtime.broadcast.base import Deliver, MessageBroadcast, Resync
 
@@ -25,8 +27,9 @@ MAX_BACKOFF = 2.0
 
 
 class RedisBroadcast(MessageBroadcast):
-    def __init__(self, deliver: Deliver, url: str, prefix: str, node: str) -> None:
+    def __init__(self, deliver: Deliver, url: str, prefix: str, node: str, keys: KeyRing) -> None:
         super().__init__(deliver)
+        self._keys = keys
         self._redis: Any = redis_client(url)
         self._listen_redis: Any = aioredis.Redis.from_url(
             url, socket_connect_timeout=2, health_check_interval=5
@@ -40,12 +43,14 @@ class RedisBroadcast(MessageBroadcast):
 
     async def publish(self, conversation_id: uuid.UUID, seq: int, payload: dict[str, Any]) -> None:
         await self._deliver(conversation_id, seq, payload)
+        key_id, sealed = self._keys.seal_text(json.dumps(payload), associated=self._channel)
         body = json.dumps(
             {
                 "node": self._node,
                 "conversationId": str(conversation_id),
                 "seq": seq,
-                "payload": payload,
+                "keyId": key_id,
+                "sealed": sealed,
             }
         )
         try:
@@ -84,9 +89,10 @@ class RedisBroadcast(MessageBroadcast):
             data = json.loads(message["data"])
             if data["node"] == self._node:
                 return  # delivered before publishing
-            await self._deliver(
-                uuid.UUID(data["conversationId"]), int(data["seq"]), data["payload"]
+            payload = json.loads(
+                self._keys.open_text(data["keyId"], data["sealed"], associated=self._channel)
             )
+            await self._deliver(uuid.UUID(data["conversationId"]), int(data["seq"]), payload)
         except Exception:  # noqa: BLE001 - one bad message must not stop the listener
             logger.exception("message fan-out delivery failed")
 

@@ -1,0 +1,1 @@
+"""Call recording with consent (issue 10): consent, chunk uploads, assembly, downloads."""
