@@ -725,13 +725,14 @@ def plot(results: dict[str, list[StepResult]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(8, 5))
-    for name, steps in results.items():
+    for index, (name, steps) in enumerate(results.items()):
         offered = [s.offered_per_s for s in steps]
         for key, style in (("p50_ms", ":"), ("p99_ms", "-")):
             axis.plot(
                 offered,
                 [getattr(s, key) for s in steps],
                 style,
+                color=f"C{index}",  # one colour per scenario: dotted p50, solid p99
                 marker="o",
                 label=f"{name} {key.split('_')[0]}",
             )
@@ -741,7 +742,7 @@ def plot(results: dict[str, list[StepResult]], path: Path) -> None:
     axis.grid(True, which="both", alpha=0.3)
     axis.legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=80)
 
 
 def versus_baseline(results: dict[str, list[StepResult]]) -> str:
