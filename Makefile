@@ -32,5 +32,6 @@ migrate: setup
 
 bench: setup
 	@(cd bench/node-baseline && [ -d node_modules ] || npm ci --silent --no-audit --no-fund)
-	.venv/bin/python bench/chatload.py --scenario sqlite --scenario postgresql --scenario node
-	.venv/bin/python bench/chatload.py --idle 1000,5000,10000,20000
+	.venv/bin/python bench/chatload.py --scenario sqlite --scenario postgresql \
+		--scenario cluster --scenario node \
+		--idle 1000,5000,10000,20000 --idle-scenario postgresql --idle-scenario node

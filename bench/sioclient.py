@@ -19,7 +19,14 @@ EventHandler = Callable[[str, Any], None]
 
 
 class SioClient:
-    def __init__(self, url: str, namespace: str, token: str, on_event: EventHandler) -> None:
+    def __init__(
+        self,
+        url: str,
+        namespace: str,
+        token: str,
+        on_event: EventHandler,
+        source: str | None = None,
+    ) -> None:
         host = url.replace("http://", "ws://").rstrip("/")
         self._url = f"{host}/socket.io/?EIO=4&transport=websocket"
         self._namespace = namespace
@@ -30,10 +37,17 @@ class SioClient:
         self._ws: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
+        # A loopback source address (127.0.0.x): nginx picks a node by it in the cluster run.
+        self._source = source
 
     async def connect(self) -> None:
         self._ws = await websockets.connect(
-            self._url, compression=None, max_size=2**20, open_timeout=30, ping_interval=None
+            self._url,
+            compression=None,
+            max_size=2**20,
+            open_timeout=60,
+            ping_interval=None,
+            local_addr=(self._source, 0) if self._source else None,
         )
         await self._ws.recv()  # engine.io "open" packet
         auth = orjson.dumps({"token": f"Bearer {self._token}"}).decode()

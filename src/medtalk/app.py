@@ -52,6 +52,7 @@ from medtalk.ops.checks import (
 from medtalk.ops.middleware import RequestTelemetry
 from medtalk.ops.stats import ActiveConversations
 from medtalk.privacy import routes as privacy_routes
+from medtalk.realtime import jsoncodec
 from medtalk.realtime.broadcast import create_broadcast
 from medtalk.realtime.delivery import Delivery
 from medtalk.realtime.events import ChatNamespace
@@ -131,6 +132,8 @@ def build_services(
         max_message_length=settings.max_message_length,
         rate_limiter=rate_limiter,
         outbox=outbox,
+        batch_max=settings.message_batch_max,  # performance (issue 8): group commit
+        batch_window_seconds=settings.message_batch_window_ms / 1000,
     )
     files = build_files(settings, db, storage, chat, clock, events, rate_limiter)
     namespace = ChatNamespace(
@@ -293,6 +296,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         logger=False,
         client_manager=manager,
         max_http_buffer_size=settings.ws_max_message_bytes,
+        json=jsoncodec,  # performance (issue 8): orjson for every packet
     )
     clock = clock or Clock()
     services, namespace, background = build_services(settings, sio, clock)

@@ -72,8 +72,10 @@ def serve(
         upgrade(settings)
     if demo:
         _print_demo(settings, load_keys(settings), host or settings.host, port or settings.port)
+    application = create_app(settings)
+    _tune_collector(settings)
     uvicorn.run(
-        create_app(settings),
+        application,
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level.lower(),
@@ -85,7 +87,36 @@ def serve(
         ssl_keyfile=str(settings.tls_key_file) if settings.tls_key_file else None,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
+        # performance (issue 8): see bench/README.md for what each of these bought
+        ws_per_message_deflate=settings.ws_per_message_deflate,
+        **_fast_loop(settings),
     )
+
+
+def _fast_loop(settings: Settings) -> dict[str, str]:
+    """uvloop and the httptools parser, when configured and installed (uvicorn[standard])."""
+    if not settings.fast_event_loop:
+        return {}
+    import importlib.util
+
+    wanted = {"loop": "uvloop", "http": "httptools"}
+    return {key: name for key, name in wanted.items() if importlib.util.find_spec(name)}
+
+
+def _tune_collector(settings: Settings) -> None:
+    """Keep the cyclic garbage collector from pausing the loop for long (bench/README.md).
+
+    Start-up objects (modules, app, settings) never die: frozen, full collections skip them.
+    A higher gen-0 threshold makes collections rarer; each young one is still short.
+    """
+    import gc
+
+    if settings.gc_gen0_threshold:
+        _, gen1, gen2 = gc.get_threshold()
+        gc.set_threshold(settings.gc_gen0_threshold, max(gen1, 20), max(gen2, 100))
+    if settings.gc_freeze:
+        gc.collect()
+        gc.freeze()
 
 
 @app.command()

@@ -298,3 +298,26 @@ class Settings(BaseSettings):
         if self.mode == "production" and self.demo_accounts:
             raise ValueError("demo accounts are for dev mode only; unset MEDTALK_DEMO_ACCOUNTS")
         return self
+
+    # --- performance (issue 8): event loop, JSON, garbage collector, message group commit ---
+    fast_event_loop: bool = Field(
+        True, description="`serve` runs on uvloop with the httptools parser when installed"
+    )
+    gc_freeze: bool = Field(
+        True, description="`serve` moves start-up objects out of the collector's sight (gc.freeze)"
+    )
+    gc_gen0_threshold: int = Field(
+        50_000, ge=0, description="gen-0 collection threshold for `serve`; 0 keeps Python's 700"
+    )
+    ws_per_message_deflate: bool = Field(
+        False, description="WebSocket compression: about 2x the memory per connection, when on"
+    )
+    message_batch_max: int = Field(
+        200, ge=1, description="text messages written in one transaction at most (group commit)"
+    )
+    message_batch_window_ms: float = Field(
+        0.0,
+        ge=0,
+        description="how long the writer waits for more messages before a batch; 0: no wait, "
+        "a batch is whatever arrived while the previous one was being written",
+    )

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from medtalk.chat import store
+from medtalk.chat.batch import GroupCommit
 from medtalk.chat.schemas import (
     ContentType,
     ConversationCreated,
@@ -68,6 +70,8 @@ class ChatService:
         thumbnail_link: Callable[[uuid.UUID], str] | None = None,
         rate_limiter: RateLimiter | None = None,
         outbox: JobOutbox | None = None,
+        batch_max: int = 1,
+        batch_window_seconds: float = 0.0,
     ) -> None:
         self._db = db
         self._keys = keys
@@ -78,6 +82,15 @@ class ChatService:
         self._thumbnail_link = thumbnail_link or (lambda file_id: f"{file_link(file_id)}/thumbnail")
         self._rate_limiter = rate_limiter
         self._outbox = outbox
+        # performance (issue 8): text messages group-committed by one writer (chat/batch.py)
+        self._text_writer: GroupCommit[_TextRequest, _Stored] | None = None
+        if batch_max > 1:
+            self._text_writer = GroupCommit(
+                self._persist_text_batch,
+                self._persist_text,
+                max_batch=batch_max,
+                window_seconds=batch_window_seconds,
+            )
 
     def set_file_link(
         self,
@@ -227,12 +240,17 @@ class ChatService:
             if self._rate_limiter is not None:
                 # Before anything is stored: a refused message leaves no trace.
                 await self._rate_limiter.check_message(caller.user_id)
-            message = await self._store_message(
-                caller, conversation_id, content, content_type, client_message_id, None
-            )
+            request = _TextRequest(caller, conversation_id, content, client_message_id)
+            if self._text_writer is not None:
+                message, created = await self._text_writer.submit(request)
+            else:
+                message, created = await self._persist_text(request)
         except MedtalkError as error:
             metrics.message_failed(error.code)
             raise
+        if created:
+            self._kick_outbox()
+            await self._announce(message, content)  # just sealed: no need to open it again
         return _sent(message)
 
     async def send_attachment(
@@ -261,6 +279,35 @@ class ChatService:
         client_message_id: str | None,
         attachment: tuple[Attachment, InsertFile] | None,
     ) -> MessageRow:
+        message, created = await self._persist(
+            caller, conversation_id, content, content_type, client_message_id, attachment
+        )
+        if created:
+            self._kick_outbox()
+            await self._announce(message)
+        return message
+
+    async def _persist_text(self, request: _TextRequest) -> _Stored:
+        return await self._persist(
+            request.caller,
+            request.conversation_id,
+            request.content,
+            ContentType.TEXT,
+            request.client_message_id,
+            None,
+        )
+
+    async def _persist(
+        self,
+        caller: Principal,
+        conversation_id: uuid.UUID,
+        content: str,
+        content_type: ContentType,
+        client_message_id: str | None,
+        attachment: tuple[Attachment, InsertFile] | None,
+    ) -> _Stored:
+        """One message in its own transaction; (row, True) if stored now, (row, False) if a
+        retried client id found the row stored before."""
         try:
             async with self._db.transaction() as db:
                 conversation = await _visible_conversation(db, caller, conversation_id)
@@ -270,7 +317,7 @@ class ChatService:
                         db, conversation_id, caller.user_id, client_message_id
                     )
                     if stored is not None:
-                        return stored
+                        return stored, False
                 message = await self._insert_message(
                     db,
                     conversation_id,
@@ -295,10 +342,79 @@ class ChatService:
                 )
             if stored is None:
                 raise
-            return stored
-        self._kick_outbox()
-        await self._announce(message)
-        return message
+            return stored, False
+        return message, True
+
+    async def _persist_text_batch(
+        self, requests: Sequence[_TextRequest]
+    ) -> list[_Stored | MedtalkError]:
+        """Many text messages in one transaction, each checked and numbered as if alone.
+
+        Same rules as `_persist`: participation and status checked under the conversation's
+        row lock, a retried client id answers with the stored row, seq and sent_at increase
+        with no gaps or ties, the outbox row commits with its message. A refused request gets
+        its own error and takes no seq; anything raised rolls the whole batch back (and
+        GroupCommit then stores the requests one by one).
+        """
+        results: list[_Stored | MedtalkError] = []
+        async with self._db.transaction() as db:
+            locked = await store.lock_conversations(db, {r.conversation_id for r in requests})
+            stored = await store.find_by_client_ids(
+                db,
+                {
+                    (r.conversation_id, r.caller.user_id, r.client_message_id)
+                    for r in requests
+                    if r.client_message_id
+                },
+            )
+            now = self._clock.now()
+            newest: dict[uuid.UUID, tuple[int, datetime]] = {}
+            fresh: list[MessageRow] = []
+            jobs: list[dict[str, Any]] = []
+            for request in requests:
+                conversation = locked.get(request.conversation_id)
+                try:
+                    if conversation is None or not (
+                        request.caller.is_admin
+                        or conversation.has_participant(request.caller.user_id)
+                    ):
+                        raise NotFound("no such conversation")
+                    _check_can_send(request.caller, conversation)
+                except MedtalkError as error:
+                    results.append(error)
+                    continue
+                key = (conversation.id, request.caller.user_id, request.client_message_id or "")
+                if request.client_message_id and key in stored:
+                    results.append((stored[key], False))
+                    continue
+                last_seq, previous = newest.get(
+                    conversation.id, (conversation.last_seq, conversation.last_message_at)
+                )
+                sent_at = store.next_sent_at(previous, now)
+                message = self._new_message(
+                    conversation.id,
+                    request.caller,
+                    request.content,
+                    ContentType.TEXT,
+                    request.client_message_id,
+                    None,
+                    last_seq + 1,
+                    sent_at,
+                )
+                newest[conversation.id] = (message.seq, sent_at)
+                if request.client_message_id:
+                    stored[key] = message  # a second copy in this batch gets this row
+                fresh.append(message)
+                jobs.append(
+                    _notify_job(conversation.other_participant(request.caller.user_id), message)
+                )
+                results.append((message, True))
+            if fresh:
+                await store.insert_messages(db, fresh)
+                await store.advance_conversations(db, newest, now)
+                if self._outbox is not None:
+                    await self._outbox.add_many(db, "notify_offline", jobs)
+        return results
 
     async def _enqueue_message_jobs(
         self, db: AsyncConnection, recipient: uuid.UUID, message: MessageRow
@@ -306,14 +422,7 @@ class ChatService:
         """Outbox rows for a new message: notify the recipient if they turn out to be offline."""
         if self._outbox is None:
             return
-        payload = {
-            "conversationId": str(message.conversation_id),
-            "recipientId": str(recipient),
-            "messageId": str(message.id),
-            "seq": message.seq,
-            "sentAt": message.sent_at.isoformat(),
-        }
-        await self._outbox.add(db, "notify_offline", payload)
+        await self._outbox.add(db, "notify_offline", _notify_job(recipient, message))
 
     def _kick_outbox(self) -> None:
         if self._outbox is not None:
@@ -330,9 +439,28 @@ class ChatService:
         attachment: Attachment | None,
     ) -> MessageRow:
         seq, sent_at = await store.claim_next_seq(db, conversation_id, self._clock.now())
+        message = self._new_message(
+            conversation_id, sender, content, content_type, client_message_id, attachment, seq,
+            sent_at,
+        )  # fmt: skip
+        await store.insert_message(db, message)
+        return message
+
+    def _new_message(
+        self,
+        conversation_id: uuid.UUID,
+        sender: Principal,
+        content: str,
+        content_type: ContentType,
+        client_message_id: str | None,
+        attachment: Attachment | None,
+        seq: int,
+        sent_at: datetime,
+    ) -> MessageRow:
+        """The row of a new message, content sealed; not stored yet."""
         message_id = uuid.uuid4()
         key_id, sealed = self._keys.seal_text(content, associated=str(message_id))
-        message = MessageRow(
+        return MessageRow(
             id=message_id,
             conversation_id=conversation_id,
             seq=seq,
@@ -352,13 +480,11 @@ class ChatService:
             file_status=attachment.status if attachment else None,
             has_thumbnail=attachment.has_thumbnail if attachment else False,
         )
-        await store.insert_message(db, message)
-        return message
 
-    async def _announce(self, message: MessageRow) -> None:
+    async def _announce(self, message: MessageRow, plaintext: str | None = None) -> None:
         metrics.message_sent(message.content_type)
         await self._events.message_created(
-            message.conversation_id, message.seq, self.view(message).wire()
+            message.conversation_id, message.seq, self.view(message, plaintext).wire()
         )
 
     async def history(
@@ -467,9 +593,10 @@ class ChatService:
 
     # --- helpers --------------------------------------------------------------------------
 
-    def view(self, row: MessageRow) -> Message:
+    def view(self, row: MessageRow, plaintext: str | None = None) -> Message:
+        """The wire model; `plaintext` is the content when the caller has it already."""
         file_id = row.file_id if row.file_status != "INFECTED" else None
-        content = self._open(row)
+        content = plaintext if plaintext is not None else self._open(row)
         return Message(
             id=row.id,
             message_id=row.id,
@@ -562,3 +689,29 @@ def _sent(message: MessageRow) -> MessageSent:
         seq=message.seq,
         sent_at=message.sent_at,
     )
+
+
+# --- performance (issue 8): the group-committed text path ---------------------------------
+
+
+@dataclass(frozen=True)
+class _TextRequest:
+    caller: Principal
+    conversation_id: uuid.UUID
+    content: str
+    client_message_id: str | None
+
+
+# A stored message, and whether this request stored it (False: a retry found it stored).
+_Stored = tuple[MessageRow, bool]
+
+
+def _notify_job(recipient: uuid.UUID, message: MessageRow) -> dict[str, Any]:
+    """The outbox payload that notifies the recipient of a new message if they are offline."""
+    return {
+        "conversationId": str(message.conversation_id),
+        "recipientId": str(recipient),
+        "messageId": str(message.id),
+        "seq": message.seq,
+        "sentAt": message.sent_at.isoformat(),
+    }

@@ -237,8 +237,7 @@ async def claim_next_seq(
             .returning(conversations.c.last_seq, conversations.c.last_message_at)
         )
     ).one()
-    previous: datetime | None = seq.last_message_at
-    sent_at = now if previous is None or now > previous else previous + timedelta(milliseconds=1)
+    sent_at = next_sent_at(seq.last_message_at, now)
     await db.execute(
         conversations.update()
         .where(conversations.c.id == conversation_id)
@@ -247,9 +246,82 @@ async def claim_next_seq(
     return int(seq.last_seq), sent_at
 
 
+def next_sent_at(previous: datetime | None, now: datetime) -> datetime:
+    """`now`, or 1 ms after the previous message if the clock has not moved past it."""
+    return now if previous is None or now > previous else previous + timedelta(milliseconds=1)
+
+
 async def insert_message(db: AsyncConnection, message: MessageRow) -> None:
     values = {name: getattr(message, name) for name in _STORED_FIELDS}
     await db.execute(chat_messages.insert().values(**values))
+
+
+# --- performance (issue 8): the group-committed text path (chat/batch.py) ----------------
+
+ClientKey = tuple[uuid.UUID, uuid.UUID, str]  # conversation, sender, client message id
+
+
+async def lock_conversations(
+    db: AsyncConnection, conversation_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, ConversationRow]:
+    """The conversations, row-locked until commit so their seqs can be handed out.
+
+    FOR NO KEY UPDATE (PostgreSQL), in id order: it queues behind claim_next_seq's UPDATE and
+    other batches without deadlocks, and does not block message inserts' foreign-key checks.
+    SQLite has no row locks; there the Database write lock serializes writers.
+    """
+    query = (
+        sa.select(*_CONVERSATION_COLUMNS)
+        .where(conversations.c.id.in_(sorted(conversation_ids)))
+        .order_by(conversations.c.id)
+        .with_for_update(key_share=True)
+    )
+    return {row.id: _conversation(row) for row in await db.execute(query)}
+
+
+async def find_by_client_ids(
+    db: AsyncConnection, keys: set[ClientKey]
+) -> dict[ClientKey, MessageRow]:
+    """Already stored messages among (conversation, sender, client message id) triples."""
+    if not keys:
+        return {}
+    query = _select_messages().where(
+        chat_messages.c.conversation_id.in_({key[0] for key in keys}),
+        chat_messages.c.client_message_id.in_({key[2] for key in keys}),
+    )
+    found: dict[ClientKey, MessageRow] = {}
+    for row in await db.execute(query):
+        message = _message(row)
+        key = (message.conversation_id, message.sender_id, message.client_message_id or "")
+        if key in keys:
+            found[key] = message
+    return found
+
+
+async def insert_messages(db: AsyncConnection, messages: list[MessageRow]) -> None:
+    """Many messages in one statement (SQLAlchemy's insertmanyvalues)."""
+    rows = [{name: getattr(message, name) for name in _STORED_FIELDS} for message in messages]
+    await db.execute(chat_messages.insert(), rows)
+
+
+async def advance_conversations(
+    db: AsyncConnection, newest: dict[uuid.UUID, tuple[int, datetime]], now: datetime
+) -> None:
+    """Set each conversation's last seq and last message time (after insert_messages)."""
+    statement = (
+        conversations.update()
+        .where(conversations.c.id == sa.bindparam("conversation"))
+        .values(
+            last_seq=sa.bindparam("newest_seq"),
+            last_message_at=sa.bindparam("newest_at"),
+            updated_at=sa.bindparam("now"),
+        )
+    )
+    rows = [
+        {"conversation": cid, "newest_seq": seq, "newest_at": at, "now": now}
+        for cid, (seq, at) in newest.items()
+    ]
+    await db.execute(statement, rows)
 
 
 async def get_message(db: AsyncConnection, message_id: uuid.UUID) -> MessageRow | None:

@@ -66,6 +66,27 @@ class JobOutbox:
         )
         return job_id
 
+    async def add_many(
+        self, db: AsyncConnection, kind: str, payloads: list[dict[str, Any]]
+    ) -> None:
+        """Several jobs of one kind in one statement (the group-committed message path)."""
+        if not payloads:
+            return
+        now = self._clock.now()
+        rows = [
+            {
+                "id": uuid.uuid4(),
+                "kind": kind,
+                "payload": json.dumps(payload),
+                "status": "PENDING",
+                "attempts": 0,
+                "available_at": now,
+                "created_at": now,
+            }
+            for payload in payloads
+        ]
+        await db.execute(outbox.insert(), rows)
+
     def kick(self) -> None:
         """Wake the relay after a commit, so jobs start now rather than at the next poll."""
         for listener in self._listeners:

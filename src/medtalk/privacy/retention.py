@@ -101,8 +101,12 @@ async def purge_expired(
 
 
 def _rooms_of(conversation_id: object) -> sa.Select[tuple[uuid.UUID]]:
-    return sa.select(video_call_rooms.c.id).where(
-        video_call_rooms.c.conversation_id == conversation_id
+    # correlate_except: inside expired_conversations' EXISTS, `conversations` is the outer
+    # query's row, not a table of this subquery (else any recording anywhere would match).
+    return (
+        sa.select(video_call_rooms.c.id)
+        .where(video_call_rooms.c.conversation_id == conversation_id)
+        .correlate_except(video_call_rooms)
     )
 
 
