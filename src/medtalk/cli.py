@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -93,7 +93,7 @@ def serve(
     )
 
 
-def _fast_loop(settings: Settings) -> dict[str, str]:
+def _fast_loop(settings: Settings) -> dict[str, Any]:
     """uvloop and the httptools parser, when configured and installed (uvicorn[standard])."""
     if not settings.fast_event_loop:
         return {}
