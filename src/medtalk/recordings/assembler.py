@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from medtalk.calls import store as rooms
+from medtalk.core.background import DeadlineLoop
 from medtalk.core.clock import Clock
 from medtalk.core.events import EventSink
 from medtalk.db.engine import Database
@@ -37,7 +38,6 @@ from medtalk.recordings.store import ChunkRow, RecordingRow
 logger = logging.getLogger(__name__)
 
 READ_CHUNK = 256 * 1024
-MIN_SLEEP_SECONDS = 0.05
 MAX_ATTEMPTS = 6
 
 
@@ -56,7 +56,9 @@ class AssemblyPolicy:
     work_dir: Path
 
 
-class RecordingAssembler:
+class RecordingAssembler(DeadlineLoop):
+    name = "recording-assembly"
+
     def __init__(
         self,
         service: RecordingService,
@@ -69,52 +71,22 @@ class RecordingAssembler:
         policy: AssemblyPolicy,
         scanner: ClamdScanner | None = None,
     ) -> None:
+        super().__init__(clock, policy.poll_seconds)
         self._service = service
         self._db = db
-        self._clock = clock
         self._events = events
         self._storage = storage
         self._links = links
         self._media = media
         self._policy = policy
         self._scanner = scanner
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         service.on_stopped = self.wake
 
     # --- the job loop ---------------------------------------------------------------------
 
-    def start(self) -> None:
-        if self._task is None:
-            self._wake = asyncio.Event()  # bound to the running loop
-            self._task = asyncio.create_task(self._run(), name="recording-assembly")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def _run(self) -> None:
-        while True:
-            self._wake.clear()
-            delay = self._policy.poll_seconds
-            try:
-                await self._service.stop_recordings_of_finished_calls()
-                due = await self.run_due()
-                if due is not None:
-                    wait = (due - self._clock.now()).total_seconds()
-                    delay = min(delay, max(MIN_SLEEP_SECONDS, wait))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("recording assembly pass failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+    async def run_pass(self) -> datetime | None:
+        await self._service.stop_recordings_of_finished_calls()
+        return await self.run_due()
 
     async def run_due(self) -> datetime | None:
         """Assemble every due recording, one at a time; when the next one falls due."""
