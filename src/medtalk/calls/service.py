@@ -43,7 +43,7 @@ from medtalk.core import metrics
 from medtalk.core.auth import Principal, Role
 from medtalk.core.clock import Clock, iso_z
 from medtalk.core.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
-from medtalk.core.events import EventSink
+from medtalk.core.events import EventSink, announce_to_users
 from medtalk.core.ids import new_id
 from medtalk.db.engine import Database
 from medtalk.settings import Settings
@@ -501,12 +501,7 @@ class CallService:
         return score
 
     async def _emit(self, user_ids: set[uuid.UUID], event: str, data: dict[str, Any]) -> None:
-        for user_id in user_ids:
-            try:
-                await self._events.to_user(user_id, event, data)
-            except Exception:
-                # The state is committed; a failed announcement must not fail the request.
-                logger.exception("could not announce %s", event)
+        await announce_to_users(self._events, user_ids, event, data)
 
 
 async def _visible_room(

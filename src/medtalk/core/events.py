@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any, Protocol
+
+logger = logging.getLogger(__name__)
 
 
 class EventSink(Protocol):
@@ -19,6 +22,18 @@ class EventSink(Protocol):
 
     async def to_user(self, user_id: uuid.UUID, event: str, data: dict[str, Any]) -> None:
         """An event for every socket of one user, whatever conversation they joined."""
+
+
+async def announce_to_users(
+    events: EventSink, user_ids: set[uuid.UUID], event: str, data: dict[str, Any]
+) -> None:
+    """Send `event` to each user's sockets. The state is already committed, so a failed
+    announcement is logged and never fails the request that caused it."""
+    for user_id in user_ids:
+        try:
+            await events.to_user(user_id, event, data)
+        except Exception:
+            logger.exception("could not announce %s", event)
 
 
 class RecordingSink:

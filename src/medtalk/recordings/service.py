@@ -26,7 +26,7 @@ from medtalk.calls.store import RoomRow
 from medtalk.core.auth import Principal
 from medtalk.core.clock import Clock, iso_z
 from medtalk.core.errors import Conflict, Forbidden, Invalid, Locked, NotFound, TooLarge
-from medtalk.core.events import EventSink
+from medtalk.core.events import EventSink, announce_to_users
 from medtalk.core.ids import new_id, parse_uuid
 from medtalk.db.engine import Database
 from medtalk.files.storage import FileStorage
@@ -518,11 +518,7 @@ class RecordingService:
             logger.exception("could not audit %s", action)
 
     async def _emit(self, user_ids: set[uuid.UUID], event: str, data: dict[str, Any]) -> None:
-        for user_id in user_ids:
-            try:
-                await self._events.to_user(user_id, event, data)
-            except Exception:
-                logger.exception("could not announce %s", event)
+        await announce_to_users(self._events, user_ids, event, data)
 
 
 @dataclass(frozen=True)
