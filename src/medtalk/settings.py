@@ -138,6 +138,12 @@ class Settings(BaseSettings):
     ws_max_message_bytes: int = Field(
         128 * 1024, description="largest Socket.IO/WebSocket message accepted"
     )
+    max_sockets_per_user: int = Field(
+        20,
+        ge=0,
+        description="open Socket.IO connections one user may hold on a node; more are "
+        "refused (connect_error TOO_MANY_SOCKETS); 0 = no cap",
+    )
     retention_closed_days: int = Field(
         0, description="purge messages/files of CLOSED conversations idle this long; 0 = keep"
     )
