@@ -199,6 +199,21 @@ class Settings(BaseSettings):
                 raise ValueError("the 'none' JWT algorithm is never accepted")
         return self
 
+    @model_validator(mode="after")
+    def _refuse_mixed_jwt_algorithms(self) -> Settings:
+        """security (issue 16): one key kind. HS* verifies with the shared secret, the others
+        with the JWKS's public keys; a mixed list is algorithm confusion waiting to happen."""
+        symmetric = {alg.upper().startswith("HS") for alg in self.jwt_algorithms}
+        if len(symmetric) > 1:
+            raise ValueError(
+                "MEDTALK_JWT_ALGORITHMS mixes symmetric (HS*) and asymmetric algorithms"
+            )
+        if self.jwt_jwks_url and True in symmetric:
+            raise ValueError("a JWKS (MEDTALK_JWT_JWKS_URL) needs asymmetric JWT algorithms")
+        if not self.jwt_jwks_url and False in symmetric:
+            raise ValueError("asymmetric JWT algorithms need MEDTALK_JWT_JWKS_URL")
+        return self
+
     @cached_property
     def resolved_database_url(self) -> str:
         if self.database_url:
