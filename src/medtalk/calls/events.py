@@ -10,6 +10,7 @@ import logging
 import uuid
 from typing import Any
 
+from medtalk.audit import RequestContext
 from medtalk.calls.schemas import CallStatsReport, CandidateSignal, RoomRef, SdpSignal
 from medtalk.calls.service import CallService
 from medtalk.core.auth import Principal
@@ -33,6 +34,10 @@ class CallEvents:
         if self._calls is None:
             raise Unavailable("video calls are not enabled on this server")
         return self._calls
+
+    def _context(self, sid: str) -> RequestContext:
+        state = self._state(sid)  # type: ignore[attr-defined]
+        return RequestContext(state.principal, state.client)
 
     def _caller(self, sid: str) -> Principal:
         principal: Principal = self._state(sid).principal  # type: ignore[attr-defined]
@@ -90,7 +95,7 @@ class CallEvents:
     @acknowledged
     async def on_hangup(self, sid: str, data: Any) -> dict[str, Any]:
         request = parse(RoomRef, data)
-        ended = await self._call_service().hang_up(self._caller(sid), request.room_id)
+        ended = await self._call_service().hang_up(self._context(sid), request.room_id)
         return ended.wire()
 
     @acknowledged

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from medtalk.audit import AuditTrail, RequestContext
 from medtalk.chat import store
 from medtalk.chat.batch import GroupCommit
 from medtalk.chat.schemas import (
@@ -34,7 +35,7 @@ from medtalk.core.crypto import DecryptionError, KeyRing
 from medtalk.core.errors import Conflict, Forbidden, Invalid, MedtalkError, NotFound
 from medtalk.core.events import EventSink
 from medtalk.core.ratelimit import RateLimiter
-from medtalk.db.engine import Database
+from medtalk.db.engine import Database, after_commit
 from medtalk.jobs.outbox import JobOutbox
 from medtalk.users import store as user_store
 
@@ -64,6 +65,7 @@ class ChatService:
         keys: KeyRing,
         clock: Clock,
         events: EventSink,
+        audit: AuditTrail,
         *,
         max_message_length: int,
         file_link: Callable[[uuid.UUID], str] = lambda file_id: f"/api/v1/chat/files/{file_id}",
@@ -77,6 +79,7 @@ class ChatService:
         self._keys = keys
         self._clock = clock
         self._events = events
+        self._audit = audit
         self._max_length = max_message_length
         self._file_link = file_link
         self._thumbnail_link = thumbnail_link or (lambda file_id: f"{file_link(file_id)}/thumbnail")
@@ -105,7 +108,7 @@ class ChatService:
 
     async def create_conversation(
         self,
-        caller: Principal,
+        context: RequestContext,
         *,
         doctor_id: uuid.UUID | None,
         patient_id: uuid.UUID | None,
@@ -113,6 +116,7 @@ class ChatService:
         initial_message: str | None,
     ) -> ConversationCreated:
         """A patient opens a conversation with a doctor (or a doctor with a patient)."""
+        caller = context.actor
         patient_id, doctor_id = _parties(caller, doctor_id, patient_id)
         if initial_message is not None:
             self._check_text(initial_message)
@@ -137,22 +141,48 @@ class ChatService:
                 )
                 recipient = other_party(caller, patient_id, doctor_id)
                 await self._enqueue_message_jobs(db, recipient, first)
-        created = ConversationCreated(
-            conversation_id=conversation_id,
-            doctor_id=doctor_id,
-            doctor_name=doctor.name,
-            patient_id=patient_id,
-            patient_name=patient.name,
-            appointment_id=appointment_id,
-            status=ConversationStatus.ACTIVE,
-            created_at=now,
+            created = ConversationCreated(
+                conversation_id=conversation_id,
+                doctor_id=doctor_id,
+                doctor_name=doctor.name,
+                patient_id=patient_id,
+                patient_name=patient.name,
+                appointment_id=appointment_id,
+                status=ConversationStatus.ACTIVE,
+                created_at=now,
+            )
+            after_commit(db, lambda: self._announce_conversation(caller, created, first))
+        await self._audited(
+            context, "conversation.create", "conversation", conversation_id, conversation_id
         )
-        other = doctor_id if caller.user_id == patient_id else patient_id
+        return created
+
+    async def _announce_conversation(
+        self, caller: Principal, created: ConversationCreated, first: MessageRow | None
+    ) -> None:
+        other = created.doctor_id if caller.user_id == created.patient_id else created.patient_id
         await self._events.to_user(other, "conversation_created", created.wire())
         if first is not None:
             self._kick_outbox()
             await self._announce(first)
-        return created
+
+    async def _audited(
+        self,
+        context: RequestContext,
+        action: str,
+        object_type: str,
+        object_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+    ) -> None:
+        """The audit row of a change the caller made (same row whichever door they came by)."""
+        await self._audit.record(
+            action,
+            actor=context.actor,
+            client=context.client,
+            object_type=object_type,
+            object_id=object_id,
+            conversation_id=conversation_id,
+        )
 
     async def _attach_appointment(
         self,
@@ -226,13 +256,14 @@ class ChatService:
 
     async def send_message(
         self,
-        caller: Principal,
+        context: RequestContext,
         conversation_id: uuid.UUID,
         content: str,
         content_type: ContentType = ContentType.TEXT,
         client_message_id: str | None = None,
     ) -> MessageSent:
         """Store a text message and announce it; a retried client id returns the stored one."""
+        caller = context.actor
         try:
             if content_type is not ContentType.TEXT:
                 raise Invalid("only TEXT is sent here; files go to /api/v1/chat/messages/upload")
@@ -249,8 +280,11 @@ class ChatService:
             metrics.message_failed(error.code)
             raise
         if created:
+            # Announced by the caller's task once its batch committed (not by the one writer
+            # of chat/batch.py, which must stay free to commit the next batch).
             self._kick_outbox()
             await self._announce(message, content)  # just sealed: no need to open it again
+        await self._audited(context, "message.send", "message", message.id, conversation_id)
         return _sent(message)
 
     async def send_attachment(
@@ -510,8 +544,9 @@ class ChatService:
             rows = await store.messages_after_seq(db, conversation_id, after_seq, limit)
         return [self.view(row) for row in rows]
 
-    async def mark_read(self, caller: Principal, message_id: uuid.UUID) -> MessageReadReceipt:
+    async def mark_read(self, context: RequestContext, message_id: uuid.UUID) -> MessageReadReceipt:
         """The caller has read this message and everything the other side sent before it."""
+        caller = context.actor
         now = self._clock.now()
         async with self._db.transaction() as db:
             message = await store.get_message(db, message_id)
@@ -534,19 +569,23 @@ class ChatService:
                             "seq": message.seq,
                         },
                     )
-        receipt = MessageReadReceipt(
-            message_id=message.id,
-            conversation_id=message.conversation_id,
-            reader_id=caller.user_id,
-            up_to_seq=message.seq,
-            read_at=now if changed else (message.read_at or now),
-        )
-        if changed:
-            self._kick_outbox()
-            await self._events.to_conversation(
-                message.conversation_id, "message_read", receipt.wire()
+            receipt = MessageReadReceipt(
+                message_id=message.id,
+                conversation_id=message.conversation_id,
+                reader_id=caller.user_id,
+                up_to_seq=message.seq,
+                read_at=now if changed else (message.read_at or now),
             )
+            if changed:
+                after_commit(db, lambda: self._announce_read(receipt))
+        await self._audited(
+            context, "message.mark_read", "message", message_id, receipt.conversation_id
+        )
         return receipt
+
+    async def _announce_read(self, receipt: MessageReadReceipt) -> None:
+        self._kick_outbox()
+        await self._events.to_conversation(receipt.conversation_id, "message_read", receipt.wire())
 
     # --- status, presence support ----------------------------------------------------------
 
@@ -567,12 +606,14 @@ class ChatService:
                 raise Conflict("the conversation is archived", code="CONVERSATION_ARCHIVED")
             if conversation.status != status.value:
                 await store.set_status(db, conversation_id, status.value, self._clock.now())
-        if conversation.status != status.value:
-            await self._events.to_conversation(
-                conversation_id,
-                "conversation_status",
-                {"conversationId": str(conversation_id), "status": status.value},
-            )
+                after_commit(
+                    db,
+                    lambda: self._events.to_conversation(
+                        conversation_id,
+                        "conversation_status",
+                        {"conversationId": str(conversation_id), "status": status.value},
+                    ),
+                )
         return status
 
     async def counterparts(self, user_id: uuid.UUID) -> set[uuid.UUID]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import socketio
 
-from medtalk.audit import AuditTrail, Client, Outcome
+from medtalk.audit import AuditTrail, Client, Outcome, RequestContext
 from medtalk.calls.events import CallEvents
 from medtalk.chat.schemas import (
     ConversationRef,
@@ -293,27 +293,18 @@ class ChatNamespace(RecordingEvents, CallEvents, socketio.AsyncNamespace):  # ty
         request = _parse(SendMessageRequest, data)
         state = self._state(sid)
         sent = await self._chat.send_message(
-            state.principal,
+            _context(state),
             request.conversation_id,
             request.content,
             request.content_type,
             request.client_message_id,
-        )
-        await self._record(  # security: audit trail
-            "message.send",
-            state.principal,
-            state.client,
-            Outcome.OK,
-            conversation_id=sent.conversation_id,
-            object_type="message",
-            object_id=sent.message_id,
         )
         return sent.wire()
 
     @_acknowledged
     async def on_mark_read(self, sid: str, data: Any) -> dict[str, Any]:
         request = _parse(MarkReadRequest, data)
-        receipt = await self._chat.mark_read(self._state(sid).principal, request.message_id)
+        receipt = await self._chat.mark_read(_context(self._state(sid)), request.message_id)
         return receipt.wire()
 
     @_acknowledged
@@ -342,6 +333,10 @@ class ChatNamespace(RecordingEvents, CallEvents, socketio.AsyncNamespace):  # ty
             event, payload, room=conversation_room(request.conversation_id), skip_sid=sid
         )
         return {"ok": True}
+
+
+def _context(state: SocketState) -> RequestContext:
+    return RequestContext(state.principal, state.client)
 
 
 def _client(environ: dict[str, Any]) -> Client:
