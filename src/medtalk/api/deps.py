@@ -125,8 +125,8 @@ async def authenticate(
     request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
     """Verify the bearer token and provision its user; Unauthorized (401) otherwise."""
-    header = f"Bearer {credentials.credentials}" if credentials else None
-    principal = await get_verifier(request).verify_header(header)
+    token = credentials.credentials if credentials else None  # HTTPBearer took the scheme off
+    principal = await get_verifier(request).verify_bearer(token)
     await get_users(request).ensure(principal)
     update_context(user_id=str(principal.user_id))
     return principal
