@@ -23,6 +23,7 @@ from medtalk.audit import AuditTrail, RequestContext
 from medtalk.calls import store
 from medtalk.calls.providers import RoomTokenRequest, VideoProvider, ice_configuration
 from medtalk.calls.quality import CallSample, quality_score
+from medtalk.calls.rooms import visible_room
 from medtalk.calls.schemas import (
     CallEnded,
     CallStatsReport,
@@ -243,7 +244,7 @@ class CallService:
         """The caller's provider token, join link and ICE servers (TURN credentials included)."""
         caller = context.actor
         async with self._db.read() as db:
-            room = await _visible_room(db, caller, room_id)
+            room = await visible_room(db, caller, room_id)
         now = self._clock.now()
         _check_open(room, now, early_ok=True)
         token = self._token(room, caller.user_id, caller.name, caller.role)
@@ -318,7 +319,7 @@ class CallService:
         device = device or DeviceInfo()
         now = self._clock.now()
         async with self._db.transaction() as db:
-            room = await _visible_room(db, caller, room_id, lock=True)
+            room = await visible_room(db, caller, room_id, lock=True)
             _check_open(room, now, early_ok=False)
             entered = await store.upsert_participant(
                 db,
@@ -340,7 +341,7 @@ class CallService:
         status = RoomStatus.IN_PROGRESS if started else RoomStatus(room.status)
         if entered:
             await self._emit(
-                _members(room) - {caller.user_id},
+                room.members - {caller.user_id},
                 "participant_joined",
                 _participant_event(room.id, caller.user_id, caller.name, caller.role.value),
             )
@@ -348,7 +349,7 @@ class CallService:
             await self.call_started.publish(room.id)
             metrics.call_started(self._provider.name)
             await self._emit(
-                _members(room), "call_started", {"roomId": str(room.id), "startedAt": iso_z(now)}
+                room.members, "call_started", {"roomId": str(room.id), "startedAt": iso_z(now)}
             )
         await self._audited(context, "room.join", room.id)
         return JoinedRoom(
@@ -376,7 +377,7 @@ class CallService:
                     left.append((room, participant.name, participant.role))
         for room, name, role in left:
             await self._emit(
-                _members(room) - {user_id},
+                room.members - {user_id},
                 "participant_left",
                 _participant_event(room.id, user_id, name, role),
             )
@@ -387,7 +388,7 @@ class CallService:
         """End (or, before it started, cancel) the call; ending again returns the same answer."""
         caller = context.actor
         async with self._db.read() as db:
-            room = await _visible_room(db, caller, room_id)
+            room = await visible_room(db, caller, room_id)
         if room.status in (RoomStatus.WAITING, RoomStatus.IN_PROGRESS):
             reason = (
                 EndReason.ENDED_BY_GUEST
@@ -412,9 +413,9 @@ class CallService:
         caller = context.actor
         ended = await self.end_call(context, room_id)
         async with self._db.read() as db:
-            room = await _visible_room(db, caller, room_id)
+            room = await visible_room(db, caller, room_id)
         await self._emit(
-            _members(room) - {caller.user_id},
+            room.members - {caller.user_id},
             "hangup",
             {"roomId": str(room.id), "fromUserId": str(caller.user_id)},
         )
@@ -449,7 +450,7 @@ class CallService:
                     "endedAt": iso_z(now),
                     "reason": reason.value,
                 }
-                audience = _members(room) | {p.user_id for p in present}
+                audience = room.members | {p.user_id for p in present}
                 after_commit(db, lambda: self._finished(room.id, audience, ended, started))
         return won
 
@@ -501,7 +502,7 @@ class CallService:
         if event not in SIGNALS:
             raise Invalid(f"unknown signal {event!r}")
         async with self._db.read() as db:
-            room = await _visible_room(db, caller, room_id)
+            room = await visible_room(db, caller, room_id)
             if room.status not in (RoomStatus.WAITING, RoomStatus.IN_PROGRESS):
                 raise Conflict("the call has ended", code="CALL_ENDED")
             joined = await store.participants(db, room.id, present_only=False)
@@ -526,7 +527,7 @@ class CallService:
         score = quality_score(sample)
         metrics.call_quality(score)
         async with self._db.transaction() as db:
-            room = await _visible_room(db, caller, report.room_id)
+            room = await visible_room(db, caller, report.room_id)
             if await store.get_participant(db, room.id, caller.user_id) is None:
                 raise Conflict("join the room first", code="NOT_JOINED")
             await store.insert_stats(
@@ -544,15 +545,6 @@ class CallService:
         await announce_to_users(self._events, user_ids, event, data)
 
 
-async def _visible_room(
-    db: AsyncConnection, caller: Principal, room_id: uuid.UUID, *, lock: bool = False
-) -> RoomRow:
-    room = await store.get_room(db, room_id, lock=lock)
-    if room is None or not (room.is_member(caller.user_id) or caller.is_admin):
-        raise NotFound("no such room")
-    return room
-
-
 def _check_open(room: RoomRow, now: datetime, *, early_ok: bool) -> None:
     if room.status in (RoomStatus.ENDED, RoomStatus.CANCELLED):
         raise Conflict("the call has ended", code="CALL_ENDED")
@@ -562,10 +554,6 @@ def _check_open(room: RoomRow, now: datetime, *, early_ok: bool) -> None:
         raise Conflict("the room has expired", code="ROOM_EXPIRED")
     if not early_ok and room.opens_at is not None and now < room.opens_at:
         raise Conflict(f"the room opens at {iso_z(room.opens_at)}", code="TOO_EARLY")
-
-
-def _members(room: RoomRow) -> set[uuid.UUID]:
-    return {room.host_id, room.guest_id}
 
 
 def _participant_event(
