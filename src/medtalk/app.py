@@ -26,6 +26,7 @@ from medtalk.calls.enforcer import MaxDurationEnforcer
 from medtalk.calls.providers import ProviderConfig, create_video_provider
 from medtalk.calls.service import CallPolicy, CallService
 from medtalk.chat import routes as chat_routes
+from medtalk.chat.appointments import PlatformAppointments
 from medtalk.chat.service import ChatService
 from medtalk.core import metrics
 from medtalk.core.auth import TokenVerifier
@@ -134,6 +135,13 @@ def build_services(
         outbox=outbox,
         batch_max=settings.message_batch_max,  # performance (issue 8): group commit
         batch_window_seconds=settings.message_batch_window_ms / 1000,
+        # issue 16: appointments bound from the platform's API, not by whoever names them first
+        appointments=(
+            PlatformAppointments(settings.appointment_api_url, settings.appointment_api_token)
+            if settings.appointment_api_url
+            else None
+        ),
+        patients_bind_appointments=settings.patients_bind_appointments,
     )
     files = build_files(settings, db, storage, chat, clock, events, rate_limiter)
     namespace = ChatNamespace(
@@ -208,7 +216,7 @@ def build_calls(
     settings: Settings, db: Database, clock: Clock, sink: SocketEventSink
 ) -> CallService:
     config = ProviderConfig(
-        public_url=settings.public_url or f"http://{settings.host}:{settings.port}",
+        public_url=settings.public_url,  # empty: relative links (/call/...)
         jitsi_domain=settings.jitsi_domain,
         jitsi_app_id=settings.jitsi_app_id,
         jitsi_app_secret=settings.jitsi_app_secret,

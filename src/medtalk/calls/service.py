@@ -52,6 +52,7 @@ logger = logging.getLogger(__name__)
 
 DAY = timedelta(hours=24)
 SIGNALS = ("offer", "answer", "ice_candidate")
+FAILURE_MEMORY = 10_000  # media failures remembered per process, to count each call's once
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,8 @@ class CallService:
         # answer End Call with a fresh signed link to the finished recording.
         self.on_call_finished: Callable[[uuid.UUID], Awaitable[None]] | None = None
         self.recording_link: Callable[[RoomRow], Awaitable[str | None]] | None = None
+        # (room, user) pairs whose media failure was counted (insertion-ordered, bounded).
+        self._failures_reported: dict[tuple[uuid.UUID, uuid.UUID], None] = {}
 
     # --- rooms ----------------------------------------------------------------------------
 
@@ -409,8 +412,8 @@ class CallService:
         if won:
             if started:
                 metrics.call_ended(self._provider.name, duration)
-            else:  # never got both sides in: a call that failed to set up
-                metrics.call_setup_failed(self._provider.name, reason.value)
+            else:  # never got both sides in: not answered, not a failure
+                metrics.call_unanswered(self._provider.name, _unanswered_reason(room, ended_by))
             await self._emit(
                 _members(room) | {p.user_id for p in present},
                 "call_ended",
@@ -500,6 +503,22 @@ class CallService:
             )
         return score
 
+    async def report_failure(self, caller: Principal, room_id: uuid.UUID, reason: str) -> bool:
+        """A participant's media failed (ICE, TURN relay, camera): counted once per participant
+        and call in `medtalk_video_call_failures_total`. True when this report was counted."""
+        async with self._db.read() as db:
+            room = await _visible_room(db, caller, room_id)
+            if await store.get_participant(db, room.id, caller.user_id) is None:
+                raise Conflict("join the room first", code="NOT_JOINED")
+        key = (room.id, caller.user_id)
+        if key in self._failures_reported:
+            return False
+        self._failures_reported[key] = None
+        while len(self._failures_reported) > FAILURE_MEMORY:
+            self._failures_reported.pop(next(iter(self._failures_reported)))
+        metrics.call_failed(self._provider.name, reason)
+        return True
+
     async def _emit(self, user_ids: set[uuid.UUID], event: str, data: dict[str, Any]) -> None:
         await announce_to_users(self._events, user_ids, event, data)
 
@@ -522,6 +541,15 @@ def _check_open(room: RoomRow, now: datetime, *, early_ok: bool) -> None:
         raise Conflict("the room has expired", code="ROOM_EXPIRED")
     if not early_ok and room.opens_at is not None and now < room.opens_at:
         raise Conflict(f"the room opens at {iso_z(room.opens_at)}", code="TOO_EARLY")
+
+
+def _unanswered_reason(room: RoomRow, ended_by: uuid.UUID | None) -> str:
+    """Why a call never started: the patient declined, the doctor gave up, or time ran out."""
+    if ended_by == room.guest_id:
+        return "declined"
+    if ended_by is not None:
+        return "cancelled"
+    return "unanswered"
 
 
 def _members(room: RoomRow) -> set[uuid.UUID]:
