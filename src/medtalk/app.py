@@ -34,6 +34,7 @@ from medtalk.core.crypto import KeyRing
 from medtalk.core.events import EventSink
 from medtalk.core.ratelimit import RateLimiter, create_rate_limiter
 from medtalk.db.engine import Database, create_engine
+from medtalk.fhir import routes as fhir_routes
 from medtalk.files import routes as file_routes
 from medtalk.files.scanning import ClamdScanner
 from medtalk.files.service import FileService, ImagePolicy
@@ -343,6 +344,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     api.include_router(session_routes.router)
     api.include_router(audit_routes.router)
     api.include_router(privacy_routes.router)
+    api.include_router(fhir_routes.router)
     if origins is not None:
         api.add_middleware(
             CORSMiddleware,
