@@ -43,7 +43,7 @@ from medtalk.core import metrics
 from medtalk.core.auth import Principal, Role
 from medtalk.core.clock import Clock, iso_z
 from medtalk.core.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
-from medtalk.core.events import EventSink, announce_to_users
+from medtalk.core.events import EventSink, Topic, announce_to_users
 from medtalk.core.ids import new_id
 from medtalk.db.engine import Database
 from medtalk.settings import Settings
@@ -51,6 +51,8 @@ from medtalk.settings import Settings
 logger = logging.getLogger(__name__)
 
 DAY = timedelta(hours=24)
+# A fresh signed link to a room's finished recording (recordings/ provides it), or None.
+RecordingLink = Callable[[RoomRow], Awaitable[str | None]]
 SIGNALS = ("offer", "answer", "ice_candidate")
 
 
@@ -88,18 +90,19 @@ class CallService:
         events: EventSink,
         provider: VideoProvider,
         policy: CallPolicy,
+        recording_link: RecordingLink,
     ) -> None:
         self._db = db
         self._clock = clock
         self._events = events
         self._provider = provider
         self._policy = policy
-        # Set by the max-duration enforcer: a call started, so its next deadline may be sooner.
-        self.on_call_started: Callable[[], None] = lambda: None
-        # Set by call recording (issue 10): stop a running recording when the call ends, and
-        # answer End Call with a fresh signed link to the finished recording.
-        self.on_call_finished: Callable[[uuid.UUID], Awaitable[None]] | None = None
-        self.recording_link: Callable[[RoomRow], Awaitable[str | None]] | None = None
+        # End Call answers with a fresh signed link to the finished recording (issue 10).
+        self._recording_link = recording_link
+        # Committed facts others react to (the max-duration enforcer re-plans its deadline;
+        # call recording stops a running recording), by room id.
+        self.call_started: Topic[uuid.UUID] = Topic("call_started")
+        self.call_finished: Topic[uuid.UUID] = Topic("call_finished")
 
     # --- rooms ----------------------------------------------------------------------------
 
@@ -314,7 +317,7 @@ class CallService:
                 _participant_event(room.id, caller.user_id, caller.name, caller.role.value),
             )
         if started:
-            self.on_call_started()
+            await self.call_started.publish(room.id)
             metrics.call_started(self._provider.name)
             await self._emit(
                 _members(room), "call_started", {"roomId": str(room.id), "startedAt": iso_z(now)}
@@ -365,8 +368,8 @@ class CallService:
             async with self._db.read() as db:
                 room = await store.get_room(db, room_id) or room
         url = room.recording_url
-        if room.has_recording and self.recording_link is not None:
-            url = await self.recording_link(room)
+        if room.has_recording:
+            url = await self._recording_link(room)
         return CallEnded(
             duration=room.duration or 0,
             recording=Recording(available=room.has_recording, url=url),
@@ -421,12 +424,9 @@ class CallService:
                     "reason": reason.value,
                 },
             )
-            if self.on_call_finished is not None:
-                try:
-                    await self.on_call_finished(room.id)
-                except Exception:
-                    # The recording job also stops recordings of ended calls on its next pass.
-                    logger.exception("could not stop the call's recording")
+            # A failed subscriber is logged: the recording job also stops recordings of
+            # ended calls on its next pass.
+            await self.call_finished.publish(room.id)
         return won
 
     async def end_overdue_calls(self) -> datetime | None:

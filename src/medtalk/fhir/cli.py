@@ -1,4 +1,4 @@
-"""`medtalk export --fhir <conversation id> --output bundle.json` (see security_cli.py)."""
+"""`medtalk export --fhir <conversation id> --output bundle.json` (see cli/security.py)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from medtalk.core.errors import NotFound
 from medtalk.fhir.service import FhirExport
 
 if TYPE_CHECKING:
-    from medtalk.security_cli import Runtime
+    from medtalk.container import Container
 
 
-async def write_bundle(rt: Runtime, conversation_id: uuid.UUID, output: Path) -> int:
+async def write_bundle(rt: Container, conversation_id: uuid.UUID, output: Path) -> int:
     """Write the Bundle, audit it as the operator's; returns the bytes written."""
     export = FhirExport(rt.db, rt.chat, rt.clock)
     try:

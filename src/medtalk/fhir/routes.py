@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from medtalk.api.audit import AuditDep
-from medtalk.api.deps import CurrentUser, ServicesDep
+from medtalk.api.deps import ChatDep, ClockDep, CurrentUser, DatabaseDep, SettingsDep
 from medtalk.fhir.bundle import FHIR_VERSION, MEDIA_TYPE
 from medtalk.fhir.service import FhirExport
 
@@ -33,15 +33,16 @@ async def export_fhir(
     conversation_id: uuid.UUID,
     request: Request,
     caller: CurrentUser,
-    services: ServicesDep,
+    settings: SettingsDep,
+    db: DatabaseDep,
+    chat: ChatDep,
+    clock: ClockDep,
     audit: AuditDep,
 ) -> FhirResponse:
     """The conversation as a FHIR R4 Bundle: Communication per message (attachments with
     URLs), Encounter per video call. Its two participants and ADMIN only; audited."""
-    base_url = services.settings.public_url or str(request.base_url)
-    bundle = await FhirExport(services.db, services.chat, services.clock).bundle(
-        caller, conversation_id, base_url
-    )
+    base_url = settings.public_url or str(request.base_url)
+    bundle = await FhirExport(db, chat, clock).bundle(caller, conversation_id, base_url)
     await audit.ok(  # security: audit trail (ids and counts only)
         "conversation.fhir_export",
         object_type="conversation",
