@@ -26,6 +26,7 @@ from medtalk.chat.service import ChatService
 from medtalk.container import Container, build_container, upload_limits
 from medtalk.core import metrics
 from medtalk.core.clock import Clock
+from medtalk.fhir import routes as fhir_routes
 from medtalk.files import routes as file_routes
 from medtalk.ops import routes as ops_routes
 from medtalk.ops.checks import (
@@ -186,6 +187,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     api.include_router(session_routes.router)
     api.include_router(audit_routes.router)
     api.include_router(privacy_routes.router)
+    api.include_router(fhir_routes.router)
     if origins is not None:
         api.add_middleware(
             CORSMiddleware,

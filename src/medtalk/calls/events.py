@@ -1,4 +1,5 @@
-"""The call contract's Socket.IO events (offer, answer, ice_candidate, hangup, call_stats).
+"""The call contract's Socket.IO events (offer, answer, ice_candidate, hangup, call_stats,
+call_failure).
 
 A handler group registered on the /ws/chat namespace (realtime/handlers.py): one socket
 carries chat and calls. Each handler parses, calls CallService, and acknowledges; `hangup`
@@ -12,7 +13,13 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from medtalk.calls.schemas import CallStatsReport, CandidateSignal, RoomRef, SdpSignal
+from medtalk.calls.schemas import (
+    CallFailure,
+    CallStatsReport,
+    CandidateSignal,
+    RoomRef,
+    SdpSignal,
+)
 from medtalk.calls.service import CallService
 from medtalk.realtime.acks import parse
 from medtalk.realtime.handlers import Caller, EventHandler, HandlerGroup
@@ -33,6 +40,7 @@ class CallEvents(HandlerGroup):
             "ice_candidate": self.ice_candidate,
             "hangup": self.hangup,
             "call_stats": self.call_stats,
+            "call_failure": self.call_failure,
         }
 
     # --- connection bookkeeping -------------------------------------------------------------
@@ -88,3 +96,8 @@ class CallEvents(HandlerGroup):
         report = parse(CallStatsReport, data)
         score = await self._calls.report_stats(caller.principal, report)
         return {"roomId": str(report.room_id), "qualityScore": score}
+
+    async def call_failure(self, caller: Caller, data: Any) -> dict[str, Any]:
+        report = parse(CallFailure, data)
+        counted = await self._calls.report_failure(caller.principal, report.room_id, report.reason)
+        return {"roomId": str(report.room_id), "counted": counted}

@@ -178,24 +178,42 @@ def retention_purge(
 
 
 def export_user(
-    user: Annotated[str, typer.Option(help="user id (UUID) whose data to export")],
-    output: Annotated[Path, typer.Option(help="zip file to write")],
+    output: Annotated[Path, typer.Option(help="file to write")],
+    user: Annotated[str | None, typer.Option(help="user id (UUID) whose data to export")] = None,
+    fhir: Annotated[
+        str | None, typer.Option(help="conversation id (UUID): write it as a FHIR R4 Bundle")
+    ] = None,
 ) -> None:
-    """A user's conversations, messages and files as a zip (access requests)."""
+    """A user's conversations, messages and files as a zip (access requests, --user), or one
+    conversation as a FHIR R4 Bundle in JSON (--fhir)."""
     settings = load_settings()
+    if (user is None) == (fhir is None):
+        raise typer.BadParameter("give exactly one of --user and --fhir")
     try:
-        user_id = uuid.UUID(user)
+        subject = uuid.UUID(user or fhir or "")
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    if fhir is not None:
+        from medtalk.fhir.cli import write_bundle
+        from medtalk.fhir.service import FhirExport
+
+        size = run_with_container(
+            settings,
+            lambda rt: write_bundle(
+                FhirExport(rt.db, rt.chat, rt.clock), rt.audit, settings.public_url, subject, output
+            ),
+        )
+        typer.echo(f"wrote {size} bytes to {output}")
+        return
 
     async def write(rt: Container) -> int:
         size = 0
         with output.open("wb") as out:
-            async for piece in rt.export.zip_stream(user_id):
+            async for piece in rt.export.zip_stream(subject):
                 out.write(piece)
                 size += len(piece)
         await rt.audit.record(
-            "export.patient", role="OPERATOR", object_type="user", object_id=user_id, detail="cli"
+            "export.patient", role="OPERATOR", object_type="user", object_id=subject, detail="cli"
         )
         return size
 

@@ -1,0 +1,36 @@
+"""`medtalk export --fhir <conversation id> --output bundle.json` (see cli/security.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from pathlib import Path
+
+import typer
+
+from medtalk.audit import AuditTrail
+from medtalk.core.errors import NotFound
+from medtalk.fhir.service import FhirExport
+
+
+async def write_bundle(
+    export: FhirExport, audit: AuditTrail, public_url: str, conversation_id: uuid.UUID, output: Path
+) -> int:
+    """Write the Bundle, audit it as the operator's; returns the bytes written."""
+    try:
+        bundle = await export.bundle(None, conversation_id, public_url)
+    except NotFound:
+        typer.echo(f"no conversation {conversation_id}", err=True)
+        raise typer.Exit(1) from None
+    data = json.dumps(bundle, ensure_ascii=False, indent=2).encode()
+    await asyncio.to_thread(output.write_bytes, data)
+    await audit.record(
+        "conversation.fhir_export",
+        role="OPERATOR",
+        object_type="conversation",
+        object_id=conversation_id,
+        conversation_id=conversation_id,
+        detail="cli",
+    )
+    return len(data)
