@@ -18,10 +18,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import jwt
+import pytest
 import socketio
 import uvicorn
 
@@ -70,6 +71,14 @@ def try_create_database(admin_url: str, name: str) -> tuple[str, Callable[[], No
             asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
     return f"{base}/{name}", drop, None
+
+
+def unavailable(reason: str) -> NoReturn:
+    """A tool or service a test needs is missing: the test fails in CI (CI=true), where
+    scripts/test-deps.sh installs everything, and is skipped with the reason elsewhere."""
+    if os.environ.get("CI"):
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
 
 
 def free_port() -> int:
