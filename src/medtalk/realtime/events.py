@@ -70,6 +70,10 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self._handlers.update(handlers)
         self._groups.append(group)
 
+    def events(self) -> set[str]:
+        """The client events this namespace answers (realtime/edge.py lets only these in)."""
+        return set(self._handlers)
+
     async def trigger_event(self, event: str, *args: Any) -> Any:
         """python-socketio's dispatch: connect and disconnect are ours, the rest registered."""
         handler = self._handlers.get(event)
