@@ -40,7 +40,7 @@ from medtalk.files.service import FileService, ImagePolicy
 from medtalk.files.storage import FileStorage, create_storage
 from medtalk.files.validation import UploadLimits
 from medtalk.jobs.outbox import JobOutbox
-from medtalk.jobs.runtime import JobRuntime
+from medtalk.jobs.runtime import JobRuntime, NodeWork
 from medtalk.ops import routes as ops_routes
 from medtalk.ops.checks import (
     Readiness,
@@ -135,7 +135,7 @@ def build_services(
         batch_max=settings.message_batch_max,  # performance (issue 8): group commit
         batch_window_seconds=settings.message_batch_window_ms / 1000,
     )
-    files = build_files(settings, db, storage, chat, clock, events, rate_limiter)
+    files = build_files(settings, db, storage, chat, clock, events, outbox, rate_limiter)
     namespace = ChatNamespace(
         verifier, users, chat, delivery, audit, revocations, presence=presence
     )
@@ -145,9 +145,10 @@ def build_services(
     services.presence = presence
     services.calls = build_calls(settings, db, clock, events)
     namespace.attach_calls(services.calls)
-    services.recordings, services.recording_jobs = build_recordings(
-        settings, db, storage, clock, events, services.calls, audit
+    recordings, assembler = build_recordings(
+        settings, db, storage, clock, events, services.calls, audit, outbox
     )
+    services.recordings, services.recording_jobs = recordings, assembler
     namespace.attach_recordings(services.recordings)
     node = NodeTasks(
         broadcast,
@@ -158,7 +159,9 @@ def build_services(
         heartbeat_seconds=settings.presence_ttl_seconds / 3,
         resync_seconds=settings.resync_interval_seconds,
     )
-    jobs = JobRuntime(settings, db, storage, clock, presence, outbox, consume=False)
+    # Scans and recording assembly are jobs too; they run on the node (sockets, tools).
+    node_work = NodeWork(files, recordings, assembler)
+    jobs = JobRuntime(settings, db, storage, clock, presence, outbox, consume=False, node=node_work)
     return services, namespace, Background(node, jobs)
 
 
@@ -179,6 +182,7 @@ def build_files(
     chat: ChatService,
     clock: Clock,
     events: EventSink,
+    outbox: JobOutbox,
     rate_limiter: RateLimiter | None = None,
 ) -> FileService:
     """Files (issue 4): storage backend, limits, image policy and malware scanner."""
@@ -191,6 +195,7 @@ def build_files(
         chat,
         clock,
         events,
+        outbox,
         link_secret=settings.link_secret,
         link_ttl_seconds=settings.file_link_ttl_seconds,
         limits=upload_limits(settings),
@@ -229,6 +234,7 @@ def build_recordings(
     events: EventSink,
     calls: CallService,
     audit: AuditTrail,
+    outbox: JobOutbox,
 ) -> tuple[RecordingService, RecordingAssembler]:
     """Call recording (issue 10): consent, chunk uploads, the assembly job, Jibri uploads.
     Recordings share the file store (and its client) with chat files."""
@@ -242,14 +248,13 @@ def build_recordings(
         jibri_secret=settings.jibri_secret,
         refuse_dev_jibri_secret=DEV_JIBRI_SECRET if settings.mode == "production" else None,
     )
-    recordings = RecordingService(db, clock, events, storage, links, policy, audit)
+    recordings = RecordingService(db, clock, events, storage, links, policy, outbox, audit)
     calls.on_call_finished = recordings.call_finished
     calls.recording_link = recordings.room_link
     scanner = None
     if settings.clamd_url:
         scanner = ClamdScanner(settings.clamd_url, settings.clamd_timeout_seconds)
     assembler = RecordingAssembler(
-        recordings,
         db,
         clock,
         events,
@@ -258,7 +263,6 @@ def build_recordings(
         MediaTools(settings.recording_ffmpeg, settings.recording_ffprobe),
         AssemblyPolicy(
             lease=timedelta(seconds=settings.recording_assembly_lease_seconds),
-            poll_seconds=settings.recording_poll_seconds,
             work_dir=settings.data_dir / "recording-work",
         ),
         scanner=scanner,
@@ -307,16 +311,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         enforcer.start()
-        await services.files.start()
-        if services.recording_jobs is not None:
-            services.recording_jobs.start()
         await background.start()
         try:
             yield
         finally:
             await background.stop()
-            if services.recording_jobs is not None:
-                await services.recording_jobs.stop()
             await services.files.stop()
             await enforcer.stop()
             await services.db.close()

@@ -48,6 +48,7 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     from medtalk.db.engine import Database, create_engine
     from medtalk.db.migrate import upgrade
     from medtalk.files.storage import create_storage
+    from medtalk.jobs.outbox import JobOutbox
 
     await asyncio.to_thread(upgrade, settings)
     db = Database(create_engine(settings), serialize_writes=settings.is_sqlite)
@@ -57,7 +58,7 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     chat = ChatService(
         db, keys, clock, RecordingSink(), max_message_length=settings.max_message_length
     )
-    files = build_files(settings, db, storage, chat, clock, RecordingSink())
+    files = build_files(settings, db, storage, chat, clock, RecordingSink(), JobOutbox(clock))
     audit = AuditTrail(db, clock, settings.audit_secret)
     try:
         yield Runtime(settings, db, keys, storage, clock, audit, chat, files)

@@ -1,7 +1,8 @@
 """Uploads and downloads: participation first, type from the bytes, size while streaming.
 
 Images are re-encoded without metadata and get a thumbnail; with a malware scanner
-configured a file is PENDING until scanned, and only CLEAN files are ever served.
+configured a file is PENDING until its `scan_file` job (written with the file's row, so it
+survives a restart) has scanned it, and only CLEAN files are ever served.
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ from medtalk.core.wire import WireModel
 from medtalk.db.engine import Database
 from medtalk.db.tables import chat_files, chat_messages
 from medtalk.files import images
-from medtalk.files.scanning import ClamdScanner, ScanQueue
+from medtalk.files.scanning import ClamdScanner
 from medtalk.files.storage import FileStorage
 from medtalk.files.validation import SNIFF_BYTES, UploadLimits, clean_file_name, sniff
+from medtalk.jobs.kinds import scan as scan_job
+from medtalk.jobs.outbox import JobOutbox
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +108,7 @@ class FileService:
         chat: ChatService,
         clock: Clock,
         events: EventSink,
+        outbox: JobOutbox,
         *,
         link_secret: str,
         link_ttl_seconds: int,
@@ -120,35 +124,19 @@ class FileService:
         self._chat = chat
         self._clock = clock
         self._events = events
+        self._outbox = outbox
         self._link_secret = link_secret
         self._link_ttl = link_ttl_seconds
         self._limits = limits
         self._public_url = public_url.rstrip("/")
         self._images = image_policy or ImagePolicy()
         self._scanner = scanner
-        self._scans = ScanQueue(self.scan) if scanner else None
         # Set: downloads redirect to the storage's own presigned URL (S3), after our checks.
         self._redirect_ttl = redirect_ttl_seconds
         self._rate_limiter = rate_limiter
         chat.set_file_link(self.link, self.thumbnail_link)
 
-    async def start(self) -> None:
-        """Start the scan workers and re-queue files a previous run left PENDING."""
-        if self._scans is None:
-            return
-        self._scans.start()
-        async with self._db.read() as db:
-            pending = await db.execute(
-                sa.select(chat_files.c.id)
-                .where(chat_files.c.status == PENDING)
-                .order_by(chat_files.c.created_at)
-            )
-            for (file_id,) in pending:
-                self._scans.enqueue(file_id)
-
     async def stop(self) -> None:
-        if self._scans is not None:
-            await self._scans.stop()
         await self._storage.close()
 
     # --- links ----------------------------------------------------------------------------
@@ -260,6 +248,8 @@ class FileService:
                         thumbnail_size=len(thumbnail) if thumbnail is not None else None,
                     )
                 )
+                if status == PENDING:
+                    await self._outbox.add(db, scan_job.SCAN_FILE, scan_job.payload(file_id))
 
             attachment = Attachment(
                 file_id, name, size, content_type, status, thumbnail_key is not None
@@ -272,8 +262,8 @@ class FileService:
             if thumbnail_key is not None:
                 await self._storage.delete(thumbnail_key)
             raise
-        if self._scans is not None:
-            self._scans.enqueue(file_id)
+        if status == PENDING:
+            self._outbox.kick()
         return FileUploaded(
             message_id=message.id,
             conversation_id=conversation_id,
@@ -323,11 +313,6 @@ class FileService:
             status=status,
         )
         await self._events.to_conversation(stored.conversation_id, "file_status", event.wire())
-
-    async def scans_idle(self) -> None:
-        """Wait for queued scans (tests, benchmarks)."""
-        if self._scans is not None:
-            await self._scans.idle()
 
     # --- download -------------------------------------------------------------------------
 
