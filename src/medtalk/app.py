@@ -55,6 +55,7 @@ from medtalk.privacy import routes as privacy_routes
 from medtalk.realtime import jsoncodec
 from medtalk.realtime.broadcast import create_broadcast
 from medtalk.realtime.delivery import Delivery
+from medtalk.realtime.edge import EdgeServer
 from medtalk.realtime.events import ChatNamespace
 from medtalk.realtime.fanout import NAMESPACE, SocketEventSink
 from medtalk.realtime.node import NodeTasks
@@ -139,6 +140,7 @@ def build_services(
     namespace = ChatNamespace(
         verifier, users, chat, delivery, audit, revocations, presence=presence
     )
+    namespace.socket_cap.cap = settings.max_sockets_per_user  # security (issue 16)
     services = Services(
         settings, clock, db, keys, verifier, users, chat, files, audit, revocations, storage
     )
@@ -294,7 +296,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         manager = socketio.AsyncRedisManager(
             settings.redis_url, channel=f"{settings.redis_prefix}:socketio"
         )
-    sio = socketio.AsyncServer(
+    sio = EdgeServer(  # security (issue 16): only documented events reach the handlers
         async_mode="asgi",
         cors_allowed_origins=origins,
         logger=False,

@@ -138,6 +138,12 @@ class Settings(BaseSettings):
     ws_max_message_bytes: int = Field(
         128 * 1024, description="largest Socket.IO/WebSocket message accepted"
     )
+    max_sockets_per_user: int = Field(
+        20,
+        ge=0,
+        description="open Socket.IO connections one user may hold on a node; more are "
+        "refused (connect_error TOO_MANY_SOCKETS); 0 = no cap",
+    )
     retention_closed_days: int = Field(
         0, description="purge messages/files of CLOSED conversations idle this long; 0 = keep"
     )
@@ -191,6 +197,21 @@ class Settings(BaseSettings):
                 raise ValueError("the webhook notifier needs MEDTALK_NOTIFY_WEBHOOK_URL")
             if "none" in (alg.lower() for alg in self.jwt_algorithms):
                 raise ValueError("the 'none' JWT algorithm is never accepted")
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_mixed_jwt_algorithms(self) -> Settings:
+        """security (issue 16): one key kind. HS* verifies with the shared secret, the others
+        with the JWKS's public keys; a mixed list is algorithm confusion waiting to happen."""
+        symmetric = {alg.upper().startswith("HS") for alg in self.jwt_algorithms}
+        if len(symmetric) > 1:
+            raise ValueError(
+                "MEDTALK_JWT_ALGORITHMS mixes symmetric (HS*) and asymmetric algorithms"
+            )
+        if self.jwt_jwks_url and True in symmetric:
+            raise ValueError("a JWKS (MEDTALK_JWT_JWKS_URL) needs asymmetric JWT algorithms")
+        if not self.jwt_jwks_url and False in symmetric:
+            raise ValueError("asymmetric JWT algorithms need MEDTALK_JWT_JWKS_URL")
         return self
 
     @cached_property

@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from medtalk.api.audit import AuditDep, client_of
 from medtalk.api.deps import BearerCredentials, CurrentUser, ServicesDep, authenticate
+from medtalk.api.ranges import RANGE_RESPONSES, ranged_response
 from medtalk.api.services import Services
 from medtalk.chat.schemas import ContentType
 from medtalk.core.errors import NotFound
@@ -52,7 +53,7 @@ async def upload_file(
     return uploaded
 
 
-@router.get("/files/{file_id}", response_class=StreamingResponse)
+@router.get("/files/{file_id}", response_class=StreamingResponse, responses=RANGE_RESPONSES)
 async def download_file(
     file_id: uuid.UUID,
     request: Request,
@@ -65,10 +66,12 @@ async def download_file(
     stored = await _authorized(
         request, services, credentials, file_id, expires, sig, thumbnail=False
     )
-    return await _serve(services, stored)
+    return await _serve(request, services, stored)
 
 
-@router.get("/files/{file_id}/thumbnail", response_class=StreamingResponse)
+@router.get(
+    "/files/{file_id}/thumbnail", response_class=StreamingResponse, responses=RANGE_RESPONSES
+)
 async def download_thumbnail(
     file_id: uuid.UUID,
     request: Request,
@@ -81,7 +84,7 @@ async def download_thumbnail(
     stored = await _authorized(
         request, services, credentials, file_id, expires, sig, thumbnail=True
     )
-    return await _serve(services, stored.thumbnail())
+    return await _serve(request, services, stored.thumbnail(), etag_suffix="-thumbnail")
 
 
 async def _authorized(
@@ -116,7 +119,9 @@ async def _authorized(
     return stored
 
 
-async def _serve(services: Services, stored: StoredFile) -> Response:
+async def _serve(
+    request: Request, services: Services, stored: StoredFile, etag_suffix: str = ""
+) -> Response:
     inline = stored.mime_type.split("/")[0] in ("image", "audio", "video")
     disposition = "inline" if inline else "attachment"
     disposition = f"{disposition}; filename*=UTF-8''{quote(str(stored.id))}"
@@ -124,13 +129,17 @@ async def _serve(services: Services, stored: StoredFile) -> Response:
     if direct is not None:
         return RedirectResponse(direct, status_code=302, headers={"Cache-Control": "no-store"})
     headers = {
-        "Content-Length": str(stored.size),
         "Content-Disposition": disposition,
         "Cache-Control": "private, max-age=300",
         "X-Content-Type-Options": "nosniff",
     }
-    return StreamingResponse(
-        await services.files.content(stored), media_type=stored.mime_type, headers=headers
+    return await ranged_response(
+        request,
+        size=stored.size,
+        media_type=stored.mime_type,
+        etag=f'"{stored.id}{etag_suffix}"',  # a file's bytes never change under its id
+        headers=headers,
+        open_content=lambda wanted: services.files.content(stored, wanted),
     )
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from medtalk.api.audit import client_of
 from medtalk.api.deps import BearerCredentials, CurrentUser, ServicesDep, authenticate
+from medtalk.api.ranges import RANGE_RESPONSES, ranged_response
 from medtalk.api.services import Services
 from medtalk.core.errors import NotFound, Unauthorized, Unavailable
 from medtalk.recordings.schemas import ChunkStored, RecordingAck, RecordingList, RecordingStatus
@@ -66,7 +67,7 @@ async def recording_status(
     return await _recordings(services).status(caller, room_id, recording_id)
 
 
-@router.get("/{recording_id}/file", response_class=StreamingResponse)
+@router.get("/{recording_id}/file", response_class=StreamingResponse, responses=RANGE_RESPONSES)
 async def download_recording(
     room_id: uuid.UUID,
     recording_id: uuid.UUID,
@@ -92,13 +93,17 @@ async def download_recording(
     mime_type = recording.mime_type or "video/webm"
     extension = mime_type.rsplit("/", 1)[-1]
     headers = {
-        "Content-Length": str(recording.size or 0),
         "Content-Disposition": f'inline; filename="recording-{recording.id}.{extension}"',
         "Cache-Control": "private, no-store",
         "X-Content-Type-Options": "nosniff",
     }
-    return StreamingResponse(
-        await recordings.content(recording), media_type=mime_type, headers=headers
+    return await ranged_response(
+        request,
+        size=recording.size or 0,
+        media_type=mime_type,
+        etag=f'"{recording.id}"',  # a READY recording's bytes never change
+        headers=headers,
+        open_content=lambda wanted: recordings.content(recording, wanted),
     )
 
 
