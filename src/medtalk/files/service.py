@@ -11,7 +11,6 @@ import asyncio
 import hashlib
 import logging
 import secrets
-import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -24,9 +23,9 @@ from medtalk.chat.service import Attachment, ChatService
 from medtalk.core import metrics
 from medtalk.core.auth import Principal
 from medtalk.core.clock import Clock
-from medtalk.core.crypto import sign, signature_matches
 from medtalk.core.errors import Invalid, Locked, NotFound, TooLarge
 from medtalk.core.events import EventSink
+from medtalk.core.links import SignedLinks
 from medtalk.core.ratelimit import RateLimiter
 from medtalk.core.wire import WireModel
 from medtalk.db.engine import Database
@@ -125,10 +124,8 @@ class FileService:
         self._clock = clock
         self._events = events
         self._outbox = outbox
-        self._link_secret = link_secret
-        self._link_ttl = link_ttl_seconds
+        self._links = SignedLinks(link_secret, link_ttl_seconds, public_url)
         self._limits = limits
-        self._public_url = public_url.rstrip("/")
         self._images = image_policy or ImagePolicy()
         self._scanner = scanner
         # Set: downloads redirect to the storage's own presigned URL (S3), after our checks.
@@ -143,26 +140,17 @@ class FileService:
 
     def link(self, file_id: uuid.UUID) -> str:
         """A short-lived signed download link (works without a bearer header, e.g. <img>)."""
-        return self._signed(file_id, "")
+        return self._links.signed(f"/api/v1/chat/files/{file_id}", str(file_id))
 
     def thumbnail_link(self, file_id: uuid.UUID) -> str:
-        return self._signed(file_id, "/thumbnail")
-
-    def _signed(self, file_id: uuid.UUID, suffix: str) -> str:
-        expires = int(time.time()) + self._link_ttl
-        signature = sign(self._link_secret, f"{file_id}{suffix}:{expires}")
-        return (
-            f"{self._public_url}/api/v1/chat/files/{file_id}{suffix}"
-            f"?expires={expires}&sig={signature}"
-        )
+        subject = f"{file_id}/thumbnail"
+        return self._links.signed(f"/api/v1/chat/files/{subject}", subject)
 
     def link_is_valid(
         self, file_id: uuid.UUID, expires: int, signature: str, *, thumbnail: bool = False
     ) -> bool:
-        if expires < int(time.time()):
-            return False
-        suffix = "/thumbnail" if thumbnail else ""
-        return signature_matches(self._link_secret, f"{file_id}{suffix}:{expires}", signature)
+        subject = f"{file_id}/thumbnail" if thumbnail else str(file_id)
+        return self._links.valid(subject, expires, signature)
 
     # --- upload ---------------------------------------------------------------------------
 
