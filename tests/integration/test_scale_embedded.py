@@ -131,7 +131,7 @@ async def test_closed_conversation_is_archived_compressed_and_stays_readable(
             "Uống thuốc sau ăn",
             "Chào bác sĩ",
         ]
-        jobs = server.app.api.state.background.jobs
+        jobs = server.app.api.state.container.jobs
         rows = await jobs.archiver.read(uuid.UUID(conversation))
         assert [row["seq"] for row in rows] == [1, 2]
         assert all("Uống" not in row["content"] for row in rows)  # still sealed
