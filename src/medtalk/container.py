@@ -15,6 +15,7 @@ from medtalk.audit import AuditTrail
 from medtalk.calls.enforcer import MaxDurationEnforcer
 from medtalk.calls.providers import ProviderConfig, VideoProvider, create_video_provider
 from medtalk.calls.service import CallPolicy, CallService
+from medtalk.chat.appointments import PlatformAppointments
 from medtalk.chat.service import ChatService
 from medtalk.core.auth import TokenVerifier
 from medtalk.core.clock import Clock
@@ -98,6 +99,13 @@ def build_container(
         outbox=outbox,
         batch_max=settings.message_batch_max,  # performance (issue 8): group commit
         batch_window_seconds=settings.message_batch_window_ms / 1000,
+        # issue 16: appointments bound from the platform's API, not by whoever names them first
+        appointments=(
+            PlatformAppointments(settings.appointment_api_url, settings.appointment_api_token)
+            if settings.appointment_api_url
+            else None
+        ),
+        patients_bind_appointments=settings.patients_bind_appointments,
     )
     links = RecordingLinks(
         settings.link_secret, settings.recording_link_ttl_seconds, settings.public_url
@@ -194,7 +202,7 @@ def build_files(
 
 def video_provider(settings: Settings) -> VideoProvider:
     config = ProviderConfig(
-        public_url=settings.public_url or f"http://{settings.host}:{settings.port}",
+        public_url=settings.public_url,  # empty: relative links (/call/...)
         jitsi_domain=settings.jitsi_domain,
         jitsi_app_id=settings.jitsi_app_id,
         jitsi_app_secret=settings.jitsi_app_secret,

@@ -207,7 +207,8 @@ async def test_token_carries_ice_configuration_and_the_callers_own_token(
     assert token["provider"] == "p2p" and token["roomName"] == room["roomName"]
     claims = verify_room_token(token["accessToken"], server.settings.room_token_secret)
     assert claims["sub"] == str(patient.id) and claims["host"] is False
-    assert token["joinUrl"].endswith(f"/call/{room['roomId']}?token={token['accessToken']}")
+    # No MEDTALK_PUBLIC_URL: a relative link, and no (unchecked) room token in it.
+    assert token["joinUrl"] == room["joinUrl"] == f"/call/{room['roomId']}"
     assert token["configuration"] == {"stunServers": [], "turnServers": []}  # none configured
 
 
@@ -487,6 +488,34 @@ async def test_call_metrics_move_with_the_call(world: World) -> None:
     assert grew("medtalk_video_calls_active", during, after) == -1
     quality = "medtalk_call_quality_score_count"
     assert after.value(quality) - during.value(quality) == 1
+
+
+async def test_unanswered_calls_are_not_failures_and_media_failures_are(world: World) -> None:
+    """The spec's failure alert must measure broken calls, not patients who did not answer:
+    declined and expired calls go to medtalk_calls_unanswered_total, and an ICE failure a
+    participant reports after joining goes to medtalk_video_call_failures_total (once)."""
+    before = await world.metrics()
+    patient, _doctor, declined = await world.video_consultation()
+    await patient.ends_call(declined["roomId"])  # the patient declines the ringing call
+    _, other_doctor, cancelled = await world.video_consultation()
+    await other_doctor.ends_call(cancelled["roomId"])  # the doctor gives up before an answer
+    call = await world.call_in_progress()
+    report = {"roomId": call.room_id, "reason": "ice_failed"}
+    assert (await call.patient_socket.call("call_failure", report))["counted"] is True
+    assert (await call.patient_socket.call("call_failure", report))["counted"] is False
+    bad = await call.patient_socket.call("call_failure", {**report, "reason": "boom"})
+    assert bad["error"]["code"] == "INVALID"
+    after = await world.metrics()
+
+    def grew(name: str, **labels: str) -> float:
+        return float(
+            after.value(name, provider="p2p", **labels)
+            - before.value(name, provider="p2p", **labels)
+        )
+
+    assert grew("medtalk_calls_unanswered_total", reason="declined") == 1
+    assert grew("medtalk_calls_unanswered_total", reason="cancelled") == 1
+    assert grew("medtalk_video_call_failures_total", reason="ice_failed") == 1
 
 
 async def test_a_patient_who_was_offline_finds_the_waiting_call(world: World) -> None:

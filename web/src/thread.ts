@@ -1,9 +1,9 @@
 // One conversation on screen: history paging on scroll, live messages, typing, read ticks,
 // uploads with progress, and the composer.
-import { ApiError } from "./api";
+import { describeError } from "./errors";
 import { announce, clear, h } from "./dom";
 import { icon } from "./icons";
-import { formatBytes, formatTime, formatWait, type MessageKey, t } from "./i18n";
+import { formatBytes, formatTime, type MessageKey, t } from "./i18n";
 import type { Identity } from "./session";
 import type { ConversationSummary, Message } from "./types";
 
@@ -326,22 +326,6 @@ export class ThreadView {
   scrollToEnd(): void {
     this.scroller.scrollTop = this.scroller.scrollHeight;
   }
-}
-
-export function describeError(error: unknown): string {
-  if (error instanceof ApiError) {
-    if (error.status === 429 || error.code === "RATE_LIMITED") {
-      return t("rateLimited", { wait: formatWait(error.retryAfter ?? 60) });
-    }
-    if (error.status === 413 || error.code === "TOO_LARGE") {
-      const max = /(\d+) bytes/.exec(error.message);
-      return max ? t("tooLargeMax", { size: formatBytes(Number(max[1])) }) : t("tooLarge");
-    }
-    if (error.status === 415 || error.code === "UNSUPPORTED_MEDIA_TYPE") return t("wrongType");
-    if (error.status === 0) return t("offline");
-    return t("genericError", { message: error.message });
-  }
-  return t("genericError", { message: error instanceof Error ? error.message : String(error) });
 }
 
 export function otherName(conversation: ConversationSummary, me: Identity): string {

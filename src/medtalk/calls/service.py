@@ -54,6 +54,7 @@ DAY = timedelta(hours=24)
 # A fresh signed link to a room's finished recording (recordings/ provides it), or None.
 RecordingLink = Callable[[RoomRow], Awaitable[str | None]]
 SIGNALS = ("offer", "answer", "ice_candidate")
+FAILURE_MEMORY = 10_000  # media failures remembered per process, to count each call's once
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,8 @@ class CallService:
         # call recording stops a running recording), by room id.
         self.call_started: Topic[uuid.UUID] = Topic("call_started")
         self.call_finished: Topic[uuid.UUID] = Topic("call_finished")
+        # (room, user) pairs whose media failure was counted (insertion-ordered, bounded).
+        self._failures_reported: dict[tuple[uuid.UUID, uuid.UUID], None] = {}
 
     # --- rooms ----------------------------------------------------------------------------
 
@@ -412,8 +415,8 @@ class CallService:
         if won:
             if started:
                 metrics.call_ended(self._provider.name, duration)
-            else:  # never got both sides in: a call that failed to set up
-                metrics.call_setup_failed(self._provider.name, reason.value)
+            else:  # never got both sides in: not answered, not a failure
+                metrics.call_unanswered(self._provider.name, _unanswered_reason(room, ended_by))
             await self._emit(
                 _members(room) | {p.user_id for p in present},
                 "call_ended",
@@ -500,6 +503,22 @@ class CallService:
             )
         return score
 
+    async def report_failure(self, caller: Principal, room_id: uuid.UUID, reason: str) -> bool:
+        """A participant's media failed (ICE, TURN relay, camera): counted once per participant
+        and call in `medtalk_video_call_failures_total`. True when this report was counted."""
+        async with self._db.read() as db:
+            room = await _visible_room(db, caller, room_id)
+            if await store.get_participant(db, room.id, caller.user_id) is None:
+                raise Conflict("join the room first", code="NOT_JOINED")
+        key = (room.id, caller.user_id)
+        if key in self._failures_reported:
+            return False
+        self._failures_reported[key] = None
+        while len(self._failures_reported) > FAILURE_MEMORY:
+            self._failures_reported.pop(next(iter(self._failures_reported)))
+        metrics.call_failed(self._provider.name, reason)
+        return True
+
     async def _emit(self, user_ids: set[uuid.UUID], event: str, data: dict[str, Any]) -> None:
         await announce_to_users(self._events, user_ids, event, data)
 
@@ -522,6 +541,15 @@ def _check_open(room: RoomRow, now: datetime, *, early_ok: bool) -> None:
         raise Conflict("the room has expired", code="ROOM_EXPIRED")
     if not early_ok and room.opens_at is not None and now < room.opens_at:
         raise Conflict(f"the room opens at {iso_z(room.opens_at)}", code="TOO_EARLY")
+
+
+def _unanswered_reason(room: RoomRow, ended_by: uuid.UUID | None) -> str:
+    """Why a call never started: the patient declined, the doctor gave up, or time ran out."""
+    if ended_by == room.guest_id:
+        return "declined"
+    if ended_by is not None:
+        return "cancelled"
+    return "unanswered"
 
 
 def _members(room: RoomRow) -> set[uuid.UUID]:

@@ -43,6 +43,9 @@ def serve(
     from medtalk.db.migrate import upgrade
 
     settings = load_settings()
+    # --host/--port are the settings for this run: links and the demo banner use them too.
+    listen = {"host": host, "port": port}
+    settings = settings.model_copy(update={k: v for k, v in listen.items() if v is not None})
     if demo:
         if settings.mode != "dev":
             raise typer.BadParameter("--demo is for dev mode only", param_hint="--demo")
@@ -51,13 +54,13 @@ def serve(
     if settings.auto_migrate:
         upgrade(settings)
     if demo:
-        _print_demo(settings, host or settings.host, port or settings.port)
+        _print_demo(settings, settings.host, settings.port)
     application = create_app(settings)
     _tune_collector(settings)
     uvicorn.run(
         application,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=settings.host,
+        port=settings.port,
         log_level=settings.log_level.lower(),
         log_config=None,  # keep configure_logging's JSON handler
         access_log=False,  # medtalk.access logs each request once, by route template
