@@ -26,6 +26,7 @@ from medtalk.core import metrics
 from medtalk.core.clock import Clock
 from medtalk.fhir import routes as fhir_routes
 from medtalk.files import routes as file_routes
+from medtalk.legalhold import routes as legal_hold_routes
 from medtalk.ops import routes as ops_routes
 from medtalk.ops.checks import (
     Readiness,
@@ -182,6 +183,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     api.include_router(audit_routes.router)
     api.include_router(privacy_routes.router)
     api.include_router(fhir_routes.router)
+    api.include_router(legal_hold_routes.router)
     if origins is not None:
         api.add_middleware(
             CORSMiddleware,
