@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from medtalk.audit import AuditTrail
 from medtalk.calls.enforcer import MaxDurationEnforcer
+from medtalk.calls.history import CallHistory
 from medtalk.calls.providers import ProviderConfig, VideoProvider, create_video_provider
 from medtalk.calls.service import CallPolicy, CallService
 from medtalk.chat.appointments import PlatformAppointments
@@ -125,6 +126,7 @@ def build_container(
     # Explicit subscriptions: who reacts to which committed fact.
     calls.call_started.subscribe(call_deadlines.call_started)
     calls.call_finished.subscribe(recordings.call_finished)
+    calls.call_finished.subscribe(CallHistory(db, chat).call_finished)  # issue 17
     return Container(
         settings=settings,
         clock=clock,

@@ -3,7 +3,7 @@
 import { describeError } from "./errors";
 import { announce, clear, h } from "./dom";
 import { icon } from "./icons";
-import { formatBytes, formatTime, type MessageKey, t } from "./i18n";
+import { formatBytes, formatDuration, formatTime, type MessageKey, t } from "./i18n";
 import type { Identity } from "./session";
 import type { ConversationSummary, Message } from "./types";
 import { audioPlayer, VoiceRecorder } from "./voice";
@@ -204,6 +204,17 @@ export class ThreadView {
 
   private renderMessage(message: Message): HTMLElement {
     const mine = message.senderId === this.me.userId;
+    if (message.contentType === "CALL") {
+      // A call in the history: centred, with an icon, no read ticks (the server wrote it).
+      const missed = callRecord(message.content).outcome !== "ended";
+      return h("li", {
+        class: `message call-event${missed ? " missed" : ""}`,
+        "data-seq": message.seq,
+        "data-message-id": message.messageId,
+      },
+        h("p", { class: "call-record" }, icon("video"), ` ${callText(message.content)} · `,
+          h("time", { datetime: message.sentAt }, formatTime(message.sentAt))));
+    }
     const meta = h("span", { class: "meta" },
       h("time", { datetime: message.sentAt }, formatTime(message.sentAt)));
     if (mine) meta.append(this.ticks(message.seq <= this.theirReadUpTo || message.isRead));
@@ -340,7 +351,23 @@ export function otherName(conversation: ConversationSummary, me: Identity): stri
 
 export function preview(message: { content: string; contentType: string; fileName?: string | null }): string {
   if (message.contentType === "TEXT") return message.content;
+  if (message.contentType === "CALL") return callText(message.content);
   return t("fileMessage", { name: message.fileName ?? message.content });
+}
+
+/** A CALL message (its content is JSON written by the server, docs/calls.md). */
+function callRecord(content: string): { outcome?: string; durationSeconds?: number } {
+  try {
+    return JSON.parse(content) as { outcome?: string; durationSeconds?: number };
+  } catch {
+    return {}; // unreadable: shown as a call that did not take place
+  }
+}
+
+function callText(content: string): string {
+  const record = callRecord(content);
+  if (record.outcome === "ended") return t("callHistoryEnded", { duration: formatDuration(record.durationSeconds ?? 0) });
+  return t("callHistoryMissed");
 }
 
 function body(message: Message): HTMLElement {

@@ -311,6 +311,19 @@ class ChatService:
             (attachment, insert_file),
         )
 
+    async def record_call(
+        self, caller: Principal, conversation_id: uuid.UUID, room_id: uuid.UUID, record: str
+    ) -> MessageRow | None:
+        """A finished or missed video call as a message of its conversation (contentType CALL),
+        stored, delivered and counted like any other; written once per room (its client id).
+        None when the conversation no longer takes messages."""
+        try:
+            return await self._store_message(
+                caller, conversation_id, record, ContentType.CALL, f"call:{room_id}", None
+            )
+        except Conflict:
+            return None
+
     async def _store_message(
         self,
         caller: Principal,

@@ -46,7 +46,7 @@ def _enum_check(column: str, values: tuple[str, ...]) -> sa.CheckConstraint:
 ROLES = ("PATIENT", "DOCTOR", "ADMIN")
 CONVERSATION_STATUSES = ("ACTIVE", "ARCHIVED", "CLOSED")
 SENDER_TYPES = ("PATIENT", "DOCTOR")
-CONTENT_TYPES = ("TEXT", "IMAGE", "FILE", "AUDIO", "VIDEO")
+CONTENT_TYPES = ("TEXT", "IMAGE", "FILE", "AUDIO", "VIDEO", "CALL")  # CALL: issue 17
 ROOM_STATUSES = ("WAITING", "IN_PROGRESS", "ENDED", "CANCELLED")
 FILE_STATUSES = ("PENDING", "CLEAN", "INFECTED")  # files (issue 4)
 
