@@ -138,6 +138,12 @@ class Settings(BaseSettings):
     ws_max_message_bytes: int = Field(
         128 * 1024, description="largest Socket.IO/WebSocket message accepted"
     )
+    max_sockets_per_user: int = Field(
+        20,
+        ge=0,
+        description="open Socket.IO connections one user may hold on a node; more are "
+        "refused (connect_error TOO_MANY_SOCKETS); 0 = no cap",
+    )
     retention_closed_days: int = Field(
         0, description="purge messages/files of CLOSED conversations idle this long; 0 = keep"
     )
@@ -193,6 +199,21 @@ class Settings(BaseSettings):
                 raise ValueError("the 'none' JWT algorithm is never accepted")
         return self
 
+    @model_validator(mode="after")
+    def _refuse_mixed_jwt_algorithms(self) -> Settings:
+        """security (issue 16): one key kind. HS* verifies with the shared secret, the others
+        with the JWKS's public keys; a mixed list is algorithm confusion waiting to happen."""
+        symmetric = {alg.upper().startswith("HS") for alg in self.jwt_algorithms}
+        if len(symmetric) > 1:
+            raise ValueError(
+                "MEDTALK_JWT_ALGORITHMS mixes symmetric (HS*) and asymmetric algorithms"
+            )
+        if self.jwt_jwks_url and True in symmetric:
+            raise ValueError("a JWKS (MEDTALK_JWT_JWKS_URL) needs asymmetric JWT algorithms")
+        if not self.jwt_jwks_url and False in symmetric:
+            raise ValueError("asymmetric JWT algorithms need MEDTALK_JWT_JWKS_URL")
+        return self
+
     @cached_property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -238,6 +259,32 @@ class Settings(BaseSettings):
         15, ge=0, description="how long before scheduledTime the room opens"
     )
     rooms_per_day: int = Field(10, ge=1, description="rooms one user may create per 24 hours")
+    appointment_api_url: str = Field(
+        "",
+        description="platform appointment API, e.g. https://booking.example.org/api/"
+        "appointments/{appointmentId}; empty: appointments are bound on first use "
+        "(by doctors only in production)",
+    )
+    appointment_api_token: str = Field(
+        "", description="bearer token medtalk sends to the appointment API"
+    )
+    appointments_bound_by_patients: bool | None = Field(
+        None,
+        description="without the appointment API, may a patient bind a new appointment id "
+        "(trust on first use)? empty: yes in dev mode, no in production",
+    )
+
+    @property
+    def patients_bind_appointments(self) -> bool:
+        if self.appointments_bound_by_patients is not None:
+            return self.appointments_bound_by_patients
+        return self.mode == "dev"
+
+    @model_validator(mode="after")
+    def _appointment_api_names_the_appointment(self) -> Settings:
+        if self.appointment_api_url and "{appointmentId}" not in self.appointment_api_url:
+            raise ValueError("MEDTALK_APPOINTMENT_API_URL must contain {appointmentId}")
+        return self
 
     @model_validator(mode="after")
     def _calls_refuse_dev_secrets(self) -> Settings:

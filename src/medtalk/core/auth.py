@@ -70,8 +70,8 @@ class TokenVerifier:
             try:
                 # PyJWKClient fetches over blocking HTTP (and caches); keep it off the loop.
                 signing_key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
-            except jwt.PyJWTError as exc:
-                raise Unauthorized(f"invalid token: {exc}") from None
+            except Exception as exc:  # noqa: BLE001 - a bad token is a 401, whatever PyJWT raises
+                raise Unauthorized(f"invalid token: {_reason(exc)}") from None
             key = signing_key.key
         try:
             claims = jwt.decode(
@@ -88,17 +88,28 @@ class TokenVerifier:
             )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("token expired", code="TOKEN_EXPIRED") from None
-        except jwt.PyJWTError as exc:
-            raise Unauthorized(f"invalid token: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - security (issue 16): TypeError was a 500
+            raise Unauthorized(f"invalid token: {_reason(exc)}") from None
         principal = _principal_from_claims(claims, token)
         if self._revocations is not None and await self._revocations.is_revoked(principal):
             raise Unauthorized("token revoked", code="TOKEN_REVOKED")
         return principal
 
 
+def _reason(error: Exception) -> str:
+    """PyJWT's own messages are safe to show; anything else is named by its kind only."""
+    return str(error) if isinstance(error, jwt.PyJWTError) else "malformed"
+
+
 def token_fingerprint(token: str) -> str:
-    """How a token without `jti` is named in the revocation list (never the token itself)."""
-    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+    """How a token without `jti` is named in the revocation list (never the token itself).
+
+    The hash covers the signed part (`header.payload`) only: the signature's spelling varies
+    (base64 padding, spare bits, ECDSA's two valid signatures) and must not make a revoked
+    token new again (issue 16). Any two verified tokens with equal signed parts are one token.
+    """
+    signed, _, _signature = token.rpartition(".")
+    return "sha256:" + hashlib.sha256(signed.encode()).hexdigest()
 
 
 def _principal_from_claims(claims: dict[str, Any], token: str) -> Principal:
@@ -107,7 +118,7 @@ def _principal_from_claims(claims: dict[str, Any], token: str) -> Principal:
     except ValueError:
         raise Unauthorized("token subject is not a user id") from None
     try:
-        role = Role(str(claims.get("role", "")).upper())
+        role = Role(str(claims.get("role", "")))  # exact: "admin" is not ADMIN (issue 16)
     except ValueError:
         raise Unauthorized("token role must be PATIENT, DOCTOR or ADMIN") from None
     name = str(claims.get("name") or "").strip()[:200] or str(user_id)

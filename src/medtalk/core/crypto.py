@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 NONCE_BYTES = 12
 STREAM_CHUNK = 64 * 1024
+# One sealed chunk on disk: nonce, ciphertext of STREAM_CHUNK bytes, GCM tag.
+FRAME_BYTES = NONCE_BYTES + STREAM_CHUNK + 16
 
 
 class DecryptionError(Exception):
@@ -98,7 +100,7 @@ class KeyRing:
         self, key_id: str, sealed: Iterator[bytes], associated: bytes
     ) -> Iterator[bytes]:
         aead = self._aead(key_id)
-        frame = NONCE_BYTES + STREAM_CHUNK + 16
+        frame = FRAME_BYTES
         buffer = b""
         index = 0
         for piece in sealed:
@@ -108,6 +110,12 @@ class KeyRing:
                 buffer = buffer[frame:]
                 index += 1
         yield _open_chunk(aead, buffer, associated, index, last=True)
+
+    def open_chunk(
+        self, key_id: str, frame: bytes, associated: bytes, index: int, *, last: bool
+    ) -> bytes:
+        """One frame of a sealed stream, opened on its own (byte ranges: only what is asked)."""
+        return _open_chunk(self._aead(key_id), frame, associated, index, last)
 
 
 def sealed_size(plain_size: int) -> int:

@@ -32,7 +32,7 @@ from medtalk.db.engine import Database
 from medtalk.db.tables import chat_files, chat_messages
 from medtalk.files import images
 from medtalk.files.scanning import ClamdScanner, ScanQueue
-from medtalk.files.storage import FileStorage
+from medtalk.files.storage import ByteRange, FileStorage
 from medtalk.files.validation import SNIFF_BYTES, UploadLimits, clean_file_name, sniff
 
 logger = logging.getLogger(__name__)
@@ -377,9 +377,16 @@ class FileService:
             disposition=disposition,
         )
 
-    async def content(self, stored: StoredFile) -> AsyncIterator[bytes]:
-        """The file's bytes; NotFound (before anything is sent) if the object is gone."""
-        stream = self._storage.read(stored.storage_key, stored.key_id)
+    async def content(
+        self, stored: StoredFile, wanted: ByteRange | None = None
+    ) -> AsyncIterator[bytes]:
+        """The file's bytes (or `wanted` of them); NotFound, before anything is sent, if the
+        object is gone."""
+        stream = (
+            self._storage.read(stored.storage_key, stored.key_id)
+            if wanted is None
+            else self._storage.read_range(stored.storage_key, stored.key_id, wanted)
+        )
         try:
             first = await anext(stream)
         except FileNotFoundError:

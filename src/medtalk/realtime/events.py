@@ -33,6 +33,7 @@ from medtalk.core.logging import update_context
 from medtalk.realtime.acks import acknowledged as _acknowledged
 from medtalk.realtime.acks import parse as _parse
 from medtalk.realtime.delivery import Delivery
+from medtalk.realtime.edge import SocketCap
 from medtalk.realtime.fanout import NAMESPACE, conversation_room, user_room
 from medtalk.realtime.presence import MemoryPresence, Presence
 from medtalk.recordings.events import RecordingEvents
@@ -73,6 +74,7 @@ class ChatNamespace(RecordingEvents, CallEvents, socketio.AsyncNamespace):  # ty
         self._revocations = revocations
         self._sweep_seconds = sweep_seconds
         self._sweeper: asyncio.Task[None] | None = None
+        self.socket_cap = SocketCap()  # security (issue 16): sockets per user
 
     def connected_count(self) -> int:
         return len(self._sockets)
@@ -82,15 +84,20 @@ class ChatNamespace(RecordingEvents, CallEvents, socketio.AsyncNamespace):  # ty
         try:
             principal = await self._verifier.verify_header(_bearer(environ, auth))
             await self._users.ensure(principal)
+            self.socket_cap.check(principal.user_id)  # no await between check and opened
         except MedtalkError as error:
             metrics.socket_refused()
             with contextlib.suppress(Exception):
                 await self._record(
                     "socket.connect", None, client, Outcome.DENIED, detail=error.code
                 )
-            raise socketio.exceptions.ConnectionRefusedError(error.to_dict()["error"]) from None
+            # connect_error {message: "CODE: text", data: {code, message}}
+            raise socketio.exceptions.ConnectionRefusedError(
+                f"{error.code}: {error.message}", error.to_dict()["error"]
+            ) from None
         state = SocketState(principal, client=client)
         self._sockets[sid] = state
+        self.socket_cap.opened(principal.user_id)
         metrics.socket_connected()
         update_context(user_id=str(principal.user_id))
         self._schedule_expiry(sid, state)
@@ -110,6 +117,7 @@ class ChatNamespace(RecordingEvents, CallEvents, socketio.AsyncNamespace):  # ty
         self._delivery.unsubscribe(sid)
         if state is None:
             return
+        self.socket_cap.closed(state.principal.user_id)
         await self.calls_socket_closed(state.principal)
         for conversation_id in state.joined:
             await self._presence.set_typing(conversation_id, state.principal.user_id, False)

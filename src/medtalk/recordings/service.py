@@ -29,7 +29,7 @@ from medtalk.core.errors import Conflict, Forbidden, Invalid, Locked, NotFound, 
 from medtalk.core.events import EventSink, announce_to_users
 from medtalk.core.ids import new_id, parse_uuid
 from medtalk.db.engine import Database
-from medtalk.files.storage import FileStorage
+from medtalk.files.storage import ByteRange, FileStorage
 from medtalk.recordings import store
 from medtalk.recordings.links import RecordingLinks
 from medtalk.recordings.media import container_of
@@ -470,9 +470,15 @@ class RecordingService:
             detail=None if caller else "signed link",
         )
 
-    async def content(self, recording: RecordingRow) -> AsyncIterator[bytes]:
+    async def content(
+        self, recording: RecordingRow, wanted: ByteRange | None = None
+    ) -> AsyncIterator[bytes]:
         assert recording.storage_key is not None
-        stream = self._storage.read(recording.storage_key, recording.key_id)
+        stream = (
+            self._storage.read(recording.storage_key, recording.key_id)
+            if wanted is None
+            else self._storage.read_range(recording.storage_key, recording.key_id, wanted)
+        )
         try:
             first = await anext(stream)
         except FileNotFoundError:

@@ -6,11 +6,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from medtalk.core.crypto import KeyRing
-from medtalk.files.storage.base import FileStorage
+from medtalk.files.storage.base import ByteRange, FileStorage
 from medtalk.files.storage.local import LocalStorage
 from medtalk.settings import Settings
 
-__all__ = ["FileStorage", "LocalStorage", "create_storage"]
+__all__ = ["ByteRange", "FileStorage", "LocalStorage", "create_storage"]
 
 
 def create_storage(settings: Settings, keys: KeyRing) -> FileStorage:

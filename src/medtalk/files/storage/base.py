@@ -4,6 +4,19 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    """Bytes `start` to `end` of an object, both inclusive (as in HTTP's Range header)."""
+
+    start: int
+    end: int
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
 
 
 class FileStorage(ABC):
@@ -14,6 +27,19 @@ class FileStorage(ABC):
     @abstractmethod
     def read(self, key: str, key_id: str | None) -> AsyncIterator[bytes]:
         """The stored bytes, decrypted, as a stream; FileNotFoundError if there is none."""
+
+    async def read_range(
+        self, key: str, key_id: str | None, wanted: ByteRange
+    ) -> AsyncIterator[bytes]:
+        """Only the bytes of `wanted`; backends override this to skip what is not asked for."""
+        offset = 0
+        async for piece in self.read(key, key_id):
+            low, high = max(wanted.start - offset, 0), min(wanted.end + 1 - offset, len(piece))
+            if low < high:
+                yield piece[low:high]
+            offset += len(piece)
+            if offset > wanted.end:
+                break
 
     @abstractmethod
     async def delete(self, key: str) -> None:

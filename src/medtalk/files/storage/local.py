@@ -6,8 +6,8 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-from medtalk.core.crypto import KeyRing
-from medtalk.files.storage.base import FileStorage
+from medtalk.core.crypto import FRAME_BYTES, STREAM_CHUNK, KeyRing
+from medtalk.files.storage.base import ByteRange, FileStorage
 
 READ_CHUNK = 256 * 1024
 
@@ -51,6 +51,25 @@ class LocalStorage(FileStorage):
             key_id or self._keys.current_id, pieces(), key.encode()
         ):
             yield plain
+
+    async def read_range(
+        self, key: str, key_id: str | None, wanted: ByteRange
+    ) -> AsyncIterator[bytes]:
+        """Seek to the sealed chunks that hold `wanted` and open only those."""
+        path = self._path(key)
+        if not path.exists():
+            raise FileNotFoundError(key)
+        key_id = key_id or self._keys.current_id
+        with path.open("rb") as source:
+            frames = max(1, -(-path.stat().st_size // FRAME_BYTES))
+            first, last = wanted.start // STREAM_CHUNK, wanted.end // STREAM_CHUNK
+            for index in range(first, min(last, frames - 1) + 1):
+                source.seek(index * FRAME_BYTES)
+                plain = self._keys.open_chunk(
+                    key_id, source.read(FRAME_BYTES), key.encode(), index, last=index == frames - 1
+                )
+                base = index * STREAM_CHUNK
+                yield plain[max(wanted.start - base, 0) : wanted.end + 1 - base]
 
     async def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)

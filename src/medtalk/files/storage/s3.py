@@ -18,7 +18,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
-from medtalk.files.storage.base import FileStorage
+from medtalk.files.storage.base import ByteRange, FileStorage
 
 READ_CHUNK = 256 * 1024
 _MISSING = {"NoSuchKey", "404", "NotFound"}
@@ -119,9 +119,19 @@ class S3Storage(FileStorage):
         return None
 
     async def read(self, key: str, key_id: str | None) -> AsyncIterator[bytes]:
+        async for piece in self._get(key):
+            yield piece
+
+    async def read_range(
+        self, key: str, key_id: str | None, wanted: ByteRange
+    ) -> AsyncIterator[bytes]:
+        async for piece in self._get(key, Range=f"bytes={wanted.start}-{wanted.end}"):
+            yield piece
+
+    async def _get(self, key: str, **extra: str) -> AsyncIterator[bytes]:
         s3 = await self._s3()
         try:
-            response = await s3.get_object(Bucket=self._bucket, Key=self._name(key))
+            response = await s3.get_object(Bucket=self._bucket, Key=self._name(key), **extra)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in _MISSING:
                 raise FileNotFoundError(key) from None

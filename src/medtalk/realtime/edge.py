@@ -1,0 +1,103 @@
+"""The Socket.IO edge: only documented client events reach a handler (security, issue 16).
+
+python-socketio dispatches a client's EVENT packet by its name, so `["disconnect"]` from a
+client would run the server's own disconnect bookkeeping and `["connect", environ, auth]` would
+re-run the handshake with an environ the client chose. `EdgeServer` checks every event packet
+before dispatch: reserved names and names not in `CLIENT_EVENTS` are answered with an error
+ack (when the client asked for one) and go no further. The real connect and disconnect are
+packet types of their own and never pass through here.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import socketio
+from socketio import packet
+
+from medtalk.core import metrics
+from medtalk.core.errors import Conflict
+
+logger = logging.getLogger(__name__)
+
+# The server's own lifecycle calls; a client naming them is forging.
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
+# Every event a client may send on /ws/chat (docs/security.md lists them). A new handler must
+# be added here, or the edge refuses its event (tests/integration/test_socket_edge.py checks).
+CLIENT_EVENTS = frozenset(
+    {
+        # chat (spec)
+        "join_conversation",
+        "leave_conversation",
+        "send_message",
+        "typing_start",
+        "typing_stop",
+        "mark_read",
+        # sessions (issue 9)
+        "refresh_token",
+        # calls: WebRTC signaling and quality reports
+        "offer",
+        "answer",
+        "ice_candidate",
+        "hangup",
+        "call_stats",
+        "call_failure",  # media failed after joining (issue 17)
+        # recording consent (issue 10)
+        "recording_request",
+        "recording_consent",
+        "recording_stop",
+    }
+)
+REFUSAL = {"error": {"code": "EVENT_NOT_ALLOWED", "message": "this event is not accepted"}}
+
+
+def accepted_event(data: Any) -> str | None:
+    """The event's name if a client may send it, else None."""
+    if not isinstance(data, list) or not data:
+        return None
+    name = data[0]
+    if not isinstance(name, str) or name in RESERVED_EVENTS or name not in CLIENT_EVENTS:
+        return None
+    return name
+
+
+class EdgeServer(socketio.AsyncServer):  # type: ignore[misc]
+    """python-socketio's server with the event allow-list applied to every client packet."""
+
+    async def _handle_event(self, eio_sid: str, namespace: str | None, id: Any, data: Any) -> None:
+        if accepted_event(data) is not None:
+            await super()._handle_event(eio_sid, namespace, id, data)
+            return
+        namespace = namespace or "/"
+        name = data[0] if isinstance(data, list) and data else None
+        logger.warning("refused socket event %.64r on %s", name, namespace)
+        metrics.error("socket", "EVENT_NOT_ALLOWED")
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if id is not None and sid is not None and self.manager.is_connected(sid, namespace):
+            ack = self.packet_class(packet.ACK, namespace=namespace, id=id, data=[REFUSAL])
+            await self._send_packet(eio_sid, ack)
+
+
+class SocketCap:
+    """Open sockets per user on this node; one more than `cap` is refused (0: no cap)."""
+
+    def __init__(self, cap: int = 0) -> None:
+        self.cap = cap
+        self._open: dict[uuid.UUID, int] = {}
+
+    def check(self, user_id: uuid.UUID) -> None:
+        if self.cap and self._open.get(user_id, 0) >= self.cap:
+            raise Conflict(
+                f"at most {self.cap} connections per user; close another tab or device first",
+                code="TOO_MANY_SOCKETS",
+            )
+
+    def opened(self, user_id: uuid.UUID) -> None:
+        self._open[user_id] = self._open.get(user_id, 0) + 1
+
+    def closed(self, user_id: uuid.UUID) -> None:
+        left = self._open.pop(user_id, 0) - 1
+        if left > 0:
+            self._open[user_id] = left
