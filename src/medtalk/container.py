@@ -24,6 +24,7 @@ from medtalk.core.crypto import KeyRing
 from medtalk.core.events import EventBus
 from medtalk.core.ratelimit import RateLimiter, create_rate_limiter
 from medtalk.db.engine import Database, create_engine
+from medtalk.files.media import MediaCheck
 from medtalk.files.scanning import ClamdScanner
 from medtalk.files.service import FileService, ImagePolicy
 from medtalk.files.storage import FileStorage, create_storage
@@ -199,6 +200,11 @@ def build_files(
             settings.s3_presign_ttl_seconds if settings.s3_download_redirect else None
         ),
         rate_limiter=rate_limiter,
+        # Voice messages and video clips (issue 19): measured by the recordings' ffprobe.
+        media=MediaCheck(
+            MediaTools(settings.recording_ffmpeg, settings.recording_ffprobe),
+            settings.data_dir / "media-work",
+        ),
     )
 
 

@@ -53,6 +53,7 @@ class MessageRow:
     # From the attached file's row (files, issue 4); not columns of chat_messages.
     file_status: str | None = None
     has_thumbnail: bool = False
+    duration_seconds: float | None = None  # voice messages and video clips (issue 19)
 
 
 _CONVERSATION_COLUMNS = (
@@ -70,6 +71,7 @@ _MESSAGE_COLUMNS = (
     *(chat_messages.c[name] for name in _STORED_FIELDS),
     chat_files.c.status.label("file_status"),
     (chat_files.c.thumbnail_key.is_not(None)).label("has_thumbnail"),
+    chat_files.c.duration_seconds,
 )
 _WITH_FILES = chat_messages.outerjoin(chat_files, chat_files.c.id == chat_messages.c.file_id)
 

@@ -31,6 +31,7 @@ from medtalk.core.wire import WireModel
 from medtalk.db.engine import Database
 from medtalk.db.tables import chat_files, chat_messages
 from medtalk.files import images
+from medtalk.files.media import MediaCheck
 from medtalk.files.scanning import ClamdScanner, ScanQueue
 from medtalk.files.storage import ByteRange, FileStorage
 from medtalk.files.validation import SNIFF_BYTES, UploadLimits, clean_file_name, sniff
@@ -52,6 +53,7 @@ class FileUploaded(WireModel):
     mime_type: str
     file_status: str
     seq: int
+    duration_seconds: float | None = None  # AUDIO and VIDEO
 
 
 class FileStatusChanged(WireModel):
@@ -114,6 +116,7 @@ class FileService:
         scanner: ClamdScanner | None = None,
         redirect_ttl_seconds: int | None = None,
         rate_limiter: RateLimiter | None = None,
+        media: MediaCheck | None = None,
     ) -> None:
         self._db = db
         self._storage = storage
@@ -130,6 +133,7 @@ class FileService:
         # Set: downloads redirect to the storage's own presigned URL (S3), after our checks.
         self._redirect_ttl = redirect_ttl_seconds
         self._rate_limiter = rate_limiter
+        self._media = media if media is not None and media.available else None
         chat.set_file_link(self.link, self.thumbnail_link)
 
     async def start(self) -> None:
@@ -210,6 +214,12 @@ class FileService:
                 thumbnail_px=self._images.thumbnail_px,
             )
             body, thumbnail = _once(cleaned.data), cleaned.thumbnail
+        if content_type in (ContentType.AUDIO, ContentType.VIDEO) and self._media is not None:
+            async with self._media.checked(body, mime, content_type) as media:
+                return await self._store(
+                    caller, conversation_id, name, content_type, mime, media.chunks(), None,
+                    media.duration_seconds,
+                )  # fmt: skip
         return await self._store(caller, conversation_id, name, content_type, mime, body, thumbnail)
 
     async def _store(
@@ -221,6 +231,7 @@ class FileService:
         mime: str,
         body: AsyncIterator[bytes],
         thumbnail: bytes | None,
+        duration: float | None = None,
     ) -> FileUploaded:
         storage_key = secrets.token_hex(20)
         thumbnail_key = secrets.token_hex(20) if thumbnail is not None else None
@@ -258,11 +269,12 @@ class FileService:
                         thumbnail_key=thumbnail_key,
                         thumbnail_key_id=thumbnail_key_id,
                         thumbnail_size=len(thumbnail) if thumbnail is not None else None,
+                        duration_seconds=duration,
                     )
                 )
 
             attachment = Attachment(
-                file_id, name, size, content_type, status, thumbnail_key is not None
+                file_id, name, size, content_type, status, thumbnail_key is not None, duration
             )
             message = await self._chat.send_attachment(
                 caller, conversation_id, attachment, insert_file
@@ -286,6 +298,7 @@ class FileService:
             mime_type=mime,
             file_status=status,
             seq=message.seq,
+            duration_seconds=duration,
         )
 
     # --- malware scanning -----------------------------------------------------------------
