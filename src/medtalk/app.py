@@ -28,6 +28,7 @@ from medtalk.core import metrics
 from medtalk.core.clock import Clock
 from medtalk.fhir import routes as fhir_routes
 from medtalk.files import routes as file_routes
+from medtalk.legalhold import routes as legal_hold_routes
 from medtalk.ops import routes as ops_routes
 from medtalk.ops.checks import (
     Readiness,
@@ -61,7 +62,7 @@ MULTIPART_SLACK = 64 * 1024
 
 class Background:
     """What a `serve` node runs beside requests: fan-out listener, presence, resync, the
-    call deadlines, file scans, recording assembly and the job relay."""
+    call deadlines and the jobs (relay, file scans, recording assembly, sweeps)."""
 
     def __init__(self, container: Container, node: NodeTasks) -> None:
         self.container = container
@@ -69,15 +70,12 @@ class Background:
 
     async def start(self) -> None:
         self.container.call_deadlines.start()
-        await self.container.files.start()
-        self.container.recording_jobs.start()
         await self.node.start()
         await self.container.jobs.start()
 
     async def stop(self) -> None:
         await self.container.jobs.stop()
         await self.node.stop()
-        await self.container.recording_jobs.stop()
         await self.container.files.stop()
         await self.container.call_deadlines.stop()
 
@@ -188,6 +186,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     api.include_router(audit_routes.router)
     api.include_router(privacy_routes.router)
     api.include_router(fhir_routes.router)
+    api.include_router(legal_hold_routes.router)
     if origins is not None:
         api.add_middleware(
             CORSMiddleware,

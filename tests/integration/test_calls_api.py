@@ -6,11 +6,13 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import json
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
@@ -556,3 +558,49 @@ async def test_room_access_is_audited(world: World) -> None:
     assert ("room.create", "ok") in actions
     assert ("room.token", "ok") in actions and ("room.join", "ok") in actions
     assert ("room.end", "ok") in actions
+
+
+# --- call history in the conversation (issue 17) -------------------------------------------
+
+
+def _call_messages(page: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m for m in page["messages"] if m["contentType"] == "CALL"]
+
+
+async def test_a_declined_call_is_a_missed_call_message_in_both_histories(world: World) -> None:
+    patient, doctor, conversation = await world.consultation("Chào bác sĩ")
+    patient_socket = await patient.connects()
+    await patient_socket.join(conversation)
+    room = await doctor.creates_room(conversation)
+    await patient.ends_call(room["roomId"])  # declined
+    delivered = await patient_socket.events.next("message_received")
+    assert delivered["contentType"] == "CALL" and delivered["senderId"] == str(doctor.id)
+    assert json.loads(delivered["content"]) == {
+        "outcome": "declined",
+        "durationSeconds": 0,
+        "roomId": room["roomId"],
+    }
+    for person in (patient, doctor):
+        (message,) = _call_messages(await person.history(conversation))
+        assert message["id"] == delivered["id"]
+    # Unread for the patient, like any message from the doctor.
+    (summary,) = (await patient.conversations())["conversations"]
+    assert summary["unreadCount"] == 1 and summary["lastMessage"]["content"] == delivered["content"]
+    # Ending again writes nothing more; clients cannot send CALL messages themselves.
+    await doctor.ends_call(room["roomId"])
+    assert len(_call_messages(await doctor.history(conversation))) == 1
+    forged = await patient.post(
+        "/api/v1/chat/messages/send",
+        json={"conversationId": conversation, "content": "{}", "contentType": "CALL"},
+    )
+    assert forged.status_code == 422
+
+
+async def test_a_finished_call_leaves_its_duration_in_the_conversation(world: World) -> None:
+    call = await world.call_in_progress()
+    await call.doctor.ends_call(call.room_id)
+    conversation = call.room["conversationId"]
+    (message,) = _call_messages(await call.patient.history(conversation))
+    record = json.loads(message["content"])
+    assert record["outcome"] == "ended" and record["roomId"] == call.room_id
+    assert record["durationSeconds"] >= 0

@@ -3,9 +3,10 @@
 import { describeError } from "./errors";
 import { announce, clear, h } from "./dom";
 import { icon } from "./icons";
-import { formatBytes, formatTime, type MessageKey, t } from "./i18n";
+import { formatBytes, formatDuration, formatTime, type MessageKey, t } from "./i18n";
 import type { Identity } from "./session";
 import type { ConversationSummary, Message } from "./types";
+import { audioPlayer, VoiceRecorder } from "./voice";
 
 export interface PendingView {
   clientMessageId: string;
@@ -17,7 +18,7 @@ export interface ThreadActions {
   loadOlder(): Promise<boolean>; // whether still older messages exist
   send(text: string): void;
   retry(clientMessageId: string): void;
-  upload(file: File, onProgress: (fraction: number) => void): Promise<void>;
+  upload(file: File, onProgress: (fraction: number) => void, fileType?: string): Promise<void>;
   markRead(messageId: string, seq: number): void;
   typing(active: boolean): void;
   startCall(): void;
@@ -70,6 +71,10 @@ export class ThreadView {
       for (const file of Array.from(fileInput.files ?? [])) void this.uploadFile(file);
       fileInput.value = "";
     });
+    const voice = new VoiceRecorder(
+      (file) => void this.uploadFile(file, "AUDIO"),
+      (message) => this.showError(message),
+    );
     const form = h("form", { class: "composer" },
       h("span", { class: "attach" }, fileInput,
         h("label", { for: "composer-file", class: "icon-button", i18nTitle: "attach" },
@@ -77,6 +82,7 @@ export class ThreadView {
           h("span", { class: "sr-only", i18n: "attach" }))),
       h("label", { for: "composer-input", class: "sr-only", i18n: "messageLabel" }),
       this.input,
+      voice.button,
       h("button", { type: "submit", class: "primary", i18n: "send" }),
     );
     form.addEventListener("submit", (event) => {
@@ -102,7 +108,7 @@ export class ThreadView {
         : null,
     );
     this.el = h("section", { class: "thread", "aria-labelledby": "thread-title" },
-      header, this.scroller, this.typingLine, this.errorBox, form);
+      header, this.scroller, this.typingLine, this.errorBox, voice.panel, form);
 
     this.observer = new IntersectionObserver((entries) => this.onVisibility(entries), {
       root: this.scroller,
@@ -198,6 +204,17 @@ export class ThreadView {
 
   private renderMessage(message: Message): HTMLElement {
     const mine = message.senderId === this.me.userId;
+    if (message.contentType === "CALL") {
+      // A call in the history: centred, with an icon, no read ticks (the server wrote it).
+      const missed = callRecord(message.content).outcome !== "ended";
+      return h("li", {
+        class: `message call-event${missed ? " missed" : ""}`,
+        "data-seq": message.seq,
+        "data-message-id": message.messageId,
+      },
+        h("p", { class: "call-record" }, icon("video"), ` ${callText(message.content)} · `,
+          h("time", { datetime: message.sentAt }, formatTime(message.sentAt))));
+    }
     const meta = h("span", { class: "meta" },
       h("time", { datetime: message.sentAt }, formatTime(message.sentAt)));
     if (mine) meta.append(this.ticks(message.seq <= this.theirReadUpTo || message.isRead));
@@ -279,7 +296,7 @@ export class ThreadView {
     this.list.querySelector(`li[data-client-id="${clientMessageId}"]`)?.remove();
   }
 
-  private async uploadFile(file: File): Promise<void> {
+  private async uploadFile(file: File, fileType?: string): Promise<void> {
     const progress = h("progress", { max: 100, value: 0, "aria-label": t("uploading", { name: file.name }) });
     const item = h("li", { class: "message mine pending upload" },
       h("div", { class: "bubble" },
@@ -287,7 +304,7 @@ export class ThreadView {
     this.list.append(item);
     this.scrollToEnd();
     try {
-      await this.actions.upload(file, (fraction) => (progress.value = Math.round(fraction * 100)));
+      await this.actions.upload(file, (fraction) => (progress.value = Math.round(fraction * 100)), fileType);
       item.remove();
     } catch (error) {
       item.remove();
@@ -307,7 +324,7 @@ export class ThreadView {
 
   showError(error: unknown, retry?: () => void): void {
     clear(this.errorBox);
-    const text = describeError(error);
+    const text = typeof error === "string" ? error : describeError(error); // a string: already translated
     this.errorBox.append(h("p", {}, text));
     if (retry) this.errorBox.append(h("button", { type: "button", class: "link-button", onclick: retry, i18n: "retry" }));
     this.errorBox.append(
@@ -334,7 +351,23 @@ export function otherName(conversation: ConversationSummary, me: Identity): stri
 
 export function preview(message: { content: string; contentType: string; fileName?: string | null }): string {
   if (message.contentType === "TEXT") return message.content;
+  if (message.contentType === "CALL") return callText(message.content);
   return t("fileMessage", { name: message.fileName ?? message.content });
+}
+
+/** A CALL message (its content is JSON written by the server, docs/calls.md). */
+function callRecord(content: string): { outcome?: string; durationSeconds?: number } {
+  try {
+    return JSON.parse(content) as { outcome?: string; durationSeconds?: number };
+  } catch {
+    return {}; // unreadable: shown as a call that did not take place
+  }
+}
+
+function callText(content: string): string {
+  const record = callRecord(content);
+  if (record.outcome === "ended") return t("callHistoryEnded", { duration: formatDuration(record.durationSeconds ?? 0) });
+  return t("callHistoryMissed");
 }
 
 function body(message: Message): HTMLElement {
@@ -345,8 +378,7 @@ function body(message: Message): HTMLElement {
       return h("a", { href: url, target: "_blank", rel: "noopener", class: "attachment image" },
         h("img", { src: message.thumbnailUrl ?? url, alt: name, loading: "lazy", class: "thumbnail" }));
     case "AUDIO":
-      return h("figure", { class: "attachment" }, h("audio", { controls: true, src: url, preload: "none" }),
-        h("figcaption", {}, name));
+      return audioPlayer(url, name, message.durationSeconds);
     case "VIDEO":
       return h("figure", { class: "attachment" }, h("video", { controls: true, src: url, preload: "metadata" }),
         h("figcaption", {}, name));

@@ -1,6 +1,6 @@
 // Wire shapes of the medtalk API (camelCase, as src/medtalk/chat/schemas.py and the call contract).
 
-export type ContentType = "TEXT" | "IMAGE" | "FILE" | "AUDIO" | "VIDEO";
+export type ContentType = "TEXT" | "IMAGE" | "FILE" | "AUDIO" | "VIDEO" | "CALL";
 
 export interface LastMessage {
   messageId: string;
@@ -46,6 +46,7 @@ export interface Message {
   fileSize?: number | null;
   fileUrl?: string | null;
   thumbnailUrl?: string | null;
+  durationSeconds?: number | null; // AUDIO and VIDEO
 }
 
 export interface MessagePage {

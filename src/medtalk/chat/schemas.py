@@ -22,6 +22,9 @@ class ContentType(StrEnum):
     FILE = "FILE"
     AUDIO = "AUDIO"
     VIDEO = "VIDEO"
+    # issue 17: a video call's trace in the conversation, written by the server only; the
+    # content is JSON, see docs/calls.md "Call history"
+    CALL = "CALL"
 
 
 # --- requests -----------------------------------------------------------------------------
@@ -128,6 +131,9 @@ class Message(WireModel):
     thumbnail_url: str | None = None  # images only (files, issue 4)
     file_status: str | None = Field(
         None, description="PENDING while a malware scan runs, then CLEAN or INFECTED"
+    )
+    duration_seconds: float | None = Field(
+        None, description="AUDIO and VIDEO: the recording's length, read from the file"
     )
 
 

@@ -57,6 +57,7 @@ class Attachment:
     content_type: ContentType
     status: str = "CLEAN"  # PENDING until a malware scan says CLEAN or INFECTED
     has_thumbnail: bool = False
+    duration_seconds: float | None = None  # voice messages and video clips
 
 
 class ChatService:
@@ -342,6 +343,19 @@ class ChatService:
             (attachment, insert_file),
         )
 
+    async def record_call(
+        self, caller: Principal, conversation_id: uuid.UUID, room_id: uuid.UUID, record: str
+    ) -> MessageRow | None:
+        """A finished or missed video call as a message of its conversation (contentType CALL),
+        stored, delivered and counted like any other; written once per room (its client id).
+        None when the conversation no longer takes messages."""
+        try:
+            return await self._store_message(
+                caller, conversation_id, record, ContentType.CALL, f"call:{room_id}", None
+            )
+        except Conflict:
+            return None
+
     async def _store_message(
         self,
         caller: Principal,
@@ -504,6 +518,7 @@ class ChatService:
             sent_at=sent_at,
             file_status=attachment.status if attachment else None,
             has_thumbnail=attachment.has_thumbnail if attachment else False,
+            duration_seconds=attachment.duration_seconds if attachment else None,
         )
 
     async def _announce(self, message: MessageRow, plaintext: str | None = None) -> None:
@@ -650,6 +665,7 @@ class ChatService:
             # A quarantined file has no links at all; one being scanned answers 423 until clean.
             file_url=self._file_link(file_id) if file_id else None,
             thumbnail_url=self._thumbnail_link(file_id) if file_id and row.has_thumbnail else None,
+            duration_seconds=row.duration_seconds,
         )
 
     def _open(self, row: MessageRow) -> str | None:

@@ -170,6 +170,7 @@ def retention_purge(
     typer.echo(
         f"{verb} {report.messages} messages and {report.files} files "
         f"of {len(report.conversations)} conversations; "
+        f"kept {len(report.held)} expired conversations under legal hold; "
         f"forgot {forgotten} expired token revocations"
     )
 
