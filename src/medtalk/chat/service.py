@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from medtalk.audit import AuditTrail, RequestContext
 from medtalk.chat import store
 from medtalk.chat.appointments import Booking, PlatformAppointments
-from medtalk.chat.batch import GroupCommit
 from medtalk.chat.schemas import (
     ContentType,
     ConversationCreated,
@@ -37,6 +36,7 @@ from medtalk.core.errors import Conflict, Forbidden, Invalid, MedtalkError, NotF
 from medtalk.core.events import EventSink
 from medtalk.core.ratelimit import RateLimiter
 from medtalk.db.engine import Database, after_commit
+from medtalk.db.group_commit import GroupCommit
 from medtalk.jobs.outbox import JobOutbox
 from medtalk.users import store as user_store
 
@@ -92,7 +92,7 @@ class ChatService:
         self._thumbnail_link = thumbnail_link or (lambda file_id: f"{file_link(file_id)}/thumbnail")
         self._rate_limiter = rate_limiter
         self._outbox = outbox
-        # performance (issue 8): text messages group-committed by one writer (chat/batch.py)
+        # performance (issue 8): text messages group-committed by one writer (db/group_commit.py)
         self._text_writer: GroupCommit[_NewMessage, _Stored] | None = None
         if batch_max > 1:
             self._text_writer = GroupCommit(
@@ -320,7 +320,7 @@ class ChatService:
             raise
         if created:
             # Announced by the caller's task once its batch committed (not by the one writer
-            # of chat/batch.py, which must stay free to commit the next batch).
+            # of db/group_commit.py, which must stay free to commit the next batch).
             self._kick_outbox()
             await self._announce(message, content)  # just sealed: no need to open it again
         await self._audited(context, "message.send", "message", message.id, conversation_id)
@@ -397,7 +397,7 @@ class ChatService:
             return stored, False
 
     async def _persist_batch(self, requests: Sequence[_NewMessage]) -> list[_Stored | MedtalkError]:
-        """Many messages in one transaction (chat/batch.py's group commit); if anything raises,
+        """Many messages in one transaction (db/group_commit.py's group commit); if anything raises,
         the whole batch rolls back and GroupCommit stores the requests one by one."""
         async with self._db.transaction() as db:
             return await self._write_messages(db, requests)

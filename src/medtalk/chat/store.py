@@ -242,7 +242,7 @@ def next_sent_at(previous: datetime | None, now: datetime) -> datetime:
     return now if previous is None or now > previous else previous + timedelta(milliseconds=1)
 
 
-# --- the message write path (one message, or a group-committed batch: chat/batch.py) -----
+# --- the message write path (one message, or a batch: db/group_commit.py) ----------------
 
 ClientKey = tuple[uuid.UUID, uuid.UUID, str]  # conversation, sender, client message id
 
@@ -482,3 +482,10 @@ async def get_archive(
     )
     row = (await db.execute(query)).first()
     return (row.storage_key, row.key_id) if row else None
+
+
+async def message_id_of_file(db: AsyncConnection, file_id: uuid.UUID) -> uuid.UUID | None:
+    """The message an attachment was sent with."""
+    query = sa.select(chat_messages.c.id).where(chat_messages.c.file_id == file_id)
+    message_id: uuid.UUID | None = (await db.execute(query)).scalar()
+    return message_id
