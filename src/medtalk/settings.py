@@ -104,7 +104,12 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(25 * 1024 * 1024, description="largest FILE (PDF, DICOM) upload")
     max_audio_bytes: int = Field(25 * 1024 * 1024, description="largest AUDIO upload")
     max_video_bytes: int = Field(100 * 1024 * 1024, description="largest VIDEO upload")
-    max_image_pixels: int = Field(40_000_000, description="larger images are refused (422)")
+    max_image_pixels: int = Field(
+        24_000_000, description="larger images are refused (422) before they are decoded"
+    )
+    image_decodes: int = Field(
+        2, ge=1, description="images decoded at once per process (each ~4 bytes a pixel)"
+    )
     thumbnail_max_px: int = Field(320, description="longest side of image thumbnails")
     clamd_url: str = Field(
         "",
@@ -137,6 +142,20 @@ class Settings(BaseSettings):
     hsts_max_age: int = Field(31536000, description="Strict-Transport-Security max-age (https)")
     ws_max_message_bytes: int = Field(
         128 * 1024, description="largest Socket.IO/WebSocket message accepted"
+    )
+    max_request_body_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="largest request body of a route without a limit of its own (JSON); "
+        "uploads, recording chunks, Jibri files and Socket.IO polling have theirs",
+    )
+    request_body_idle_seconds: float = Field(
+        30.0, gt=0, description="a request body that stops arriving this long is refused (408)"
+    )
+    shutdown_timeout_seconds: int = Field(
+        10,
+        ge=1,
+        description="`serve` waits this long for open requests on SIGTERM, then closes them",
     )
     max_sockets_per_user: int = Field(
         20,

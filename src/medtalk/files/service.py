@@ -6,7 +6,6 @@ configured a file is PENDING until scanned, and only CLEAN files are ever served
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import secrets
@@ -93,8 +92,9 @@ class StoredFile:
 
 @dataclass(frozen=True)
 class ImagePolicy:
-    max_pixels: int = 40_000_000
+    max_pixels: int = 24_000_000
     thumbnail_px: int = 320
+    concurrent_decodes: int = 2  # security (issue 16): each may take 4 bytes a pixel
 
 
 class FileService:
@@ -124,7 +124,12 @@ class FileService:
         self._link_ttl = link_ttl_seconds
         self._limits = limits
         self._public_url = public_url.rstrip("/")
-        self._images = image_policy or ImagePolicy()
+        policy = image_policy or ImagePolicy()
+        self._images = images.ImageDecoder(
+            max_pixels=policy.max_pixels,
+            thumbnail_px=policy.thumbnail_px,
+            concurrency=policy.concurrent_decodes,
+        )
         self._scanner = scanner
         self._scans = ScanQueue(self.scan) if scanner else None
         # Set: downloads redirect to the storage's own presigned URL (S3), after our checks.
@@ -202,13 +207,8 @@ class FileService:
         body = _limited(_prepend(head, rest), limit, content_type)
         thumbnail: bytes | None = None
         if mime in images.CLEANABLE:
-            cleaned = await asyncio.to_thread(
-                images.clean_image,
-                b"".join([piece async for piece in body]),  # at most the IMAGE limit
-                mime,
-                max_pixels=self._images.max_pixels,
-                thumbnail_px=self._images.thumbnail_px,
-            )
+            data = b"".join([piece async for piece in body])  # at most the IMAGE limit
+            cleaned = await self._images.clean(data, mime)
             body, thumbnail = _once(cleaned.data), cleaned.thumbnail
         return await self._store(caller, conversation_id, name, content_type, mime, body, thumbnail)
 
