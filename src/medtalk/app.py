@@ -356,7 +356,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             max_age=600,
         )
     install_demo_accounts(api, settings)
-    install_web_client(api)
+    install_web_client(api, frame_ancestors=settings.web_frame_ancestors)
 
     app = socketio.ASGIApp(sio, other_asgi_app=api, socketio_path="socket.io")
     # security (issue 16): every route's body limit, enforced before any route reads it

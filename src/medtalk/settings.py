@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -28,6 +29,8 @@ def _comma_list(value: Any) -> Any:
 
 
 UrlList = Annotated[list[str], NoDecode, BeforeValidator(_comma_list)]
+# scheme://host[:port], nothing else (a CSP source list must not take `*`, paths or `;`).
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
 DEV_AUDIT_SECRET = "dev-only-audit-secret-change-me-0123456789abcdef"
 
 
@@ -332,6 +335,22 @@ class Settings(BaseSettings):
         description="dev only: GET /api/v1/dev/demo-accounts hands out the demo doctor's and "
         "patient's tokens to the browser's sign-in picker (`serve --demo` turns it on)",
     )
+
+    web_frame_ancestors: UrlList = Field(
+        [],
+        description="origins besides our own that may frame the web client (CSP "
+        "frame-ancestors), e.g. https://app.example.org; comma-separated",
+    )
+
+    @model_validator(mode="after")
+    def _frame_ancestors_are_origins(self) -> Settings:
+        for origin in self.web_frame_ancestors:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"MEDTALK_WEB_FRAME_ANCESTORS takes origins like https://app.example.org, "
+                    f"not {origin!r}"
+                )
+        return self
 
     @model_validator(mode="after")
     def _refuse_demo_accounts_in_production(self) -> Settings:
