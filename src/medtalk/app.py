@@ -243,7 +243,7 @@ def build_recordings(
         max_bytes=settings.recording_max_bytes,
         final_chunk_grace=timedelta(seconds=settings.recording_final_chunk_seconds),
         jibri_secret=settings.jibri_secret,
-        refuse_dev_jibri_secret=DEV_JIBRI_SECRET if settings.mode == "production" else None,
+        refuse_dev_jibri_secret=DEV_JIBRI_SECRET,  # in any mode (issue 16)
     )
     recordings = RecordingService(db, clock, events, storage, links, policy, audit)
     calls.on_call_finished = recordings.call_finished

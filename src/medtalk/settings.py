@@ -316,16 +316,16 @@ class Settings(BaseSettings):
     )
     recording_ffprobe: str = Field("ffprobe", description="ffprobe used to measure duration")
     jibri_secret: str = Field(
-        DEV_JIBRI_SECRET, description="shared secret of Jibri's finalize script (X-Jibri-Secret)"
+        "",
+        description="shared secret of Jibri's finalize script (X-Jibri-Secret); empty: Jibri "
+        "uploads are refused",
     )
 
     @model_validator(mode="after")
     def _recording_refuses_dev_secrets(self) -> Settings:
-        if (
-            self.mode == "production"
-            and self.video_provider == "jitsi"
-            and self.jibri_secret == DEV_JIBRI_SECRET
-        ):
+        if self.jibri_secret == DEV_JIBRI_SECRET:
+            raise ValueError("MEDTALK_JIBRI_SECRET must not be the published dev value")
+        if self.mode == "production" and self.video_provider == "jitsi" and not self.jibri_secret:
             raise ValueError("production mode with Jitsi needs MEDTALK_JIBRI_SECRET")
         return self
 
