@@ -85,8 +85,8 @@ class LiveServer:
     app: Any
 
     @property
-    def services(self) -> Any:
-        return self.app.api.state.services
+    def container(self) -> Any:
+        return self.app.api.state.container
 
     def token(self, user_id: uuid.UUID, name: str, role: Role, ttl: int = 3600) -> str:
         return mint_token(self.settings, user_id, name, role, ttl_seconds=ttl)

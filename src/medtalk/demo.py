@@ -6,12 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from medtalk.chat.service import ChatService
-from medtalk.chat.store import list_conversations
 from medtalk.core.auth import Principal, Role, mint_token
-from medtalk.core.clock import Clock
-from medtalk.core.crypto import KeyRing
-from medtalk.core.events import RecordingSink
-from medtalk.db.engine import Database, create_engine
 from medtalk.settings import Settings
 from medtalk.users.service import UserDirectory
 
@@ -31,25 +26,16 @@ class DemoAccounts:
     conversation_id: uuid.UUID
 
 
-async def seed_demo(settings: Settings, keys: KeyRing) -> DemoAccounts:
-    db = Database(create_engine(settings), serialize_writes=settings.is_sqlite)
-    try:
-        return await demo_accounts(settings, db, keys)
-    finally:
-        await db.close()
-
-
-async def demo_accounts(settings: Settings, db: Database, keys: KeyRing) -> DemoAccounts:
+async def demo_accounts(
+    settings: Settings, users: UserDirectory, chat: ChatService
+) -> DemoAccounts:
     """Ensure the demo doctor, patient and their conversation exist; fresh tokens for both."""
-    users = UserDirectory(db, Clock())
     for person in (DEMO_DOCTOR, DEMO_PATIENT):
         await users.ensure(person)
-    async with db.read() as connection:
-        _total, existing = await list_conversations(connection, DEMO_PATIENT.user_id, None, 0, 1)
-    if existing:
-        conversation_id = existing[0].id
+    existing = await chat.list_conversations(DEMO_PATIENT, None, 1, 1)
+    if existing.conversations:
+        conversation_id = existing.conversations[0].id
     else:
-        chat = ChatService(db, keys, Clock(), RecordingSink(), max_message_length=5000)
         created = await chat.create_conversation(
             DEMO_PATIENT,
             doctor_id=DEMO_DOCTOR.user_id,

@@ -281,6 +281,32 @@ class Settings(BaseSettings):
         15, ge=0, description="how long before scheduledTime the room opens"
     )
     rooms_per_day: int = Field(10, ge=1, description="rooms one user may create per 24 hours")
+    appointment_api_url: str = Field(
+        "",
+        description="platform appointment API, e.g. https://booking.example.org/api/"
+        "appointments/{appointmentId}; empty: appointments are bound on first use "
+        "(by doctors only in production)",
+    )
+    appointment_api_token: str = Field(
+        "", description="bearer token medtalk sends to the appointment API"
+    )
+    appointments_bound_by_patients: bool | None = Field(
+        None,
+        description="without the appointment API, may a patient bind a new appointment id "
+        "(trust on first use)? empty: yes in dev mode, no in production",
+    )
+
+    @property
+    def patients_bind_appointments(self) -> bool:
+        if self.appointments_bound_by_patients is not None:
+            return self.appointments_bound_by_patients
+        return self.mode == "dev"
+
+    @model_validator(mode="after")
+    def _appointment_api_names_the_appointment(self) -> Settings:
+        if self.appointment_api_url and "{appointmentId}" not in self.appointment_api_url:
+            raise ValueError("MEDTALK_APPOINTMENT_API_URL must contain {appointmentId}")
+        return self
 
     @model_validator(mode="after")
     def _calls_refuse_dev_secrets(self) -> Settings:

@@ -6,11 +6,13 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import json
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
@@ -207,7 +209,8 @@ async def test_token_carries_ice_configuration_and_the_callers_own_token(
     assert token["provider"] == "p2p" and token["roomName"] == room["roomName"]
     claims = verify_room_token(token["accessToken"], server.settings.room_token_secret)
     assert claims["sub"] == str(patient.id) and claims["host"] is False
-    assert token["joinUrl"].endswith(f"/call/{room['roomId']}?token={token['accessToken']}")
+    # No MEDTALK_PUBLIC_URL: a relative link, and no (unchecked) room token in it.
+    assert token["joinUrl"] == room["joinUrl"] == f"/call/{room['roomId']}"
     assert token["configuration"] == {"stunServers": [], "turnServers": []}  # none configured
 
 
@@ -489,6 +492,34 @@ async def test_call_metrics_move_with_the_call(world: World) -> None:
     assert after.value(quality) - during.value(quality) == 1
 
 
+async def test_unanswered_calls_are_not_failures_and_media_failures_are(world: World) -> None:
+    """The spec's failure alert must measure broken calls, not patients who did not answer:
+    declined and expired calls go to medtalk_calls_unanswered_total, and an ICE failure a
+    participant reports after joining goes to medtalk_video_call_failures_total (once)."""
+    before = await world.metrics()
+    patient, _doctor, declined = await world.video_consultation()
+    await patient.ends_call(declined["roomId"])  # the patient declines the ringing call
+    _, other_doctor, cancelled = await world.video_consultation()
+    await other_doctor.ends_call(cancelled["roomId"])  # the doctor gives up before an answer
+    call = await world.call_in_progress()
+    report = {"roomId": call.room_id, "reason": "ice_failed"}
+    assert (await call.patient_socket.call("call_failure", report))["counted"] is True
+    assert (await call.patient_socket.call("call_failure", report))["counted"] is False
+    bad = await call.patient_socket.call("call_failure", {**report, "reason": "boom"})
+    assert bad["error"]["code"] == "INVALID"
+    after = await world.metrics()
+
+    def grew(name: str, **labels: str) -> float:
+        return float(
+            after.value(name, provider="p2p", **labels)
+            - before.value(name, provider="p2p", **labels)
+        )
+
+    assert grew("medtalk_calls_unanswered_total", reason="declined") == 1
+    assert grew("medtalk_calls_unanswered_total", reason="cancelled") == 1
+    assert grew("medtalk_video_call_failures_total", reason="ice_failed") == 1
+
+
 async def test_a_patient_who_was_offline_finds_the_waiting_call(world: World) -> None:
     """`call_incoming` went to nobody (no socket); GET /rooms lets the patient still answer."""
     patient, doctor, room = await world.video_consultation()
@@ -513,3 +544,49 @@ async def test_room_access_is_audited(world: World) -> None:
     assert ("room.create", "ok") in actions
     assert ("room.token", "ok") in actions and ("room.join", "ok") in actions
     assert ("room.end", "ok") in actions
+
+
+# --- call history in the conversation (issue 17) -------------------------------------------
+
+
+def _call_messages(page: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m for m in page["messages"] if m["contentType"] == "CALL"]
+
+
+async def test_a_declined_call_is_a_missed_call_message_in_both_histories(world: World) -> None:
+    patient, doctor, conversation = await world.consultation("Chào bác sĩ")
+    patient_socket = await patient.connects()
+    await patient_socket.join(conversation)
+    room = await doctor.creates_room(conversation)
+    await patient.ends_call(room["roomId"])  # declined
+    delivered = await patient_socket.events.next("message_received")
+    assert delivered["contentType"] == "CALL" and delivered["senderId"] == str(doctor.id)
+    assert json.loads(delivered["content"]) == {
+        "outcome": "declined",
+        "durationSeconds": 0,
+        "roomId": room["roomId"],
+    }
+    for person in (patient, doctor):
+        (message,) = _call_messages(await person.history(conversation))
+        assert message["id"] == delivered["id"]
+    # Unread for the patient, like any message from the doctor.
+    (summary,) = (await patient.conversations())["conversations"]
+    assert summary["unreadCount"] == 1 and summary["lastMessage"]["content"] == delivered["content"]
+    # Ending again writes nothing more; clients cannot send CALL messages themselves.
+    await doctor.ends_call(room["roomId"])
+    assert len(_call_messages(await doctor.history(conversation))) == 1
+    forged = await patient.post(
+        "/api/v1/chat/messages/send",
+        json={"conversationId": conversation, "content": "{}", "contentType": "CALL"},
+    )
+    assert forged.status_code == 422
+
+
+async def test_a_finished_call_leaves_its_duration_in_the_conversation(world: World) -> None:
+    call = await world.call_in_progress()
+    await call.doctor.ends_call(call.room_id)
+    conversation = call.room["conversationId"]
+    (message,) = _call_messages(await call.patient.history(conversation))
+    record = json.loads(message["content"])
+    assert record["outcome"] == "ended" and record["roomId"] == call.room_id
+    assert record["durationSeconds"] >= 0

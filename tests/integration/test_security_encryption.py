@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from medtalk.cli.common import open_container
 from medtalk.core.crypto import KeyRing
 from medtalk.privacy.rotation import KeyRotation
-from medtalk.security_cli import runtime
 from world import LiveServer, World, postgres_admin_url, start_server, try_create_database
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -182,7 +182,7 @@ async def test_an_interrupted_rotation_resumes_from_its_checkpoint(
     def crash(_count: int) -> None:
         raise Interrupted
 
-    async with runtime(settings) as rt:
+    async with open_container(settings) as rt:
         rotation = KeyRotation(rt.db, KeyRing.parse(f"{old},{new}"), rt.storage, rt.clock,
                                batch_size=3)  # fmt: skip
         with pytest.raises(Interrupted):
@@ -191,7 +191,7 @@ async def test_an_interrupted_rotation_resumes_from_its_checkpoint(
     assert done[0].n == 3
     checkpoint = await server.sql("SELECT name, position FROM maintenance_checkpoints")
     assert [c.name for c in checkpoint] == ["rotate:messages:b"]
-    async with runtime(settings) as rt:
+    async with open_container(settings) as rt:
         report = await KeyRotation(rt.db, rt.keys, rt.storage, rt.clock, batch_size=3).run()
     assert report.messages_rotated == 4 and report.complete
     assert (await server.sql("SELECT count(*) AS n FROM maintenance_checkpoints"))[0].n == 0

@@ -8,8 +8,8 @@ import json
 import zipfile
 from datetime import UTC, datetime, timedelta
 
+from medtalk.cli.common import open_container
 from medtalk.privacy.retention import purge_expired
-from medtalk.security_cli import runtime
 from world import World
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -41,7 +41,7 @@ async def test_retention_purges_expired_conversations_only(world: World) -> None
     await age(world, active, "ACTIVE", 4000)
     policy = {"CLOSED": 365, "ARCHIVED": 0}  # archived: keep forever
     settings = world.server.settings
-    async with runtime(settings) as rt:
+    async with open_container(settings) as rt:
         dry = await purge_expired(rt.db, rt.storage, rt.clock, rt.audit, policy, dry_run=True)
         assert [str(c) for c in dry.conversations] == [old_closed]
         assert (dry.messages, dry.files) == (2, 1)
@@ -125,7 +125,7 @@ async def test_retention_purges_call_recordings_too(world: World) -> None:
     assert stored.status_code in (200, 201), stored.text
     conversation = str(call.room["conversationId"])
     await age(world, conversation, "CLOSED", 400)
-    async with runtime(world.server.settings) as rt:
+    async with open_container(world.server.settings) as rt:
         done = await purge_expired(rt.db, rt.storage, rt.clock, rt.audit, {"CLOSED": 365})
     assert conversation in [str(c) for c in done.conversations]
     recording = world.server.db_uuid(recording_id)

@@ -22,11 +22,13 @@ def test_call_functions_move_call_metrics() -> None:
     before_attempts = value("medtalk_call_setup_attempts_total", provider="jitsi")
     metrics.call_setup_attempted("jitsi")
     metrics.call_setup_attempted("jitsi")
-    metrics.call_setup_failed("jitsi", "ice_failed")
+    metrics.call_unanswered("jitsi", "declined")
+    metrics.call_failed("jitsi", "ice_failed")
     metrics.call_started("jitsi")
     assert value("medtalk_video_calls_active", provider="jitsi") == before_active + 1
     assert value("medtalk_call_setup_attempts_total", provider="jitsi") == before_attempts + 2
-    assert value("medtalk_call_setup_failures_total", provider="jitsi", reason="ice_failed") >= 1
+    assert value("medtalk_calls_unanswered_total", provider="jitsi", reason="declined") >= 1
+    assert value("medtalk_video_call_failures_total", provider="jitsi", reason="ice_failed") >= 1
     metrics.call_ended("jitsi", duration_seconds=1850)
     assert value("medtalk_video_calls_active", provider="jitsi") == before_active
     assert value("medtalk_call_duration_seconds_count", provider="jitsi") >= 1

@@ -210,12 +210,14 @@ def test_p2p_refuses_wrong_audience_and_wrong_room() -> None:
         verify_room_token(token, SECRET, room_id=uuid.uuid4())
 
 
-def test_p2p_join_url() -> None:
+def test_p2p_join_url_carries_no_token_and_is_relative_without_a_public_url() -> None:
     provider = P2PProvider(CONFIG)
-    assert provider.join_url(ROOM_ID, "r", None) == f"http://localhost:8089/call/{ROOM_ID}"
-    assert (
-        provider.join_url(ROOM_ID, "r", "a.b") == f"http://localhost:8089/call/{ROOM_ID}?token=a.b"
-    )
+    # The server never reads a room token from the link, so the link does not carry one.
+    assert provider.join_url(ROOM_ID, "r", "a.b") == f"http://localhost:8089/call/{ROOM_ID}"
+    relative = P2PProvider(replace(CONFIG, public_url=""))
+    assert relative.join_url(ROOM_ID, "r", None) == f"/call/{ROOM_ID}"
+    agora = AgoraProvider(replace(CONFIG, public_url=""))
+    assert agora.join_url(ROOM_ID, "r", None) == f"/call/{ROOM_ID}?provider=agora"
 
 
 # --- TURN ------------------------------------------------------------------------------

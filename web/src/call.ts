@@ -9,7 +9,7 @@ import { MARK_ACCEPTED, MARK_FIRST_FRAME } from "./timing";
 import type { Realtime } from "./realtime";
 import { RecordingPanel } from "./recording";
 import type { Identity } from "./session";
-import { describeError } from "./thread";
+import { describeError, describeMediaError } from "./errors";
 import type { CallEnded, CallIncoming, JoinResult, RoomCreated, RoomToken } from "./types";
 
 export interface CallHooks {
@@ -196,12 +196,15 @@ class CallView {
       const peer = new PeerCall(this.roomId, this.me, this.rt, token, ui, this.otherName, hangUp);
       this.carrier = peer;
       this.attachRecording(peer);
+      let mediaFailed = false;
       await peer.open().catch((error) => {
-        if (!this.ended) this.setStatus(t("mediaDenied", { message: String(error?.message ?? error) }));
+        mediaFailed = true;
+        if (!this.ended) this.setStatus(t("mediaDenied", { message: describeMediaError(error) }));
       });
       if (this.ended) return;
       const joined = await this.join(peer.hasVideo, peer.hasAudio);
       if (this.ended) return;
+      if (mediaFailed) peer.reportFailure("media_failed");
       if (joined.status === "IN_PROGRESS") this.started();
       else if (joined.status === "ENDED" || joined.status === "CANCELLED") this.finish(null, t("callEnded"));
       else this.setStatus(t("callWaiting", { name: this.otherName ?? "…" }));

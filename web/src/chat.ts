@@ -5,7 +5,8 @@ import { clear, h } from "./dom";
 import { formatTime, onLangChange, t } from "./i18n";
 import type { Realtime } from "./realtime";
 import type { Identity } from "./session";
-import { describeError, otherName, preview, ThreadView } from "./thread";
+import { describeError } from "./errors";
+import { otherName, preview, ThreadView } from "./thread";
 import type {
   ConversationList,
   ConversationSummary,

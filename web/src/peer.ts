@@ -45,6 +45,7 @@ export class PeerCall implements RecordingMedia {
   private muteButton: HTMLButtonElement;
   private cameraButton: HTMLButtonElement;
   private readonly isHost: boolean;
+  private readonly relayOffered: boolean;
 
   constructor(
     private readonly roomId: string,
@@ -57,6 +58,7 @@ export class PeerCall implements RecordingMedia {
   ) {
     this.isHost = me.role === "DOCTOR"; // the contract: the host (doctor) offers
     const config = token.configuration ?? { stunServers: [], turnServers: [] };
+    this.relayOffered = (config.turnServers ?? []).length > 0;
     this.pc = new RTCPeerConnection({
       iceServers: [
         ...(config.stunServers ?? []).map((urls) => ({ urls })),
@@ -121,7 +123,10 @@ export class PeerCall implements RecordingMedia {
       }
     };
     this.pc.onconnectionstatechange = () => {
-      if (this.pc.connectionState === "failed" && this.isHost) void this.offer(true);
+      if (this.pc.connectionState === "failed") {
+        this.reportFailure(this.relayOffered ? "turn_failed" : "ice_failed");
+        if (this.isHost) void this.offer(true);
+      }
     };
     const mine = (signal: Signal) => signal.roomId === this.roomId;
     this.offs.push(
@@ -130,6 +135,11 @@ export class PeerCall implements RecordingMedia {
       this.rt.on<Signal>("ice_candidate", (s) => mine(s) && void this.onCandidate(s)),
     );
     this.statsTimer = window.setInterval(() => void this.measure(), STATS_EVERY_MS);
+  }
+
+  /** Tell the server this call's media failed (counted once per call in its failure metric). */
+  reportFailure(reason: "ice_failed" | "turn_failed" | "media_failed"): void {
+    this.rt.call("call_failure", { roomId: this.roomId, reason }).catch(() => undefined);
   }
 
   /** Both participants are in (call_started, or our join found the call in progress). */

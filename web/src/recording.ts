@@ -3,6 +3,7 @@
 // of both videos side by side plus a mix of both voices, and uploads a chunk every few seconds.
 import { ApiError, api } from "./api";
 import { alertText, announce, h } from "./dom";
+import { describeError } from "./errors";
 import { formatDuration, t } from "./i18n";
 import type { Realtime } from "./realtime";
 import { current, type Identity } from "./session";
@@ -105,7 +106,7 @@ export class RecordingPanel {
       this.say(t("recordingAsked"));
     } catch (error) {
       if (this.recordButton) this.recordButton.disabled = false;
-      this.say(t("recordingError", { message: (error as Error).message }));
+      this.say(t("recordingError", { message: describeError(error) }));
     }
   }
 
@@ -115,7 +116,7 @@ export class RecordingPanel {
       this.consent?.remove();
       this.consent = null;
       this.rt.call("recording_consent", { roomId: this.roomId, accepted })
-        .catch((error: Error) => this.say(t("recordingError", { message: error.message })));
+        .catch((error: unknown) => this.say(t("recordingError", { message: describeError(error) })));
     };
     const allow = h("button", { type: "button", class: "primary consent-accept", i18n: "recordingAllow",
       onclick: () => answer(true) });
@@ -328,7 +329,7 @@ class ChunkRecorder {
       // Consent withdrawn and the grace is over, or not ours: nothing more will be accepted.
       if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
         this.refused = true;
-        if (code !== "NO_ACTIVE_RECORDING") this.onError(new ApiError(status, code, code).message);
+        if (code !== "NO_ACTIVE_RECORDING") this.onError(describeError(new ApiError(status, code, code)));
         return;
       }
       await new Promise((resolve) => window.setTimeout(resolve, RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]));

@@ -1,9 +1,9 @@
 // One conversation on screen: history paging on scroll, live messages, typing, read ticks,
 // uploads with progress, and the composer.
-import { ApiError } from "./api";
+import { describeError } from "./errors";
 import { announce, clear, h } from "./dom";
 import { icon } from "./icons";
-import { formatBytes, formatTime, formatWait, type MessageKey, t } from "./i18n";
+import { formatBytes, formatDuration, formatTime, type MessageKey, t } from "./i18n";
 import type { Identity } from "./session";
 import type { ConversationSummary, Message } from "./types";
 
@@ -198,6 +198,17 @@ export class ThreadView {
 
   private renderMessage(message: Message): HTMLElement {
     const mine = message.senderId === this.me.userId;
+    if (message.contentType === "CALL") {
+      // A call in the history: centred, with an icon, no read ticks (the server wrote it).
+      const missed = callRecord(message.content).outcome !== "ended";
+      return h("li", {
+        class: `message call-event${missed ? " missed" : ""}`,
+        "data-seq": message.seq,
+        "data-message-id": message.messageId,
+      },
+        h("p", { class: "call-record" }, icon("video"), ` ${callText(message.content)} · `,
+          h("time", { datetime: message.sentAt }, formatTime(message.sentAt))));
+    }
     const meta = h("span", { class: "meta" },
       h("time", { datetime: message.sentAt }, formatTime(message.sentAt)));
     if (mine) meta.append(this.ticks(message.seq <= this.theirReadUpTo || message.isRead));
@@ -328,29 +339,29 @@ export class ThreadView {
   }
 }
 
-export function describeError(error: unknown): string {
-  if (error instanceof ApiError) {
-    if (error.status === 429 || error.code === "RATE_LIMITED") {
-      return t("rateLimited", { wait: formatWait(error.retryAfter ?? 60) });
-    }
-    if (error.status === 413 || error.code === "TOO_LARGE") {
-      const max = /(\d+) bytes/.exec(error.message);
-      return max ? t("tooLargeMax", { size: formatBytes(Number(max[1])) }) : t("tooLarge");
-    }
-    if (error.status === 415 || error.code === "UNSUPPORTED_MEDIA_TYPE") return t("wrongType");
-    if (error.status === 0) return t("offline");
-    return t("genericError", { message: error.message });
-  }
-  return t("genericError", { message: error instanceof Error ? error.message : String(error) });
-}
-
 export function otherName(conversation: ConversationSummary, me: Identity): string {
   return me.userId === conversation.doctorId ? conversation.patientName : conversation.doctorName;
 }
 
 export function preview(message: { content: string; contentType: string; fileName?: string | null }): string {
   if (message.contentType === "TEXT") return message.content;
+  if (message.contentType === "CALL") return callText(message.content);
   return t("fileMessage", { name: message.fileName ?? message.content });
+}
+
+/** A CALL message (its content is JSON written by the server, docs/calls.md). */
+function callRecord(content: string): { outcome?: string; durationSeconds?: number } {
+  try {
+    return JSON.parse(content) as { outcome?: string; durationSeconds?: number };
+  } catch {
+    return {}; // unreadable: shown as a call that did not take place
+  }
+}
+
+function callText(content: string): string {
+  const record = callRecord(content);
+  if (record.outcome === "ended") return t("callHistoryEnded", { duration: formatDuration(record.durationSeconds ?? 0) });
+  return t("callHistoryMissed");
 }
 
 function body(message: Message): HTMLElement {

@@ -1,6 +1,6 @@
 // Wire shapes of the medtalk API (camelCase, as src/medtalk/chat/schemas.py and the call contract).
 
-export type ContentType = "TEXT" | "IMAGE" | "FILE" | "AUDIO" | "VIDEO";
+export type ContentType = "TEXT" | "IMAGE" | "FILE" | "AUDIO" | "VIDEO" | "CALL";
 
 export interface LastMessage {
   messageId: string;

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from medtalk.api.deps import CurrentUser, ServicesDep
+from medtalk.api.deps import AuditTrailDep, CurrentUser
 from medtalk.audit import AuditTrail, Client, Outcome
 from medtalk.core.auth import Principal
 
@@ -56,8 +56,8 @@ class AuditScope:
         )
 
 
-async def audit_scope(request: Request, services: ServicesDep, caller: CurrentUser) -> AuditScope:
-    return AuditScope(services.audit, caller, client_of(request))
+async def audit_scope(request: Request, trail: AuditTrailDep, caller: CurrentUser) -> AuditScope:
+    return AuditScope(trail, caller, client_of(request))
 
 
 AuditDep = Annotated[AuditScope, Depends(audit_scope)]
@@ -68,8 +68,8 @@ async def record_refusal(request: Request, status_code: int, code: str, outcome:
     route: Any = request.scope.get("route")
     if route is None and status_code == 404:
         return  # an unknown path, not an access to anything
-    services = getattr(request.app.state, "services", None)
-    trail: AuditTrail | None = getattr(services, "audit", None)
+    container = getattr(request.app.state, "container", None)
+    trail: AuditTrail | None = getattr(container, "audit", None)
     if trail is None:
         return
     params: dict[str, Any] = request.path_params

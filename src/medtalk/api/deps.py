@@ -1,45 +1,139 @@
-"""Typed FastAPI dependencies: `ServicesDep` and `CurrentUser` (verified and provisioned)."""
+"""Typed FastAPI dependencies: one per service (`ChatDep`, `CallsDep`, ...) and `CurrentUser`.
+
+Each reads the process's container from `app.state.container` (set by app.py); routes name the
+services they use and never see the container itself.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from medtalk.api.services import Services
-from medtalk.core.auth import Principal
+from medtalk.audit import AuditTrail
+from medtalk.calls.service import CallService
+from medtalk.chat.service import ChatService
+from medtalk.core.auth import Principal, TokenVerifier
+from medtalk.core.clock import Clock
 from medtalk.core.logging import update_context
+from medtalk.db.engine import Database
+from medtalk.files.service import FileService
+from medtalk.files.storage import FileStorage
+from medtalk.privacy.export import DataExport
+from medtalk.realtime.presence import Presence
+from medtalk.recordings.service import RecordingService
+from medtalk.sessions import RevocationList
+from medtalk.settings import Settings
+from medtalk.users.service import UserDirectory
 
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <JWT>")
 
 
-def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
+def _container(request: Request) -> Any:
+    return request.app.state.container
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+def get_settings(request: Request) -> Settings:
+    settings: Settings = _container(request).settings
+    return settings
 
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = _container(request).clock
+    return clock
+
+
+def get_db(request: Request) -> Database:
+    db: Database = _container(request).db
+    return db
+
+
+def get_storage(request: Request) -> FileStorage:
+    storage: FileStorage = _container(request).storage
+    return storage
+
+
+def get_users(request: Request) -> UserDirectory:
+    users: UserDirectory = _container(request).users
+    return users
+
+
+def get_verifier(request: Request) -> TokenVerifier:
+    verifier: TokenVerifier = _container(request).verifier
+    return verifier
+
+
+def get_revocations(request: Request) -> RevocationList:
+    revocations: RevocationList = _container(request).revocations
+    return revocations
+
+
+def get_audit_trail(request: Request) -> AuditTrail:
+    audit: AuditTrail = _container(request).audit
+    return audit
+
+
+def get_chat(request: Request) -> ChatService:
+    chat: ChatService = _container(request).chat
+    return chat
+
+
+def get_export(request: Request) -> DataExport:
+    export: DataExport = _container(request).export
+    return export
+
+
+def get_presence(request: Request) -> Presence:
+    presence: Presence = _container(request).presence
+    return presence
+
+
+def get_files(request: Request) -> FileService:
+    files: FileService = _container(request).files
+    return files
+
+
+def get_calls(request: Request) -> CallService:
+    calls: CallService = _container(request).calls
+    return calls
+
+
+def get_recordings(request: Request) -> RecordingService:
+    recordings: RecordingService = _container(request).recordings
+    return recordings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+DatabaseDep = Annotated[Database, Depends(get_db)]
+StorageDep = Annotated[FileStorage, Depends(get_storage)]
+UsersDep = Annotated[UserDirectory, Depends(get_users)]
+RevocationsDep = Annotated[RevocationList, Depends(get_revocations)]
+AuditTrailDep = Annotated[AuditTrail, Depends(get_audit_trail)]
+ChatDep = Annotated[ChatService, Depends(get_chat)]
+ExportDep = Annotated[DataExport, Depends(get_export)]
+PresenceDep = Annotated[Presence, Depends(get_presence)]
+FilesDep = Annotated[FileService, Depends(get_files)]
+CallsDep = Annotated[CallService, Depends(get_calls)]
+RecordingsDep = Annotated[RecordingService, Depends(get_recordings)]
 
 BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 async def authenticate(
-    services: Services, credentials: HTTPAuthorizationCredentials | None
+    request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
     """Verify the bearer token and provision its user; Unauthorized (401) otherwise."""
     header = f"Bearer {credentials.credentials}" if credentials else None
-    principal = await services.verifier.verify_header(header)
-    await services.users.ensure(principal)
+    principal = await get_verifier(request).verify_header(header)
+    await get_users(request).ensure(principal)
     update_context(user_id=str(principal.user_id))
     return principal
 
 
-async def current_user(
-    request: Request, services: ServicesDep, credentials: BearerCredentials
-) -> Principal:
-    principal = await authenticate(services, credentials)
+async def current_user(request: Request, credentials: BearerCredentials) -> Principal:
+    principal = await authenticate(request, credentials)
     request.state.principal = principal  # names the caller in audit rows of refusals
     return principal
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from medtalk.api.audit import AuditDep
-from medtalk.api.deps import CurrentUser, ServicesDep
+from medtalk.api.deps import AuditTrailDep, CurrentUser
 from medtalk.chat.schemas import Timestamp
 from medtalk.core.clock import parse_iso
 from medtalk.core.errors import Forbidden, Invalid
@@ -41,7 +41,7 @@ class AuditPage(WireModel):
 @router.get("/audit", response_model=AuditPage)
 async def query_audit(
     caller: CurrentUser,
-    services: ServicesDep,
+    trail: AuditTrailDep,
     audit: AuditDep,
     user_id: Annotated[uuid.UUID | None, Query(alias="userId")] = None,
     conversation_id: Annotated[uuid.UUID | None, Query(alias="conversationId")] = None,
@@ -57,7 +57,7 @@ async def query_audit(
         since_at = parse_iso(since) if since else None
     except (ValueError, OverflowError):
         raise Invalid("since must be an ISO-8601 timestamp") from None
-    records = await services.audit.query(
+    records = await trail.query(
         user_id=user_id,
         conversation_id=conversation_id,
         action=action,

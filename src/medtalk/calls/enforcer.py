@@ -7,6 +7,7 @@ run it at once; `CallService.finish` lets only one of them end a given call and 
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from medtalk.calls.service import CallService
@@ -23,7 +24,10 @@ class MaxDurationEnforcer(DeadlineLoop):
     def __init__(self, calls: CallService, clock: Clock, poll_seconds: float = POLL_SECONDS):
         super().__init__(clock, poll_seconds)
         self._calls = calls
-        calls.on_call_started = self.wake  # a call started here: re-plan the next deadline
+
+    async def call_started(self, _room_id: uuid.UUID) -> None:
+        """Subscribed to `CallService.call_started`: its deadline may be the next one."""
+        self.wake()
 
     async def run_pass(self) -> datetime | None:
         return await self._calls.end_overdue_calls()

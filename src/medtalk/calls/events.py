@@ -1,4 +1,5 @@
-"""The call contract's Socket.IO events (offer, answer, ice_candidate, hangup, call_stats).
+"""The call contract's Socket.IO events (offer, answer, ice_candidate, hangup, call_stats,
+call_failure).
 
 `CallEvents` is mixed into the /ws/chat namespace (realtime/events.py): one socket carries chat
 and calls. Each handler parses, calls CallService, and acknowledges.
@@ -10,7 +11,13 @@ import logging
 import uuid
 from typing import Any
 
-from medtalk.calls.schemas import CallStatsReport, CandidateSignal, RoomRef, SdpSignal
+from medtalk.calls.schemas import (
+    CallFailure,
+    CallStatsReport,
+    CandidateSignal,
+    RoomRef,
+    SdpSignal,
+)
 from medtalk.calls.service import CallService
 from medtalk.core.auth import Principal
 from medtalk.core.errors import Unavailable
@@ -98,3 +105,11 @@ class CallEvents:
         report = parse(CallStatsReport, data)
         score = await self._call_service().report_stats(self._caller(sid), report)
         return {"roomId": str(report.room_id), "qualityScore": score}
+
+    @acknowledged
+    async def on_call_failure(self, sid: str, data: Any) -> dict[str, Any]:
+        report = parse(CallFailure, data)
+        counted = await self._call_service().report_failure(
+            self._caller(sid), report.room_id, report.reason
+        )
+        return {"roomId": str(report.room_id), "counted": counted}

@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Body
 
 from medtalk.api.audit import AuditDep
-from medtalk.api.deps import CurrentUser, ServicesDep
+from medtalk.api.deps import CallsDep, CurrentUser
 from medtalk.calls.schemas import (
     CallEnded,
     CreateRoomRequest,
@@ -17,24 +17,15 @@ from medtalk.calls.schemas import (
     RoomCreated,
     RoomToken,
 )
-from medtalk.calls.service import CallService
-from medtalk.core.errors import Unavailable
 
 router = APIRouter(prefix="/api/v1/video-call", tags=["video calls"])
 
 
-def _calls(services: ServicesDep) -> CallService:
-    calls: CallService | None = getattr(services, "calls", None)
-    if calls is None:
-        raise Unavailable("video calls are not enabled on this server")
-    return calls
-
-
 @router.post("/create-room", status_code=201, response_model=RoomCreated)
 async def create_room(
-    body: CreateRoomRequest, caller: CurrentUser, services: ServicesDep, audit: AuditDep
+    body: CreateRoomRequest, caller: CurrentUser, calls: CallsDep, audit: AuditDep
 ) -> RoomCreated:
-    room = await _calls(services).create_room(caller, body)
+    room = await calls.create_room(caller, body)
     await audit.ok(
         "room.create", object_type="room", object_id=room.room_id,
         conversation_id=room.conversation_id,
@@ -43,16 +34,16 @@ async def create_room(
 
 
 @router.get("/rooms", response_model=OpenRooms)
-async def open_rooms(caller: CurrentUser, services: ServicesDep) -> OpenRooms:
+async def open_rooms(caller: CurrentUser, calls: CallsDep) -> OpenRooms:
     """Rooms the caller can still join (to catch up on a `call_incoming` missed offline)."""
-    return await _calls(services).open_rooms(caller)
+    return await calls.open_rooms(caller)
 
 
 @router.get("/rooms/{room_id}/token", response_model=RoomToken)
 async def room_token(
-    room_id: uuid.UUID, caller: CurrentUser, services: ServicesDep, audit: AuditDep
+    room_id: uuid.UUID, caller: CurrentUser, calls: CallsDep, audit: AuditDep
 ) -> RoomToken:
-    token = await _calls(services).room_token(caller, room_id)
+    token = await calls.room_token(caller, room_id)
     await audit.ok("room.token", object_type="room", object_id=room_id)
     return token
 
@@ -61,19 +52,19 @@ async def room_token(
 async def join_room(
     room_id: uuid.UUID,
     caller: CurrentUser,
-    services: ServicesDep,
+    calls: CallsDep,
     audit: AuditDep,
     body: JoinRoomRequest | None = Body(None),  # noqa: B008 - FastAPI's way to make it optional
 ) -> JoinedRoom:
-    joined = await _calls(services).join_room(caller, room_id, body.device_info if body else None)
+    joined = await calls.join_room(caller, room_id, body.device_info if body else None)
     await audit.ok("room.join", object_type="room", object_id=room_id)
     return joined
 
 
 @router.put("/rooms/{room_id}/end", response_model=CallEnded)
 async def end_call(
-    room_id: uuid.UUID, caller: CurrentUser, services: ServicesDep, audit: AuditDep
+    room_id: uuid.UUID, caller: CurrentUser, calls: CallsDep, audit: AuditDep
 ) -> CallEnded:
-    ended = await _calls(services).end_call(caller, room_id)
+    ended = await calls.end_call(caller, room_id)
     await audit.ok("room.end", object_type="room", object_id=room_id, detail=f"{ended.duration}s")
     return ended

@@ -174,6 +174,13 @@ class RoomRef(StrictWireModel):
     room_id: uuid.UUID
 
 
+class CallFailure(StrictWireModel):
+    """`call_failure`: this participant's media failed after joining."""
+
+    room_id: uuid.UUID
+    reason: Literal["ice_failed", "turn_failed", "media_failed"]
+
+
 class CallStatsReport(StrictWireModel):
     room_id: uuid.UUID
     bitrate_kbps: float = Field(ge=0, le=1_000_000)

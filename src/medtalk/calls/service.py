@@ -43,7 +43,7 @@ from medtalk.core import metrics
 from medtalk.core.auth import Principal, Role
 from medtalk.core.clock import Clock, iso_z
 from medtalk.core.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
-from medtalk.core.events import EventSink, announce_to_users
+from medtalk.core.events import EventSink, Topic, announce_to_users
 from medtalk.core.ids import new_id
 from medtalk.db.engine import Database
 from medtalk.settings import Settings
@@ -51,7 +51,10 @@ from medtalk.settings import Settings
 logger = logging.getLogger(__name__)
 
 DAY = timedelta(hours=24)
+# A fresh signed link to a room's finished recording (recordings/ provides it), or None.
+RecordingLink = Callable[[RoomRow], Awaitable[str | None]]
 SIGNALS = ("offer", "answer", "ice_candidate")
+FAILURE_MEMORY = 10_000  # media failures remembered per process, to count each call's once
 
 
 @dataclass(frozen=True)
@@ -88,18 +91,21 @@ class CallService:
         events: EventSink,
         provider: VideoProvider,
         policy: CallPolicy,
+        recording_link: RecordingLink,
     ) -> None:
         self._db = db
         self._clock = clock
         self._events = events
         self._provider = provider
         self._policy = policy
-        # Set by the max-duration enforcer: a call started, so its next deadline may be sooner.
-        self.on_call_started: Callable[[], None] = lambda: None
-        # Set by call recording (issue 10): stop a running recording when the call ends, and
-        # answer End Call with a fresh signed link to the finished recording.
-        self.on_call_finished: Callable[[uuid.UUID], Awaitable[None]] | None = None
-        self.recording_link: Callable[[RoomRow], Awaitable[str | None]] | None = None
+        # End Call answers with a fresh signed link to the finished recording (issue 10).
+        self._recording_link = recording_link
+        # Committed facts others react to (the max-duration enforcer re-plans its deadline;
+        # call recording stops a running recording), by room id.
+        self.call_started: Topic[uuid.UUID] = Topic("call_started")
+        self.call_finished: Topic[uuid.UUID] = Topic("call_finished")
+        # (room, user) pairs whose media failure was counted (insertion-ordered, bounded).
+        self._failures_reported: dict[tuple[uuid.UUID, uuid.UUID], None] = {}
 
     # --- rooms ----------------------------------------------------------------------------
 
@@ -314,7 +320,7 @@ class CallService:
                 _participant_event(room.id, caller.user_id, caller.name, caller.role.value),
             )
         if started:
-            self.on_call_started()
+            await self.call_started.publish(room.id)
             metrics.call_started(self._provider.name)
             await self._emit(
                 _members(room), "call_started", {"roomId": str(room.id), "startedAt": iso_z(now)}
@@ -365,8 +371,8 @@ class CallService:
             async with self._db.read() as db:
                 room = await store.get_room(db, room_id) or room
         url = room.recording_url
-        if room.has_recording and self.recording_link is not None:
-            url = await self.recording_link(room)
+        if room.has_recording:
+            url = await self._recording_link(room)
         return CallEnded(
             duration=room.duration or 0,
             recording=Recording(available=room.has_recording, url=url),
@@ -409,8 +415,8 @@ class CallService:
         if won:
             if started:
                 metrics.call_ended(self._provider.name, duration)
-            else:  # never got both sides in: a call that failed to set up
-                metrics.call_setup_failed(self._provider.name, reason.value)
+            else:  # never got both sides in: not answered, not a failure
+                metrics.call_unanswered(self._provider.name, _unanswered_reason(room, ended_by))
             await self._emit(
                 _members(room) | {p.user_id for p in present},
                 "call_ended",
@@ -421,12 +427,9 @@ class CallService:
                     "reason": reason.value,
                 },
             )
-            if self.on_call_finished is not None:
-                try:
-                    await self.on_call_finished(room.id)
-                except Exception:
-                    # The recording job also stops recordings of ended calls on its next pass.
-                    logger.exception("could not stop the call's recording")
+            # A failed subscriber is logged: the recording job also stops recordings of
+            # ended calls on its next pass.
+            await self.call_finished.publish(room.id)
         return won
 
     async def end_overdue_calls(self) -> datetime | None:
@@ -500,6 +503,22 @@ class CallService:
             )
         return score
 
+    async def report_failure(self, caller: Principal, room_id: uuid.UUID, reason: str) -> bool:
+        """A participant's media failed (ICE, TURN relay, camera): counted once per participant
+        and call in `medtalk_video_call_failures_total`. True when this report was counted."""
+        async with self._db.read() as db:
+            room = await _visible_room(db, caller, room_id)
+            if await store.get_participant(db, room.id, caller.user_id) is None:
+                raise Conflict("join the room first", code="NOT_JOINED")
+        key = (room.id, caller.user_id)
+        if key in self._failures_reported:
+            return False
+        self._failures_reported[key] = None
+        while len(self._failures_reported) > FAILURE_MEMORY:
+            self._failures_reported.pop(next(iter(self._failures_reported)))
+        metrics.call_failed(self._provider.name, reason)
+        return True
+
     async def _emit(self, user_ids: set[uuid.UUID], event: str, data: dict[str, Any]) -> None:
         await announce_to_users(self._events, user_ids, event, data)
 
@@ -522,6 +541,15 @@ def _check_open(room: RoomRow, now: datetime, *, early_ok: bool) -> None:
         raise Conflict("the room has expired", code="ROOM_EXPIRED")
     if not early_ok and room.opens_at is not None and now < room.opens_at:
         raise Conflict(f"the room opens at {iso_z(room.opens_at)}", code="TOO_EARLY")
+
+
+def _unanswered_reason(room: RoomRow, ended_by: uuid.UUID | None) -> str:
+    """Why a call never started: the patient declined, the doctor gave up, or time ran out."""
+    if ended_by == room.guest_id:
+        return "declined"
+    if ended_by is not None:
+        return "cancelled"
+    return "unanswered"
 
 
 def _members(room: RoomRow) -> set[uuid.UUID]:

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from medtalk.api.audit import AuditDep
-from medtalk.api.deps import CurrentUser, ServicesDep
+from medtalk.api.deps import ChatDep, CurrentUser, PresenceDep
 from medtalk.chat.schemas import (
     ConversationCreated,
     ConversationList,
@@ -30,9 +30,9 @@ router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
 
 @router.post("/conversations/create", status_code=201, response_model=ConversationCreated)
 async def create_conversation(
-    body: CreateConversationRequest, caller: CurrentUser, services: ServicesDep, audit: AuditDep
+    body: CreateConversationRequest, caller: CurrentUser, chat: ChatDep, audit: AuditDep
 ) -> ConversationCreated:
-    created = await services.chat.create_conversation(
+    created = await chat.create_conversation(
         caller,
         doctor_id=body.doctor_id,
         patient_id=body.patient_id,
@@ -51,14 +51,14 @@ async def create_conversation(
 @router.get("/conversations", response_model=ConversationList)
 async def list_conversations(
     caller: CurrentUser,
-    services: ServicesDep,
+    chat: ChatDep,
     status: ConversationStatus | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     *,
     audit: AuditDep,
 ) -> ConversationList:
-    listed = await services.chat.list_conversations(caller, status, page, limit)
+    listed = await chat.list_conversations(caller, status, page, limit)
     # security: the list carries each conversation's last message, so it is a PHI read.
     await audit.ok("conversation.list", detail=f"{len(listed.conversations)} conversations")
     return listed
@@ -68,7 +68,7 @@ async def list_conversations(
 async def get_messages(
     conversation_id: uuid.UUID,
     caller: CurrentUser,
-    services: ServicesDep,
+    chat: ChatDep,
     before: Annotated[
         str | None, Query(description="ISO-8601 timestamp (or epoch ms): messages sent before it")
     ] = None,
@@ -77,7 +77,7 @@ async def get_messages(
     audit: AuditDep,
 ) -> MessagePage:
     cursor = _parse_before(before) if before else None
-    page = await services.chat.history(caller, conversation_id, cursor, limit)
+    page = await chat.history(caller, conversation_id, cursor, limit)
     await audit.ok(  # security: audit trail
         "message.history",
         object_type="conversation",
@@ -90,9 +90,9 @@ async def get_messages(
 
 @router.post("/messages/send", status_code=201, response_model=MessageSent)
 async def send_message(
-    body: SendMessageRequest, caller: CurrentUser, services: ServicesDep, audit: AuditDep
+    body: SendMessageRequest, caller: CurrentUser, chat: ChatDep, audit: AuditDep
 ) -> MessageSent:
-    sent = await services.chat.send_message(
+    sent = await chat.send_message(
         caller, body.conversation_id, body.content, body.content_type, body.client_message_id
     )
     await audit.ok(  # security: audit trail
@@ -106,10 +106,10 @@ async def send_message(
 
 @router.post("/messages/{message_id}/read", response_model=MessageReadReceipt)
 async def mark_read(
-    message_id: uuid.UUID, caller: CurrentUser, services: ServicesDep, audit: AuditDep
+    message_id: uuid.UUID, caller: CurrentUser, chat: ChatDep, audit: AuditDep
 ) -> MessageReadReceipt:
     """REST twin of the `mark_read` socket event."""
-    receipt = await services.chat.mark_read(caller, message_id)
+    receipt = await chat.mark_read(caller, message_id)
     await audit.ok(  # security: audit trail
         "message.mark_read",
         object_type="message",
@@ -121,26 +121,24 @@ async def mark_read(
 
 @router.put("/conversations/{conversation_id}/status", response_model=StatusChange)
 async def set_status(
-    conversation_id: uuid.UUID, body: StatusChange, caller: CurrentUser, services: ServicesDep
+    conversation_id: uuid.UUID, body: StatusChange, caller: CurrentUser, chat: ChatDep
 ) -> StatusChange:
     """The conversation's doctor closes it (`CLOSED`) or reopens it (`ACTIVE`).
 
     CLOSED conversations take no new messages and are archived after
     MEDTALK_ARCHIVE_AFTER_DAYS (then `ARCHIVED`, still readable).
     """
-    status = await services.chat.set_status(caller, conversation_id, body.status)
+    status = await chat.set_status(caller, conversation_id, body.status)
     return StatusChange(status=status)
 
 
 @router.get("/users/{user_id}/presence", response_model=PresenceView)
 async def get_presence(
-    user_id: uuid.UUID, caller: CurrentUser, services: ServicesDep
+    user_id: uuid.UUID, caller: CurrentUser, chat: ChatDep, presence: PresenceDep
 ) -> PresenceView:
     """Online or not, and when last seen; only for someone who shares a conversation with you."""
-    await services.chat.check_may_see_presence(caller, user_id)
-    if services.presence is None:
-        return PresenceView(user_id=user_id, online=False, last_seen=None)
-    status = await services.presence.status(user_id)
+    await chat.check_may_see_presence(caller, user_id)
+    status = await presence.status(user_id)
     return PresenceView(user_id=user_id, online=status.online, last_seen=status.last_seen)
 
 

@@ -27,6 +27,9 @@ class ContentType(StrEnum):
     FILE = "FILE"
     AUDIO = "AUDIO"
     VIDEO = "VIDEO"
+    # issue 17: a video call's trace in the conversation, written by the server only; the
+    # content is JSON, see docs/calls.md "Call history"
+    CALL = "CALL"
 
 
 # --- requests -----------------------------------------------------------------------------

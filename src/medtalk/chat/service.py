@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from medtalk.chat import store
+from medtalk.chat.appointments import Booking, PlatformAppointments
 from medtalk.chat.batch import GroupCommit
 from medtalk.chat.schemas import (
     ContentType,
@@ -72,8 +73,13 @@ class ChatService:
         outbox: JobOutbox | None = None,
         batch_max: int = 1,
         batch_window_seconds: float = 0.0,
+        appointments: PlatformAppointments | None = None,
+        patients_bind_appointments: bool = True,
     ) -> None:
         self._db = db
+        # issue 16: where appointment bindings come from (chat/appointments.py)
+        self._appointments = appointments
+        self._patients_bind_appointments = patients_bind_appointments
         self._keys = keys
         self._clock = clock
         self._events = events
@@ -118,6 +124,7 @@ class ChatService:
             self._check_text(initial_message)
         conversation_id = uuid.uuid4()
         now = self._clock.now()
+        booking = await self._booking(appointment_id) if appointment_id else None
         async with self._db.transaction() as db:
             parties = await user_store.get_users(db, {patient_id, doctor_id})
             doctor, patient = parties.get(doctor_id), parties.get(patient_id)
@@ -126,7 +133,9 @@ class ChatService:
             if patient is None or patient.role is not Role.PATIENT:
                 raise NotFound("no such patient", code="PATIENT_NOT_FOUND")
             if appointment_id is not None:
-                await self._attach_appointment(db, appointment_id, patient_id, doctor_id, now)
+                await self._attach_appointment(
+                    db, caller, appointment_id, (patient_id, doctor_id), booking, now
+                )
             await store.insert_conversation(
                 db, conversation_id, patient_id, doctor_id, appointment_id, now
             )
@@ -154,20 +163,51 @@ class ChatService:
             await self._announce(first)
         return created
 
+    async def _booking(self, appointment_id: uuid.UUID) -> Booking | None:
+        """The platform's word on an appointment not bound yet (None: no hook, or bound)."""
+        if self._appointments is None:
+            return None
+        async with self._db.read() as db:
+            if await store.get_appointment_parties(db, appointment_id) is not None:
+                return None
+        booking = await self._appointments.lookup(appointment_id)
+        if booking is None:
+            raise NotFound("no such appointment for this patient and doctor")
+        return booking
+
     async def _attach_appointment(
         self,
         db: AsyncConnection,
+        caller: Principal,
         appointment_id: uuid.UUID,
-        patient_id: uuid.UUID,
-        doctor_id: uuid.UUID,
+        parties: tuple[uuid.UUID, uuid.UUID],
+        booking: Booking | None,
         now: datetime,
     ) -> None:
-        # Appointments live in the booking system; we learn of one the first time it is named.
-        parties = await store.get_appointment_parties(db, appointment_id)
-        if parties is None:
-            await store.insert_appointment(db, appointment_id, patient_id, doctor_id, now)
-        elif parties != (patient_id, doctor_id):
+        """Bind the appointment to (patient, doctor) the first time it is named; afterwards
+        (and, with the platform hook, the first time too) the parties must match."""
+        bound = await store.get_appointment_parties(db, appointment_id)
+        if bound is not None:
+            if bound != parties:
+                raise NotFound("no such appointment for this patient and doctor")
+            return
+        if booking is not None:
+            if (booking.patient_id, booking.doctor_id) != parties:
+                raise NotFound("no such appointment for this patient and doctor")
+        elif self._appointments is not None:
+            # Bound meanwhile by another request and removed? Ask again next time.
             raise NotFound("no such appointment for this patient and doctor")
+        elif caller.role is Role.PATIENT and not self._patients_bind_appointments:
+            # Without the platform's word a patient could squat another patient's appointment.
+            raise NotFound("no such appointment for this patient and doctor")
+        await store.insert_appointment(
+            db,
+            appointment_id,
+            parties[0],
+            parties[1],
+            now,
+            scheduled_time=booking.scheduled_time if booking else None,
+        )
 
     async def list_conversations(
         self, caller: Principal, status: ConversationStatus | None, page: int, limit: int
@@ -269,6 +309,19 @@ class ChatService:
             None,
             (attachment, insert_file),
         )
+
+    async def record_call(
+        self, caller: Principal, conversation_id: uuid.UUID, room_id: uuid.UUID, record: str
+    ) -> MessageRow | None:
+        """A finished or missed video call as a message of its conversation (contentType CALL),
+        stored, delivered and counted like any other; written once per room (its client id).
+        None when the conversation no longer takes messages."""
+        try:
+            return await self._store_message(
+                caller, conversation_id, record, ContentType.CALL, f"call:{room_id}", None
+            )
+        except Conflict:
+            return None
 
     async def _store_message(
         self,

@@ -107,10 +107,16 @@ async def insert_appointment(
     patient_id: uuid.UUID,
     doctor_id: uuid.UUID,
     now: datetime,
+    *,
+    scheduled_time: datetime | None = None,
 ) -> None:
     await db.execute(
         appointments.insert().values(
-            id=appointment_id, patient_id=patient_id, doctor_id=doctor_id, created_at=now
+            id=appointment_id,
+            patient_id=patient_id,
+            doctor_id=doctor_id,
+            scheduled_time=scheduled_time,
+            created_at=now,
         )
     )
 

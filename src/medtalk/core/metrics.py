@@ -134,10 +134,19 @@ video_calls_active = Gauge(
     multiprocess_mode="livesum",
 )
 call_setup_attempts = Counter(
-    "medtalk_call_setup_attempts", "Attempts to set up (join) a video call", ["provider"]
+    "medtalk_call_setup_attempts", "Video calls placed (rooms created)", ["provider"]
 )
-call_setup_failures = Counter(
-    "medtalk_call_setup_failures", "Video call setups that failed", ["provider", "reason"]
+# Not failures: the other side never came in (reason unanswered | declined | cancelled).
+calls_unanswered = Counter(
+    "medtalk_calls_unanswered",
+    "Calls that ended before both sides joined, by reason",
+    ["provider", "reason"],
+)
+# Failures after both joined, as the clients report them (ICE, TURN relay, camera/microphone).
+video_call_failures = Counter(
+    "medtalk_video_call_failures",
+    "Started calls whose media failed, reported by a participant",
+    ["provider", "reason"],
 )
 calls_started = Counter("medtalk_calls_started", "Video calls that went IN_PROGRESS", ["provider"])
 call_duration_seconds = Histogram(
@@ -192,7 +201,7 @@ ALL = (
     messages_replayed, message_delivery_seconds, active_conversations,
     websocket_connections, websocket_connects, websocket_drops, socket_event_seconds,
     http_request_seconds, errors, file_uploads, file_scans, rate_limited,
-    video_calls_active, call_setup_attempts, call_setup_failures, calls_started,
+    video_calls_active, call_setup_attempts, calls_unanswered, video_call_failures, calls_started,
     call_duration_seconds, call_quality_score,
     job_queue_depth, jobs_processed, job_retries, job_dead_letters,
     dependency_up, dependency_check_seconds, build_info,
@@ -305,8 +314,14 @@ def call_setup_attempted(provider: str) -> None:
     call_setup_attempts.labels(provider=provider).inc()
 
 
-def call_setup_failed(provider: str, reason: str) -> None:
-    call_setup_failures.labels(provider=provider, reason=reason).inc()
+def call_unanswered(provider: str, reason: str) -> None:
+    """A call ended before both joined: `unanswered`, `declined` or `cancelled` (by the caller)."""
+    calls_unanswered.labels(provider=provider, reason=reason).inc()
+
+
+def call_failed(provider: str, reason: str) -> None:
+    """A participant's media failed after joining (`ice_failed`, `turn_failed`, `media_failed`)."""
+    video_call_failures.labels(provider=provider, reason=reason).inc()
 
 
 def call_started(provider: str = "p2p") -> None:

@@ -46,7 +46,7 @@ def _enum_check(column: str, values: tuple[str, ...]) -> sa.CheckConstraint:
 ROLES = ("PATIENT", "DOCTOR", "ADMIN")
 CONVERSATION_STATUSES = ("ACTIVE", "ARCHIVED", "CLOSED")
 SENDER_TYPES = ("PATIENT", "DOCTOR")
-CONTENT_TYPES = ("TEXT", "IMAGE", "FILE", "AUDIO", "VIDEO")
+CONTENT_TYPES = ("TEXT", "IMAGE", "FILE", "AUDIO", "VIDEO", "CALL")  # CALL: issue 17
 ROOM_STATUSES = ("WAITING", "IN_PROGRESS", "ENDED", "CANCELLED")
 FILE_STATUSES = ("PENDING", "CLEAN", "INFECTED")  # files (issue 4)
 
@@ -387,4 +387,22 @@ conversation_archives = sa.Table(
     sa.Column("key_id", sa.String(64)),
     sa.Column("message_count", sa.Integer, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# --- legal hold (issue 19, migration 0019_legal_holds) ---------------------------------------
+
+# An ADMIN's hold on a conversation: while one is active (lifted_at NULL), retention keeps the
+# conversation's messages, files and recordings. Lifted holds stay as the hold's history.
+legal_holds = sa.Table(
+    "legal_holds",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("conversation_id", sa.Uuid, sa.ForeignKey("conversations.id"), nullable=False),
+    # The legal matter (a case reference); never shown to patients or doctors.
+    sa.Column("reason", sa.String(300), nullable=False),
+    sa.Column("placed_by", sa.Uuid, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("placed_at", UTCDateTime, nullable=False),
+    sa.Column("lifted_by", sa.Uuid, sa.ForeignKey("users.id")),
+    sa.Column("lifted_at", UTCDateTime),
+    sa.Index("idx_legal_holds_conversation", "conversation_id", "lifted_at"),
 )

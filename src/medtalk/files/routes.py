@@ -12,12 +12,12 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
 from medtalk.api.audit import AuditDep, client_of
-from medtalk.api.deps import BearerCredentials, CurrentUser, ServicesDep, authenticate
+from medtalk.api.deps import AuditTrailDep, BearerCredentials, CurrentUser, FilesDep, authenticate
 from medtalk.api.ranges import RANGE_RESPONSES, ranged_response
-from medtalk.api.services import Services
+from medtalk.audit import AuditTrail
 from medtalk.chat.schemas import ContentType
 from medtalk.core.errors import NotFound
-from medtalk.files.service import FileUploaded, StoredFile
+from medtalk.files.service import FileService, FileUploaded, StoredFile
 
 router = APIRouter(prefix="/api/v1/chat", tags=["files"])
 
@@ -27,7 +27,7 @@ UPLOAD_READ = 256 * 1024
 @router.post("/messages/upload", status_code=201, response_model=FileUploaded)
 async def upload_file(
     caller: CurrentUser,
-    services: ServicesDep,
+    files: FilesDep,
     conversation_id: Annotated[uuid.UUID, Form(alias="conversationId")],
     file: Annotated[UploadFile, File()],
     file_type: Annotated[ContentType | None, Form(alias="fileType")] = None,
@@ -40,9 +40,7 @@ async def upload_file(
     streamed body passes the largest limit. The multipart parser spools the file to a
     temporary file (1 MB in memory), which is read here in pieces.
     """
-    uploaded = await services.files.upload(
-        caller, conversation_id, file.filename, file_type, _chunks(file)
-    )
+    uploaded = await files.upload(caller, conversation_id, file.filename, file_type, _chunks(file))
     await audit.ok(  # security: audit trail (ids and size only, never the file name)
         "file.upload",
         object_type="file",
@@ -57,16 +55,17 @@ async def upload_file(
 async def download_file(
     file_id: uuid.UUID,
     request: Request,
-    services: ServicesDep,
+    files: FilesDep,
+    trail: AuditTrailDep,
     credentials: BearerCredentials,
     expires: int | None = None,
     sig: str | None = None,
 ) -> Response:
     """A participant's bearer token, or a valid unexpired signed link, opens a CLEAN file."""
     stored = await _authorized(
-        request, services, credentials, file_id, expires, sig, thumbnail=False
+        request, files, trail, credentials, file_id, expires, sig, thumbnail=False
     )
-    return await _serve(request, services, stored)
+    return await _serve(request, files, stored)
 
 
 @router.get(
@@ -75,21 +74,23 @@ async def download_file(
 async def download_thumbnail(
     file_id: uuid.UUID,
     request: Request,
-    services: ServicesDep,
+    files: FilesDep,
+    trail: AuditTrailDep,
     credentials: BearerCredentials,
     expires: int | None = None,
     sig: str | None = None,
 ) -> Response:
     """The image's JPEG thumbnail, on the same terms as the file itself."""
     stored = await _authorized(
-        request, services, credentials, file_id, expires, sig, thumbnail=True
+        request, files, trail, credentials, file_id, expires, sig, thumbnail=True
     )
-    return await _serve(request, services, stored.thumbnail(), etag_suffix="-thumbnail")
+    return await _serve(request, files, stored.thumbnail(), etag_suffix="-thumbnail")
 
 
 async def _authorized(
     request: Request,
-    services: Services,
+    files: FileService,
+    trail: AuditTrail,
     credentials: HTTPAuthorizationCredentials | None,
     file_id: uuid.UUID,
     expires: int | None,
@@ -100,14 +101,14 @@ async def _authorized(
     """The file, if the link or the caller may open it; every opening is audited."""
     caller = None
     if expires is not None and sig is not None:
-        if not services.files.link_is_valid(file_id, expires, sig, thumbnail=thumbnail):
+        if not files.link_is_valid(file_id, expires, sig, thumbnail=thumbnail):
             raise NotFound("link expired or invalid", code="LINK_INVALID")
-        stored = await services.files.find(file_id)
+        stored = await files.find(file_id)
     else:
-        caller = await authenticate(services, credentials)
+        caller = await authenticate(request, credentials)
         request.state.principal = caller  # security: names the caller in refusal audit rows
-        stored = await services.files.find_for(caller, file_id)
-    await services.audit.record(  # security: audit trail; a signed link has no named caller
+        stored = await files.find_for(caller, file_id)
+    await trail.record(  # security: audit trail; a signed link has no named caller
         "file.thumbnail" if thumbnail else "file.download",
         actor=caller,
         object_type="file",
@@ -120,12 +121,12 @@ async def _authorized(
 
 
 async def _serve(
-    request: Request, services: Services, stored: StoredFile, etag_suffix: str = ""
+    request: Request, files: FileService, stored: StoredFile, etag_suffix: str = ""
 ) -> Response:
     inline = stored.mime_type.split("/")[0] in ("image", "audio", "video")
     disposition = "inline" if inline else "attachment"
     disposition = f"{disposition}; filename*=UTF-8''{quote(str(stored.id))}"
-    direct = await services.files.direct_url(stored, disposition)
+    direct = await files.direct_url(stored, disposition)
     if direct is not None:
         return RedirectResponse(direct, status_code=302, headers={"Cache-Control": "no-store"})
     headers = {
@@ -139,7 +140,7 @@ async def _serve(
         media_type=stored.mime_type,
         etag=f'"{stored.id}{etag_suffix}"',  # a file's bytes never change under its id
         headers=headers,
-        open_content=lambda wanted: services.files.content(stored, wanted),
+        open_content=lambda wanted: files.content(stored, wanted),
     )
 
 

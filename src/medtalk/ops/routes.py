@@ -53,7 +53,7 @@ async def healthz(request: Request) -> dict[str, str]:
 
     `node` names this process, so behind a load balancer one can tell which node answered.
     """
-    return {"status": "ok", "node": request.app.state.services.settings.node_name}
+    return {"status": "ok", "node": request.app.state.container.settings.node_name}
 
 
 @router.get("/readyz", responses={503: {"description": "a required dependency is down"}})

@@ -4,6 +4,7 @@ long enough ago.
 The conversation row stays (ids, parties, status, dates: no content) so the audit trail and
 other records that name it still resolve. Each purged conversation gets an audit row, written
 in the same transaction as the deletion. `purge_expired` is what a scheduler calls.
+Conversations under legal hold (legalhold/) are kept, and the report lists them as `held`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from medtalk.db.tables import (
     video_call_rooms,
 )
 from medtalk.files.storage import FileStorage
+from medtalk.legalhold import store as legal_holds
 from medtalk.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ class PurgeReport:
     conversations: list[uuid.UUID] = field(default_factory=list)
     messages: int = 0
     files: int = 0  # chat files and call recordings (each recording counts once)
+    held: list[uuid.UUID] = field(default_factory=list)  # expired, but under legal hold: kept
 
 
 def retention_days(settings: Settings) -> dict[str, int]:
@@ -50,9 +53,15 @@ def retention_days(settings: Settings) -> dict[str, int]:
 
 
 async def expired_conversations(
-    db: Database, clock: Clock, days_by_status: dict[str, int], limit: int = 1000
+    db: Database,
+    clock: Clock,
+    days_by_status: dict[str, int],
+    limit: int = 1000,
+    *,
+    held: bool = False,
 ) -> list[uuid.UUID]:
-    """Conversations past their status's retention that still hold messages or files."""
+    """Conversations past their status's retention that still hold messages or files, and
+    are not under legal hold (`held`: only those that are)."""
     now = clock.now()
     # updated_at moves with every message and every status change (closing, archiving).
     activity = conversations.c.updated_at
@@ -68,9 +77,10 @@ async def expired_conversations(
         sa.exists().where(chat_files.c.conversation_id == conversations.c.id),
         sa.exists().where(call_recordings.c.room_id.in_(_rooms_of(conversations.c.id))),
     )
+    on_hold = legal_holds.active_hold_exists(conversations.c.id)
     query = (
         sa.select(conversations.c.id)
-        .where(sa.or_(*expired), holds_data)
+        .where(sa.or_(*expired), holds_data, on_hold if held else sa.not_(on_hold))
         .order_by(conversations.c.id)
         .limit(limit)
     )
@@ -89,12 +99,17 @@ async def purge_expired(
 ) -> PurgeReport:
     """Delete messages and files of expired conversations (or, with dry_run, count them)."""
     report = PurgeReport(dry_run=dry_run)
+    report.held = await expired_conversations(db, clock, days_by_status, held=True)
     for conversation_id in await expired_conversations(db, clock, days_by_status):
-        report.conversations.append(conversation_id)
         if dry_run:
             messages, files = await _count(db, conversation_id)
         else:
-            messages, files = await _purge(db, storage, audit, conversation_id)
+            purged = await _purge(db, storage, audit, conversation_id)
+            if purged is None:  # a hold was placed since the listing
+                report.held.append(conversation_id)
+                continue
+            messages, files = purged
+        report.conversations.append(conversation_id)
         report.messages += messages
         report.files += files
     return report
@@ -132,8 +147,13 @@ async def _count(db: Database, conversation_id: uuid.UUID) -> tuple[int, int]:
 
 async def _purge(
     db: Database, storage: FileStorage, audit: AuditTrail, conversation_id: uuid.UUID
-) -> tuple[int, int]:
+) -> tuple[int, int] | None:
+    """(messages, files) deleted; None, deleting nothing, if the conversation is held."""
     async with db.transaction() as connection:
+        # Locked first: a hold placed meanwhile waits for this purge, or this purge sees it.
+        await legal_holds.lock_conversation(connection, conversation_id)
+        if await legal_holds.is_held(connection, conversation_id):
+            return None
         stored = await connection.execute(
             sa.select(chat_files.c.storage_key, chat_files.c.thumbnail_key).where(
                 chat_files.c.conversation_id == conversation_id

@@ -6,11 +6,10 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from medtalk.api.audit import AuditDep
-from medtalk.api.deps import CurrentUser, ServicesDep
+from medtalk.api.deps import ClockDep, CurrentUser, ExportDep
 from medtalk.core.auth import Role
 from medtalk.core.clock import iso_z
 from medtalk.core.errors import Forbidden
-from medtalk.privacy.export import DataExport
 
 router = APIRouter(prefix="/api/v1/chat", tags=["privacy"])
 
@@ -21,16 +20,13 @@ router = APIRouter(prefix="/api/v1/chat", tags=["privacy"])
     responses={200: {"content": {"application/zip": {}}, "description": "a zip archive"}},
 )
 async def export_my_data(
-    caller: CurrentUser, services: ServicesDep, audit: AuditDep
+    caller: CurrentUser, export: ExportDep, clock: ClockDep, audit: AuditDep
 ) -> StreamingResponse:
     """The calling patient's conversations, messages and files, as one zip."""
     if caller.role is not Role.PATIENT:
         raise Forbidden("the export is for patients' own data")
-    export = DataExport(
-        services.db, services.chat, services.files, services.clock, services.storage
-    )
     await audit.ok("export.patient", object_type="user", object_id=caller.user_id)
-    stamp = (iso_z(services.clock.now()) or "").replace(":", "")[:15]
+    stamp = (iso_z(clock.now()) or "").replace(":", "")[:15]
     return StreamingResponse(
         export.zip_stream(caller.user_id),
         media_type="application/zip",

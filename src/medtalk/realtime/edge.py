@@ -43,6 +43,7 @@ CLIENT_EVENTS = frozenset(
         "ice_candidate",
         "hangup",
         "call_stats",
+        "call_failure",  # media failed after joining (issue 17)
         # recording consent (issue 10)
         "recording_request",
         "recording_consent",

@@ -49,8 +49,7 @@ class NodeTasks:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._broadcast.close()
-        await self._presence.close()
+        await self._broadcast.close()  # presence belongs to the container, closed there
 
     async def resync(self) -> None:
         """Deliver what this node's sockets missed (fan-out lost while Redis was away)."""

@@ -10,23 +10,14 @@ from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import Response, StreamingResponse
 
 from medtalk.api.audit import client_of
-from medtalk.api.deps import BearerCredentials, CurrentUser, ServicesDep, authenticate
+from medtalk.api.deps import BearerCredentials, CurrentUser, RecordingsDep, authenticate
 from medtalk.api.ranges import RANGE_RESPONSES, ranged_response
-from medtalk.api.services import Services
-from medtalk.core.errors import NotFound, Unauthorized, Unavailable
+from medtalk.core.errors import NotFound, Unauthorized
 from medtalk.recordings.schemas import ChunkStored, RecordingAck, RecordingList, RecordingStatus
-from medtalk.recordings.service import RecordingService
 
 router = APIRouter(prefix="/api/v1/video-call/rooms/{room_id}/recordings", tags=["recordings"])
 
 MAX_CHUNK_INDEX = 1_000_000
-
-
-def _recordings(services: Services) -> RecordingService:
-    recordings: RecordingService | None = getattr(services, "recordings", None)
-    if recordings is None:
-        raise Unavailable("call recording is not enabled on this server")
-    return recordings
 
 
 @router.put("/{recording_id}/chunks/{index}", response_model=ChunkStored)
@@ -36,11 +27,11 @@ async def upload_chunk(
     index: Annotated[int, Path(ge=0, le=MAX_CHUNK_INDEX)],
     request: Request,
     caller: CurrentUser,
-    services: ServicesDep,
+    recordings: RecordingsDep,
 ) -> Response:
     """One MediaRecorder blob (raw body). 201 when stored, 200 when that index already was."""
     length = request.headers.get("content-length", "")
-    stored = await _recordings(services).store_chunk(
+    stored = await recordings.store_chunk(
         caller,
         room_id,
         recording_id,
@@ -54,17 +45,17 @@ async def upload_chunk(
 
 @router.get("", response_model=RecordingList)
 async def list_recordings(
-    room_id: uuid.UUID, caller: CurrentUser, services: ServicesDep
+    room_id: uuid.UUID, caller: CurrentUser, recordings: RecordingsDep
 ) -> RecordingList:
-    return RecordingList(recordings=await _recordings(services).list_for_room(caller, room_id))
+    return RecordingList(recordings=await recordings.list_for_room(caller, room_id))
 
 
 @router.get("/{recording_id}", response_model=RecordingStatus)
 async def recording_status(
-    room_id: uuid.UUID, recording_id: uuid.UUID, caller: CurrentUser, services: ServicesDep
+    room_id: uuid.UUID, recording_id: uuid.UUID, caller: CurrentUser, recordings: RecordingsDep
 ) -> RecordingStatus:
     """State and stored chunk indexes: a reloaded recorder resumes after the last one."""
-    return await _recordings(services).status(caller, room_id, recording_id)
+    return await recordings.status(caller, room_id, recording_id)
 
 
 @router.get("/{recording_id}/file", response_class=StreamingResponse, responses=RANGE_RESPONSES)
@@ -72,20 +63,19 @@ async def download_recording(
     room_id: uuid.UUID,
     recording_id: uuid.UUID,
     request: Request,
-    services: ServicesDep,
+    recordings: RecordingsDep,
     credentials: BearerCredentials,
     expires: int | None = None,
     sig: str | None = None,
 ) -> Response:
     """A participant's or ADMIN's bearer token, or a valid signed link, opens a READY file."""
-    recordings = _recordings(services)
     if expires is not None and sig is not None:
         if not recordings.links.valid(room_id, recording_id, expires, sig):
             raise NotFound("link expired or invalid", code="LINK_INVALID")
         caller = None
         recording = await recordings.downloadable(None, room_id, recording_id)
     else:
-        caller = await authenticate(services, credentials)
+        caller = await authenticate(request, credentials)
         request.state.principal = caller  # security: names the caller in refusal audit rows
         recording = await recordings.downloadable(caller, room_id, recording_id)
     # audit: recording.download (before a byte is sent; refusals are audited by the edge)
@@ -111,11 +101,10 @@ async def download_recording(
 async def jibri_upload(
     room_id: str,
     request: Request,
-    services: ServicesDep,
+    recordings: RecordingsDep,
     jibri_secret: Annotated[str | None, Header(alias="X-Jibri-Secret")] = None,
 ) -> RecordingAck:
     """Jibri's finalize script posts the finished file (room id or room name in the path)."""
-    recordings = _recordings(services)
     if not recordings.jibri_authorized(jibri_secret):
         raise Unauthorized("a valid X-Jibri-Secret is required")
     return await recordings.store_jibri_file(room_id, _body(request))

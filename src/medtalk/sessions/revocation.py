@@ -1,4 +1,4 @@
-"""The revocation list interface, its in-process cache, and the factory choosing a backend.
+"""The revocation list interface and its in-process cache (sessions/__init__.py picks a backend).
 
 Backends (one short file each) store two facts: single revoked tokens (until they expire) and
 per-user cut-offs (tokens issued at or before the instant are refused). The database backend
@@ -14,8 +14,6 @@ from datetime import datetime, timedelta
 
 from medtalk.core.auth import Principal
 from medtalk.core.clock import Clock
-from medtalk.db.engine import Database
-from medtalk.settings import Settings
 
 CACHE_LIMIT = 50_000
 # A token without `exp` is unusual (we require it), but its revocation must still end some day.
@@ -100,10 +98,3 @@ class RevocationList(ABC):
         if len(cache) >= CACHE_LIMIT:
             cache.clear()  # crude but bounded; the next lookups refill it
         cache[key] = (time.monotonic(), value)
-
-
-def create_revocation_list(settings: Settings, db: Database, clock: Clock) -> RevocationList:
-    """The configured backend (only the database one so far)."""
-    from medtalk.sessions.database import DatabaseRevocationList
-
-    return DatabaseRevocationList(db, clock, settings.revocation_cache_seconds)

@@ -8,7 +8,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 
 from medtalk.api.audit import AuditDep
-from medtalk.api.deps import CurrentUser, ServicesDep
+from medtalk.api.deps import CurrentUser, RevocationsDep
 from medtalk.chat.schemas import Timestamp
 from medtalk.core.errors import Forbidden
 from medtalk.core.wire import WireModel
@@ -29,10 +29,10 @@ class TokensRevoked(WireModel):
 
 @router.post("/api/v1/auth/logout", response_model=LoggedOut)
 async def logout(
-    request: Request, caller: CurrentUser, services: ServicesDep, audit: AuditDep
+    request: Request, caller: CurrentUser, revocations: RevocationsDep, audit: AuditDep
 ) -> LoggedOut:
     """Revoke the token this request carries, until it expires; its open sockets are closed."""
-    await services.revocations.revoke_token(caller)
+    await revocations.revoke_token(caller)
     await audit.ok("auth.logout", object_type="user", object_id=caller.user_id)
     await _disconnect(request, token_id=caller.token_id)
     expires_at: datetime | None = caller.expires_at
@@ -44,13 +44,13 @@ async def revoke_tokens(
     user_id: uuid.UUID,
     request: Request,
     caller: CurrentUser,
-    services: ServicesDep,
+    revocations: RevocationsDep,
     audit: AuditDep,
 ) -> TokensRevoked:
     """ADMIN: every token of the user issued until now is refused from now on."""
     if not caller.is_admin:
         raise Forbidden("administrators only")
-    not_before = await services.revocations.revoke_user(user_id)
+    not_before = await revocations.revoke_user(user_id)
     await audit.ok("admin.revoke_tokens", object_type="user", object_id=user_id)
     closed = await _disconnect(request, user_id=user_id)
     return TokensRevoked(user_id=user_id, not_before=not_before, disconnected_sockets=closed)

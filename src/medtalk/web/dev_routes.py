@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Response
 
-from medtalk.api.deps import ServicesDep
+from medtalk.api.deps import ChatDep, SettingsDep, UsersDep
 from medtalk.core.wire import WireModel
 from medtalk.demo import DEMO_DOCTOR, DEMO_PATIENT, demo_accounts
 from medtalk.settings import Settings
@@ -26,10 +26,12 @@ router = APIRouter(prefix="/api/v1/dev", tags=["dev"])
 
 
 @router.get("/demo-accounts", response_model=DemoAccounts)
-async def get_demo_accounts(services: ServicesDep, response: Response) -> DemoAccounts:
+async def get_demo_accounts(
+    settings: SettingsDep, users: UsersDep, chat: ChatDep, response: Response
+) -> DemoAccounts:
     """The seeded demo doctor and patient with fresh tokens (never registered in production)."""
     response.headers["Cache-Control"] = "no-store"
-    seeded = await demo_accounts(services.settings, services.db, services.keys)
+    seeded = await demo_accounts(settings, users, chat)
     return DemoAccounts(
         accounts=[
             DemoAccount(

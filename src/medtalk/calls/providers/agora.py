@@ -93,7 +93,7 @@ class AgoraProvider(VideoProvider):
     name = "agora"
 
     def __init__(self, config: ProviderConfig) -> None:
-        require(config, self.name, "agora_app_id", "agora_app_certificate", "public_url")
+        require(config, self.name, "agora_app_id", "agora_app_certificate")
         super().__init__(config)
 
     def issue_token(self, req: RoomTokenRequest) -> str:

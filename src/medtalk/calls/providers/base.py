@@ -15,7 +15,7 @@ RoomRole = Literal["PATIENT", "DOCTOR", "ADMIN"]
 class ProviderConfig:
     """Settings of every provider; each provider reads only its own fields."""
 
-    public_url: str = "http://localhost:8089"
+    public_url: str = ""  # empty: our own links are relative paths (/call/...)
     jitsi_domain: str = ""
     jitsi_app_id: str = ""
     jitsi_app_secret: str = ""
@@ -26,6 +26,7 @@ class ProviderConfig:
 
     @property
     def base_url(self) -> str:
+        """Prefix of our own links: the public URL, or "" for paths relative to this server."""
         return self.public_url.rstrip("/")
 
 

@@ -1,10 +1,17 @@
-"""Our own peer-to-peer calls: an HS256 room token checked by our signalling server."""
+"""Our own peer-to-peer calls over our Socket.IO signaling.
+
+Who may join and signal is decided by the platform token (the user's JWT) and room membership,
+checked on every REST call and socket event. The p2p room token (accessToken, hostToken,
+guestToken) is what the call contract returns for every provider; for p2p it is a signed
+statement of the same facts for third parties (an SFU or recorder placed in front of the call),
+verified by `verify_room_token`. medtalk's own server and web client do not use it, so the join
+link carries no token: `/call/<roomId>`, opened with the platform's `#token=` sign-in.
+"""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
-from urllib.parse import quote
 
 import jwt
 
@@ -18,7 +25,7 @@ class P2PProvider(VideoProvider):
     name = "p2p"
 
     def __init__(self, config: ProviderConfig) -> None:
-        require(config, self.name, "token_secret", "public_url")
+        require(config, self.name, "token_secret")
         super().__init__(config)
 
     def issue_token(self, req: RoomTokenRequest) -> str:
@@ -35,8 +42,8 @@ class P2PProvider(VideoProvider):
         return jwt.encode(claims, self.config.token_secret, algorithm="HS256")
 
     def join_url(self, room_id: uuid.UUID, room_name: str, token: str | None) -> str:
-        url = f"{self.config.base_url}/call/{room_id}"
-        return f"{url}?token={quote(token, safe='')}" if token else url
+        # No token in the link: the server never reads one there (see the module docstring).
+        return f"{self.config.base_url}/call/{room_id}"
 
 
 def verify_room_token(

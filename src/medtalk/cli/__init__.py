@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
+from medtalk.cli import security
+from medtalk.cli.common import load_settings, run_with_container
 from medtalk.core.auth import Role, mint_token
-from medtalk.core.logging import configure_logging
 from medtalk.settings import Settings
-
-if TYPE_CHECKING:
-    from medtalk.users.service import UserDirectory
-
-T = TypeVar("T")
 
 app = typer.Typer(
     help="medtalk: chat and video calls for patients and doctors.", no_args_is_help=True
@@ -26,26 +20,12 @@ users_app = typer.Typer(help="List and add users.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 
 
-def _settings() -> Settings:
-    try:
-        settings = Settings()
-    except ValidationError as error:
-        # A configuration mistake deserves one clear line, not a traceback.
-        problems = "; ".join(
-            str(item["msg"]).removeprefix("Value error, ") for item in error.errors()
-        )
-        typer.echo(f"medtalk: invalid configuration: {problems}", err=True)
-        raise typer.Exit(2) from None
-    configure_logging(settings.log_level, settings.log_format)
-    return settings
-
-
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema."""
     from medtalk.db.migrate import upgrade
 
-    settings = _settings()
+    settings = load_settings()
     upgrade(settings)
     typer.echo(f"database is up to date ({_redacted(settings.resolved_database_url)})")
 
@@ -59,10 +39,13 @@ def serve(
     """Run the service (REST + Socket.IO) on MEDTALK_PORT (8089)."""
     import uvicorn
 
-    from medtalk.app import create_app, load_keys
+    from medtalk.app import create_app
     from medtalk.db.migrate import upgrade
 
-    settings = _settings()
+    settings = load_settings()
+    # --host/--port are the settings for this run: links and the demo banner use them too.
+    listen = {"host": host, "port": port}
+    settings = settings.model_copy(update={k: v for k, v in listen.items() if v is not None})
     if demo:
         if settings.mode != "dev":
             raise typer.BadParameter("--demo is for dev mode only", param_hint="--demo")
@@ -71,13 +54,13 @@ def serve(
     if settings.auto_migrate:
         upgrade(settings)
     if demo:
-        _print_demo(settings, load_keys(settings), host or settings.host, port or settings.port)
+        _print_demo(settings, settings.host, settings.port)
     application = create_app(settings)
     _tune_collector(settings)
     uvicorn.run(
         application,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=settings.host,
+        port=settings.port,
         log_level=settings.log_level.lower(),
         log_config=None,  # keep configure_logging's JSON handler
         access_log=False,  # medtalk.access logs each request once, by route template
@@ -123,31 +106,38 @@ def _tune_collector(settings: Settings) -> None:
 @app.command()
 def worker() -> None:
     """Run the background jobs: outbox relay, RabbitMQ consumers (MEDTALK_AMQP_URL), archiving."""
+    from medtalk.container import build_container
     from medtalk.jobs.worker import run_worker
 
-    settings = _settings()
+    settings = load_settings()
     if settings.auto_migrate:
         from medtalk.db.migrate import upgrade
 
         upgrade(settings)
-    asyncio.run(run_worker(settings))
+
+    async def work() -> None:
+        container = build_container(settings, consume_jobs=True)
+        try:
+            await run_worker(
+                container.jobs, queue="rabbitmq" if settings.amqp_url else "in-process"
+            )
+        finally:
+            await container.close()
+
+    asyncio.run(work())
 
 
 @app.command()
 def demo() -> None:
     """Seed the demo doctor, patient and conversation; print their tokens."""
-    from medtalk.app import load_keys
-    from medtalk.db.migrate import upgrade
-
-    settings = _settings()
-    upgrade(settings)
-    _print_demo(settings, load_keys(settings), settings.host, settings.port)
+    settings = load_settings()
+    _print_demo(settings, settings.host, settings.port)
 
 
-def _print_demo(settings: Settings, keys: object, host: str, port: int) -> None:
-    from medtalk.demo import DEMO_DOCTOR, DEMO_PATIENT, seed_demo
+def _print_demo(settings: Settings, host: str, port: int) -> None:
+    from medtalk.demo import DEMO_DOCTOR, DEMO_PATIENT, demo_accounts
 
-    accounts = asyncio.run(seed_demo(settings, keys))  # type: ignore[arg-type]
+    accounts = run_with_container(settings, lambda c: demo_accounts(c.settings, c.users, c.chat))
     base = f"http://{host}:{port}"
     typer.echo(
         f"""
@@ -174,7 +164,7 @@ def token(
     ttl: Annotated[int, typer.Option(help="lifetime in seconds")] = 12 * 3600,
 ) -> None:
     """Mint a dev token signed with MEDTALK_JWT_SECRET."""
-    settings = _settings()
+    settings = load_settings()
     subject = uuid.UUID(user_id)
     typer.echo(mint_token(settings, subject, name or str(subject), role, ttl_seconds=ttl))
 
@@ -182,8 +172,8 @@ def token(
 @users_app.command("list")
 def users_list(role: Annotated[Role | None, typer.Option()] = None) -> None:
     """List known users."""
-    settings = _settings()
-    for user in asyncio.run(_with_directory(settings, lambda d: d.list(role))):
+    settings = load_settings()
+    for user in run_with_container(settings, lambda c: c.users.list(role)):
         typer.echo(f"{user.id}  {user.role.value:8}  {user.name}")
 
 
@@ -194,24 +184,10 @@ def users_add(
     user_id: Annotated[str | None, typer.Option("--id", help="UUID; new if omitted")] = None,
 ) -> None:
     """Add (or rename) a user, e.g. a doctor patients can open conversations with."""
-    settings = _settings()
+    settings = load_settings()
     subject = uuid.UUID(user_id) if user_id else None
-    user = asyncio.run(_with_directory(settings, lambda d: d.add(name, role, subject)))
+    user = run_with_container(settings, lambda c: c.users.add(name, role, subject))
     typer.echo(f"{user.id}  {user.role.value}  {user.name}")
-
-
-async def _with_directory(settings: Settings, action: Callable[[UserDirectory], Awaitable[T]]) -> T:
-    from medtalk.core.clock import Clock
-    from medtalk.db.engine import Database, create_engine
-    from medtalk.db.migrate import upgrade
-    from medtalk.users.service import UserDirectory
-
-    await asyncio.to_thread(upgrade, settings)
-    db = Database(create_engine(settings), serialize_writes=settings.is_sqlite)
-    try:
-        return await action(UserDirectory(db, Clock()))
-    finally:
-        await db.close()
 
 
 def _redacted(url: str) -> str:
@@ -225,9 +201,7 @@ def main() -> None:
 
 
 # security (issue 9): keys rotate, audit verify/export, retention purge, export --user
-from medtalk.security_cli import register as _register_security  # noqa: E402
-
-_register_security(app)
+security.register(app)
 
 if __name__ == "__main__":
     main()

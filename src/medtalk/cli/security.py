@@ -1,76 +1,22 @@
-"""Operator commands for security and privacy: keys, audit, retention, export (see cli.py)."""
+"""Operator commands for security and privacy: keys, audit, retention, export."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 import typer
 
-from medtalk.settings import Settings
-
-T = TypeVar("T")
+from medtalk.cli.common import load_settings, run_with_container
+from medtalk.container import Container
 
 keys_app = typer.Typer(help="Encryption keys at rest.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
 retention_app = typer.Typer(help="Retention of closed and archived conversations.")
-
-
-@dataclass
-class Runtime:
-    """What the operator commands need, built like the server builds it (no sockets)."""
-
-    settings: Settings
-    db: Any
-    keys: Any
-    storage: Any
-    clock: Any
-    audit: Any
-    chat: Any
-    files: Any
-
-
-@asynccontextmanager
-async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    from medtalk.app import build_files, load_keys
-    from medtalk.audit import AuditTrail
-    from medtalk.chat.service import ChatService
-    from medtalk.core.clock import Clock
-    from medtalk.core.events import RecordingSink
-    from medtalk.db.engine import Database, create_engine
-    from medtalk.db.migrate import upgrade
-    from medtalk.files.storage import create_storage
-
-    await asyncio.to_thread(upgrade, settings)
-    db = Database(create_engine(settings), serialize_writes=settings.is_sqlite)
-    keys = load_keys(settings)
-    clock = Clock()
-    storage = create_storage(settings, keys)
-    chat = ChatService(
-        db, keys, clock, RecordingSink(), max_message_length=settings.max_message_length
-    )
-    files = build_files(settings, db, storage, chat, clock, RecordingSink())
-    audit = AuditTrail(db, clock, settings.audit_secret)
-    try:
-        yield Runtime(settings, db, keys, storage, clock, audit, chat, files)
-    finally:
-        await db.close()
-
-
-def _run(settings: Settings, action: Callable[[Runtime], Awaitable[T]]) -> T:
-    async def main() -> T:
-        async with runtime(settings) as rt:
-            return await action(rt)
-
-    return asyncio.run(main())
 
 
 # --- keys -------------------------------------------------------------------------------------
@@ -89,9 +35,9 @@ def keys_rotate(
 
     from medtalk.privacy.rotation import KeyRotation, pending
 
-    settings = _settings()
+    settings = load_settings()
 
-    async def rotate(rt: Runtime) -> Any:
+    async def rotate(rt: Container) -> Any:
         messages, files = await pending(rt.db, rt.keys)
         with Progress(transient=False) as progress:
             task = progress.add_task(
@@ -109,7 +55,7 @@ def keys_rotate(
         )
         return report
 
-    report = _run(settings, rotate)
+    report = run_with_container(settings, rotate)
     typer.echo(
         f"{report.messages_rotated} messages and {report.files_rotated} files now under key "
         f"{report.current_key}"
@@ -135,8 +81,8 @@ def keys_rotate(
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Check the HMAC chain; says which row breaks it (exit 1) if one was edited or deleted."""
-    settings = _settings()
-    result = _run(settings, lambda rt: rt.audit.verify())
+    settings = load_settings()
+    result = run_with_container(settings, lambda rt: rt.audit.verify())
     if result.ok:
         typer.echo(f"audit chain intact: {result.checked} rows verified")
         return
@@ -164,7 +110,7 @@ def audit_export(
     """Write audit rows (oldest first) as CSV or JSON lines."""
     from medtalk.core.clock import parse_iso
 
-    settings = _settings()
+    settings = load_settings()
     filters: dict[str, Any] = {}
     try:
         if since:
@@ -175,7 +121,7 @@ def audit_export(
         raise typer.BadParameter(str(exc)) from None
     out = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
 
-    async def write(rt: Runtime) -> int:
+    async def write(rt: Container) -> int:
         count = 0
         writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS) if format == "csv" else None
         if writer is not None:
@@ -190,7 +136,7 @@ def audit_export(
         return count
 
     try:
-        count = _run(settings, write)
+        count = run_with_container(settings, write)
     finally:
         if output:
             out.close()
@@ -207,24 +153,24 @@ def retention_purge(
 ) -> None:
     """Delete messages and files of conversations past MEDTALK_RETENTION_*_DAYS."""
     from medtalk.privacy.retention import purge_expired, retention_days
-    from medtalk.sessions import create_revocation_list
 
-    settings = _settings()
+    settings = load_settings()
 
-    async def purge(rt: Runtime) -> tuple[Any, int]:
+    async def purge(rt: Container) -> tuple[Any, int]:
         report = await purge_expired(
             rt.db, rt.storage, rt.clock, rt.audit, retention_days(settings), dry_run=dry_run
         )
         forgotten = 0
         if not dry_run:  # revocations of tokens that have expired anyway
-            forgotten = await create_revocation_list(settings, rt.db, rt.clock).purge_expired()
+            forgotten = await rt.revocations.purge_expired()
         return report, forgotten
 
-    report, forgotten = _run(settings, purge)
+    report, forgotten = run_with_container(settings, purge)
     verb = "would purge" if dry_run else "purged"
     typer.echo(
         f"{verb} {report.messages} messages and {report.files} files "
         f"of {len(report.conversations)} conversations; "
+        f"kept {len(report.held)} expired conversations under legal hold; "
         f"forgot {forgotten} expired token revocations"
     )
 
@@ -233,38 +179,41 @@ def retention_purge(
 
 
 def export_user(
-    user: Annotated[str, typer.Option(help="user id (UUID) whose data to export")],
-    output: Annotated[Path, typer.Option(help="zip file to write")],
+    output: Annotated[Path, typer.Option(help="file to write")],
+    user: Annotated[str | None, typer.Option(help="user id (UUID) whose data to export")] = None,
+    fhir: Annotated[
+        str | None, typer.Option(help="conversation id (UUID): write it as a FHIR R4 Bundle")
+    ] = None,
 ) -> None:
-    """A user's conversations, messages and files as a zip (access requests)."""
-    from medtalk.privacy.export import DataExport
-
-    settings = _settings()
+    """A user's conversations, messages and files as a zip (access requests, --user), or one
+    conversation as a FHIR R4 Bundle in JSON (--fhir)."""
+    settings = load_settings()
+    if (user is None) == (fhir is None):
+        raise typer.BadParameter("give exactly one of --user and --fhir")
     try:
-        user_id = uuid.UUID(user)
+        subject = uuid.UUID(user or fhir or "")
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    if fhir is not None:
+        from medtalk.fhir.cli import write_bundle
 
-    async def write(rt: Runtime) -> int:
+        size = run_with_container(settings, lambda rt: write_bundle(rt, subject, output))
+        typer.echo(f"wrote {size} bytes to {output}")
+        return
+
+    async def write(rt: Container) -> int:
         size = 0
-        export = DataExport(rt.db, rt.chat, rt.files, rt.clock, rt.storage)
         with output.open("wb") as out:
-            async for piece in export.zip_stream(user_id):
+            async for piece in rt.export.zip_stream(subject):
                 out.write(piece)
                 size += len(piece)
         await rt.audit.record(
-            "export.patient", role="OPERATOR", object_type="user", object_id=user_id, detail="cli"
+            "export.patient", role="OPERATOR", object_type="user", object_id=subject, detail="cli"
         )
         return size
 
-    size = _run(settings, write)
+    size = run_with_container(settings, write)
     typer.echo(f"wrote {size} bytes to {output}")
-
-
-def _settings() -> Settings:
-    from medtalk.cli import _settings as configured
-
-    return configured()
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,1 @@
+"""FHIR R4 export of a consultation: its messages, attachments and calls as one Bundle."""
