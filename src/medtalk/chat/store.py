@@ -273,7 +273,7 @@ async def insert_message(db: AsyncConnection, message: MessageRow) -> None:
     await db.execute(chat_messages.insert().values(**values))
 
 
-# --- performance (issue 8): the group-committed text path (chat/batch.py) ----------------
+# --- performance (issue 8): the group-committed text path (db/group_commit.py) ----------------
 
 ClientKey = tuple[uuid.UUID, uuid.UUID, str]  # conversation, sender, client message id
 
