@@ -513,3 +513,10 @@ async def get_archive(
     )
     row = (await db.execute(query)).first()
     return (row.storage_key, row.key_id) if row else None
+
+
+async def message_id_of_file(db: AsyncConnection, file_id: uuid.UUID) -> uuid.UUID | None:
+    """The message an attachment was sent with."""
+    query = sa.select(chat_messages.c.id).where(chat_messages.c.file_id == file_id)
+    message_id: uuid.UUID | None = (await db.execute(query)).scalar()
+    return message_id
