@@ -204,7 +204,9 @@ def build_files(
         link_ttl_seconds=settings.file_link_ttl_seconds,
         limits=upload_limits(settings),
         public_url=settings.public_url,
-        image_policy=ImagePolicy(settings.max_image_pixels, settings.thumbnail_max_px),
+        image_policy=ImagePolicy(
+            settings.max_image_pixels, settings.thumbnail_max_px, settings.image_decodes
+        ),
         scanner=_scanner(settings),
         redirect_ttl_seconds=(
             settings.s3_presign_ttl_seconds if settings.s3_download_redirect else None
@@ -249,7 +251,7 @@ def build_recordings(
         max_bytes=settings.recording_max_bytes,
         final_chunk_grace=timedelta(seconds=settings.recording_final_chunk_seconds),
         jibri_secret=settings.jibri_secret,
-        refuse_dev_jibri_secret=DEV_JIBRI_SECRET if settings.mode == "production" else None,
+        refuse_dev_jibri_secret=DEV_JIBRI_SECRET,  # in any mode (issue 16)
     )
     return RecordingService(db, clock, events, storage, links, policy, outbox, audit)
 

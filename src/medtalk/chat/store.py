@@ -489,3 +489,55 @@ async def message_id_of_file(db: AsyncConnection, file_id: uuid.UUID) -> uuid.UU
     query = sa.select(chat_messages.c.id).where(chat_messages.c.file_id == file_id)
     message_id: uuid.UUID | None = (await db.execute(query)).scalar()
     return message_id
+
+
+# --- retention (privacy/retention.py) ----------------------------------------------------
+
+
+async def expired_conversation_ids(
+    db: AsyncConnection,
+    now: datetime,
+    days_by_status: dict[str, int],
+    also: list[sa.ColumnElement[bool]],
+    limit: int,
+) -> list[uuid.UUID]:
+    """Conversations idle past their status's retention (0 days: never) that also meet every
+    condition in `also` (which may name `conversations.c.id`, the outer row)."""
+    # updated_at moves with every message and every status change (closing, archiving).
+    expired = [
+        sa.and_(
+            conversations.c.status == status,
+            conversations.c.updated_at < now - timedelta(days=days),
+        )
+        for status, days in days_by_status.items()
+        if days > 0
+    ]
+    if not expired:
+        return []
+    query = (
+        sa.select(conversations.c.id)
+        .where(sa.or_(*expired), *also)
+        .order_by(conversations.c.id)
+        .limit(limit)
+    )
+    return [row.id for row in await db.execute(query)]
+
+
+def has_messages(conversation_id: object) -> sa.ColumnElement[bool]:
+    """True where the conversation holds messages (for an EXISTS on an outer row)."""
+    return sa.exists().where(chat_messages.c.conversation_id == conversation_id)
+
+
+async def count_messages(db: AsyncConnection, conversation_id: uuid.UUID) -> int:
+    query = sa.select(sa.func.count()).where(chat_messages.c.conversation_id == conversation_id)
+    return int(await db.scalar(query) or 0)
+
+
+async def delete_messages(db: AsyncConnection, conversation_id: uuid.UUID) -> int:
+    result = await db.execute(
+        chat_messages.delete().where(chat_messages.c.conversation_id == conversation_id)
+    )
+    return int(result.rowcount)
+
+
+CONVERSATION_ID = conversations.c.id  # the outer row's id, for the conditions above

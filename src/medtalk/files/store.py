@@ -87,3 +87,34 @@ async def record_verdict(
         .values(status=status, scanned_at=now, scan_result=result)
     )
     return bool(changed.rowcount)
+
+
+# --- retention (privacy/retention.py) ----------------------------------------------------
+
+
+def of_conversation(conversation_id: object) -> sa.ColumnElement[bool]:
+    """True where some file belongs to the conversation (for an EXISTS on an outer row)."""
+    return sa.exists().where(chat_files.c.conversation_id == conversation_id)
+
+
+async def count_of_conversation(db: AsyncConnection, conversation_id: uuid.UUID) -> int:
+    query = sa.select(sa.func.count()).where(chat_files.c.conversation_id == conversation_id)
+    return int(await db.scalar(query) or 0)
+
+
+async def delete_of_conversation(
+    db: AsyncConnection, conversation_id: uuid.UUID
+) -> tuple[int, list[str]]:
+    """Delete the conversation's file rows: how many, and the object keys (with thumbnails)."""
+    rows = list(
+        await db.execute(
+            sa.select(chat_files.c.storage_key, chat_files.c.thumbnail_key).where(
+                chat_files.c.conversation_id == conversation_id
+            )
+        )
+    )
+    keys = [row.storage_key for row in rows] + [
+        row.thumbnail_key for row in rows if row.thumbnail_key
+    ]
+    await db.execute(chat_files.delete().where(chat_files.c.conversation_id == conversation_id))
+    return len(rows), keys

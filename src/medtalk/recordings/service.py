@@ -56,7 +56,7 @@ class RecordingPolicy:
     max_bytes: int
     final_chunk_grace: timedelta
     jibri_secret: str
-    refuse_dev_jibri_secret: str | None = None  # production: this value never authenticates
+    refuse_dev_jibri_secret: str | None = None  # this value never authenticates
 
 
 class RecordingService:
@@ -372,7 +372,10 @@ class RecordingService:
     # --- Jibri (provider jitsi) -----------------------------------------------------------
 
     def jibri_authorized(self, secret: str | None) -> bool:
-        if not secret or secret == self._policy.refuse_dev_jibri_secret:
+        """security (issue 16): a configured secret only; unset, no Jibri upload is accepted."""
+        if not secret or not self._policy.jibri_secret:
+            return False
+        if secret == self._policy.refuse_dev_jibri_secret:
             return False
         return hmac.compare_digest(secret.encode(), self._policy.jibri_secret.encode())
 
@@ -386,6 +389,8 @@ class RecordingService:
                 raise NotFound("no such room")
             if recording is None:
                 raise Conflict("the patient did not consent to recording", code="NO_CONSENT")
+            if recording.source != "jibri":  # security (issue 16): browsers record p2p rooms
+                raise Conflict("this room is not recorded by Jibri", code="NOT_JIBRI")
             index = len(await store.chunks(db, recording.id))
         stored = await self._put(body, self._policy.max_bytes, require_container=True)
         now = self._clock.now()
