@@ -100,10 +100,10 @@ class Person:
         return await self.clinic.services.calls.end_call(self.context, room.room_id)
 
     async def asks_to_record(self, room: RoomCreated) -> RecordingAck:
-        return await self.clinic.services.recordings.request(self.principal, room.room_id)
+        return await self.clinic.services.recordings.request(self.context, room.room_id)
 
     async def consents(self, room: RoomCreated, accepted: bool) -> RecordingAck:
-        return await self.clinic.services.recordings.consent(self.principal, room.room_id, accepted)
+        return await self.clinic.services.recordings.consent(self.context, room.room_id, accepted)
 
     async def stops_recording(self, room: RoomCreated) -> RecordingAck:
-        return await self.clinic.services.recordings.stop(self.principal, room.room_id)
+        return await self.clinic.services.recordings.stop(self.context, room.room_id)

@@ -29,6 +29,8 @@ async def test_recording_starts_only_with_the_patients_consent(clinic: Clinic) -
     started = await patient.consents(room, True)
     assert started.status == "RECORDING" and started.recording_id == asked.recording_id
     assert len(clinic.events("recording_started")) == 2
+    [given] = await clinic.audit("recording.consent_given")
+    assert given.actor_id == patient.id and given.object_id == str(asked.recording_id)
 
 
 async def test_a_refusal_records_nothing_and_a_new_request_is_needed(clinic: Clinic) -> None:

@@ -28,15 +28,15 @@ class RecordingEvents(HandlerGroup):
 
     async def recording_request(self, caller: Caller, data: Any) -> dict[str, Any]:
         request = parse(RecordingRoomRef, data)
-        ack = await self._recordings.request(caller.principal, request.room_id)
+        ack = await self._recordings.request(caller.context(), request.room_id)
         return ack.wire()
 
     async def recording_consent(self, caller: Caller, data: Any) -> dict[str, Any]:
         answer = parse(ConsentAnswer, data)
-        ack = await self._recordings.consent(caller.principal, answer.room_id, answer.accepted)
+        ack = await self._recordings.consent(caller.context(), answer.room_id, answer.accepted)
         return ack.wire()
 
     async def recording_stop(self, caller: Caller, data: Any) -> dict[str, Any]:
         request = parse(RecordingRoomRef, data)
-        ack = await self._recordings.stop(caller.principal, request.room_id)
+        ack = await self._recordings.stop(caller.context(), request.room_id)
         return ack.wire()

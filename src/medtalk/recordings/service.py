@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from medtalk.audit import AuditTrail, Client
+from medtalk.audit import AuditTrail, Client, RequestContext
 from medtalk.calls import store as rooms
 from medtalk.calls.rooms import visible_room
 from medtalk.calls.store import RoomRow
@@ -82,8 +82,9 @@ class RecordingService:
 
     # --- consent --------------------------------------------------------------------------
 
-    async def request(self, caller: Principal, room_id: uuid.UUID) -> RecordingAck:
+    async def request(self, context: RequestContext, room_id: uuid.UUID) -> RecordingAck:
         """The doctor asks to record; the patient is prompted (again, if still unanswered)."""
+        caller = context.actor
         now = self._clock.now()
         async with self._db.transaction() as db:
             room = await _in_progress_room(db, caller, room_id)
@@ -106,7 +107,9 @@ class RecordingService:
             else:
                 recording_id = recording.id
         # audit: recording.requested
-        await self._audited("recording.requested", room, recording_id, actor=caller)
+        await self._audited(
+            "recording.requested", room, recording_id, actor=caller, client=context.client
+        )
         await self._emit(
             {room.guest_id},
             "recording_consent_requested",
@@ -121,8 +124,11 @@ class RecordingService:
             room_id=room.id, recording_id=recording_id, status=RecordingState.REQUESTED
         )
 
-    async def consent(self, caller: Principal, room_id: uuid.UUID, accepted: bool) -> RecordingAck:
+    async def consent(
+        self, context: RequestContext, room_id: uuid.UUID, accepted: bool
+    ) -> RecordingAck:
         """The patient's answer: recording starts now, or never (for this request)."""
+        caller = context.actor
         now = self._clock.now()
         async with self._db.transaction() as db:
             room = await _in_progress_room(db, caller, room_id)
@@ -146,18 +152,23 @@ class RecordingService:
         payload = {"roomId": str(room.id), "recordingId": str(recording.id)}
         if accepted:
             # audit: recording.consent_given
-            await self._audited("recording.consent_given", room, recording.id, actor=caller)
+            await self._audited(
+                "recording.consent_given", room, recording.id, actor=caller, client=context.client
+            )
             await self._emit(
                 room.members, "recording_started", {**payload, "startedAt": iso_z(now)}
             )
             return _ack(recording, RecordingState.RECORDING)
         # audit: recording.consent_refused
-        await self._audited("recording.consent_refused", room, recording.id, actor=caller)
+        await self._audited(
+            "recording.consent_refused", room, recording.id, actor=caller, client=context.client
+        )
         await self._emit(room.members, "recording_declined", payload)
         return _ack(recording, RecordingState.DECLINED)
 
-    async def stop(self, caller: Principal, room_id: uuid.UUID) -> RecordingAck:
+    async def stop(self, context: RequestContext, room_id: uuid.UUID) -> RecordingAck:
         """Either side stops the recording (the patient withdraws consent) or the request."""
+        caller = context.actor
         async with self._db.transaction() as db:
             room = await visible_room(db, caller, room_id, lock=True)
             if not room.is_member(caller.user_id):
@@ -166,7 +177,7 @@ class RecordingService:
             if recording is None:
                 raise Conflict("nothing is being recorded", code="NO_ACTIVE_RECORDING")
             state = await self._stop(db, recording, caller.user_id)
-        await self._announce_stop(room, recording, state, caller.user_id)
+        await self._announce_stop(room, recording, state, caller.user_id, context.client)
         return _ack(recording, state)
 
     async def call_finished(self, room_id: uuid.UUID) -> None:
@@ -235,12 +246,17 @@ class RecordingService:
         recording: RecordingRow,
         state: RecordingState,
         stopped_by: uuid.UUID | None,
+        client: Client | None = None,
     ) -> None:
         payload = {"roomId": str(room.id), "recordingId": str(recording.id)}
         if state == RecordingState.DECLINED:
             # audit: recording.request_withdrawn (stopped_by None: the call ended first)
             await self._audited(
-                "recording.request_withdrawn", room, recording.id, actor_id=stopped_by
+                "recording.request_withdrawn",
+                room,
+                recording.id,
+                actor_id=stopped_by,
+                client=client,
             )
             await self._emit(room.members, "recording_declined", payload)
             return
@@ -251,6 +267,7 @@ class RecordingService:
             room,
             recording.id,
             actor_id=stopped_by,
+            client=client,
             detail=None if stopped_by else "call ended",
         )
         self._outbox.kick()
@@ -533,6 +550,7 @@ class RecordingService:
         *,
         actor: Principal | None = None,
         actor_id: uuid.UUID | None = None,
+        client: Client | None = None,
         detail: str | None = None,
     ) -> None:
         """One audit row (ids and actions only), after the change is committed."""
@@ -551,6 +569,7 @@ class RecordingService:
                 object_type="recording",
                 object_id=recording_id,
                 conversation_id=room.conversation_id,
+                client=client,
                 detail=detail,
             )
         except Exception:
