@@ -48,6 +48,11 @@ class RoomRow:
     def is_member(self, user_id: uuid.UUID) -> bool:
         return user_id in (self.host_id, self.guest_id)
 
+    @property
+    def members(self) -> set[uuid.UUID]:
+        """The room's host (the doctor) and guest (the patient)."""
+        return {self.host_id, self.guest_id}
+
 
 @dataclass(frozen=True)
 class ParticipantRow:

@@ -237,43 +237,12 @@ async def user_names(db: AsyncConnection, user_ids: set[uuid.UUID]) -> dict[uuid
 # --- messages -----------------------------------------------------------------------------
 
 
-async def claim_next_seq(
-    db: AsyncConnection, conversation_id: uuid.UUID, now: datetime
-) -> tuple[int, datetime]:
-    """Take the next seq and a sent_at strictly after the previous message's.
-
-    The UPDATE comes first so it takes the conversation's row lock (PostgreSQL) or the write
-    lock (SQLite) before anything is read: concurrent senders queue here, and seq and sent_at
-    both increase with no gaps and no ties, which makes `before=<sentAt>` an exact cursor.
-    """
-    seq = (
-        await db.execute(
-            conversations.update()
-            .where(conversations.c.id == conversation_id)
-            .values(last_seq=conversations.c.last_seq + 1)
-            .returning(conversations.c.last_seq, conversations.c.last_message_at)
-        )
-    ).one()
-    sent_at = next_sent_at(seq.last_message_at, now)
-    await db.execute(
-        conversations.update()
-        .where(conversations.c.id == conversation_id)
-        .values(last_message_at=sent_at, updated_at=now)
-    )
-    return int(seq.last_seq), sent_at
-
-
 def next_sent_at(previous: datetime | None, now: datetime) -> datetime:
     """`now`, or 1 ms after the previous message if the clock has not moved past it."""
     return now if previous is None or now > previous else previous + timedelta(milliseconds=1)
 
 
-async def insert_message(db: AsyncConnection, message: MessageRow) -> None:
-    values = {name: getattr(message, name) for name in _STORED_FIELDS}
-    await db.execute(chat_messages.insert().values(**values))
-
-
-# --- performance (issue 8): the group-committed text path (db/group_commit.py) ----------------
+# --- the message write path (one message, or a batch: db/group_commit.py) ----------------
 
 ClientKey = tuple[uuid.UUID, uuid.UUID, str]  # conversation, sender, client message id
 
@@ -283,8 +252,8 @@ async def lock_conversations(
 ) -> dict[uuid.UUID, ConversationRow]:
     """The conversations, row-locked until commit so their seqs can be handed out.
 
-    FOR NO KEY UPDATE (PostgreSQL), in id order: it queues behind claim_next_seq's UPDATE and
-    other batches without deadlocks, and does not block message inserts' foreign-key checks.
+    FOR NO KEY UPDATE (PostgreSQL), in id order: writers queue here without deadlocks, and it
+    does not block message inserts' foreign-key checks.
     SQLite has no row locks; there the Database write lock serializes writers.
     """
     query = (
