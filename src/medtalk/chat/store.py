@@ -541,3 +541,57 @@ async def delete_messages(db: AsyncConnection, conversation_id: uuid.UUID) -> in
 
 
 CONVERSATION_ID = conversations.c.id  # the outer row's id, for the conditions above
+
+
+# --- key rotation (privacy/rotation.py) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SealedMessage:
+    id: uuid.UUID
+    key_id: str
+    content: str
+
+
+async def count_messages_not_under(db: AsyncConnection, key_id: str) -> int:
+    query = sa.select(sa.func.count()).where(chat_messages.c.key_id != key_id)
+    return int(await db.scalar(query) or 0)
+
+
+async def messages_not_under(
+    db: AsyncConnection, key_id: str, after: uuid.UUID | None, limit: int
+) -> list[SealedMessage]:
+    """Up to `limit` messages sealed under another key, by id, after `after`."""
+    query = (
+        sa.select(chat_messages.c.id, chat_messages.c.key_id, chat_messages.c.content)
+        .where(chat_messages.c.key_id != key_id)
+        .order_by(chat_messages.c.id)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(chat_messages.c.id > after)
+    return [SealedMessage(row.id, row.key_id, row.content) for row in await db.execute(query)]
+
+
+async def reseal_message(db: AsyncConnection, old: SealedMessage, key_id: str, sealed: str) -> bool:
+    """Store the message under a new key, only if nobody changed it meanwhile."""
+    result = await db.execute(
+        chat_messages.update()
+        .where(
+            chat_messages.c.id == old.id,
+            chat_messages.c.key_id == old.key_id,
+            chat_messages.c.content == old.content,
+        )
+        .values(key_id=key_id, content=sealed)
+    )
+    return bool(result.rowcount)
+
+
+async def message_keys_outside(db: AsyncConnection, key_ids: list[str]) -> dict[str, int]:
+    """Messages per key id, for key ids not in `key_ids`."""
+    query = (
+        sa.select(chat_messages.c.key_id, sa.func.count())
+        .where(chat_messages.c.key_id.is_not(None), chat_messages.c.key_id.not_in(key_ids))
+        .group_by(chat_messages.c.key_id)
+    )
+    return {key_id: int(count) for key_id, count in await db.execute(query)}
