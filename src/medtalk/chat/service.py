@@ -37,6 +37,7 @@ from medtalk.core.events import EventSink
 from medtalk.core.ratelimit import RateLimiter
 from medtalk.db.engine import Database
 from medtalk.jobs.outbox import JobOutbox
+from medtalk.search.index import SearchIndex, Written
 from medtalk.users import store as user_store
 
 logger = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ class ChatService:
         self._thumbnail_link = thumbnail_link or (lambda file_id: f"{file_link(file_id)}/thumbnail")
         self._rate_limiter = rate_limiter
         self._outbox = outbox
+        self._search: SearchIndex | None = None
         # performance (issue 8): text messages group-committed by one writer (chat/batch.py)
         self._text_writer: GroupCommit[_TextRequest, _Stored] | None = None
         if batch_max > 1:
@@ -107,6 +109,10 @@ class ChatService:
         self._file_link = file_link
         if thumbnail_link is not None:
             self._thumbnail_link = thumbnail_link
+
+    def set_search_index(self, search: SearchIndex) -> None:
+        """Index every new message's words in its transaction (search/, issue 19)."""
+        self._search = search
 
     # --- conversations --------------------------------------------------------------------
 
@@ -424,6 +430,7 @@ class ChatService:
             now = self._clock.now()
             newest: dict[uuid.UUID, tuple[int, datetime]] = {}
             fresh: list[MessageRow] = []
+            texts: dict[uuid.UUID, str] = {}  # plaintext, for the search index
             jobs: list[dict[str, Any]] = []
             for request in requests:
                 conversation = locked.get(request.conversation_id)
@@ -459,12 +466,15 @@ class ChatService:
                 if request.client_message_id:
                     stored[key] = message  # a second copy in this batch gets this row
                 fresh.append(message)
+                texts[message.id] = request.content
                 jobs.append(
                     _notify_job(conversation.other_participant(request.caller.user_id), message)
                 )
                 results.append((message, True))
             if fresh:
                 await store.insert_messages(db, fresh)
+                if self._search is not None:
+                    await self._search.add(db, [Written.of(m, texts[m.id]) for m in fresh])
                 await store.advance_conversations(db, newest, now)
                 if self._outbox is not None:
                     await self._outbox.add_many(db, "notify_offline", jobs)
@@ -498,6 +508,8 @@ class ChatService:
             sent_at,
         )  # fmt: skip
         await store.insert_message(db, message)
+        if self._search is not None:
+            await self._search.add(db, [Written.of(message, content)])
         return message
 
     def _new_message(

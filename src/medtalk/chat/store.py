@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -370,6 +371,16 @@ async def messages_after_seq(
         .where(chat_messages.c.conversation_id == conversation_id, chat_messages.c.seq > after_seq)
         .order_by(chat_messages.c.seq)
         .limit(limit)
+    )
+    return [_message(row) for row in await db.execute(query)]
+
+
+async def messages_with_seqs(
+    db: AsyncConnection, conversation_id: uuid.UUID, seqs: Sequence[int]
+) -> list[MessageRow]:
+    """The conversation's messages with these seqs (search results), in no particular order."""
+    query = _select_messages().where(
+        chat_messages.c.conversation_id == conversation_id, chat_messages.c.seq.in_(seqs)
     )
     return [_message(row) for row in await db.execute(query)]
 
