@@ -27,6 +27,7 @@ from medtalk.search import blind, store
 from medtalk.search.tokens import words
 
 MAX_QUERY_WORDS = 8
+WINDOW = 10  # candidates read beyond the page, for the rare one that does not match
 
 
 class SearchPage(WireModel):
@@ -56,28 +57,26 @@ class SearchService:
         after = _parse_cursor(cursor)
         if conversation_id is not None:  # NotFound unless the caller may read it
             await self._chat.conversation_for(caller, conversation_id)
+        found: list[Message] = []
         async with self._db.read() as db:
             if conversation_id is not None:
                 keys = await store.keys_of(db, [conversation_id])
             else:
                 keys = await store.keys_of_participant(db, caller.user_id)
             candidates = await self._candidates(db, keys, wanted)
-            rows = [
-                row
-                for conversation, seqs in candidates.items()
-                for row in await chat_store.messages_with_seqs(db, conversation, sorted(seqs))
-            ]
-        rows.sort(key=lambda row: (row.sent_at, str(row.id)), reverse=True)
-        found: list[Message] = []
-        for row in rows:
-            if after is not None and (row.sent_at, str(row.id)) >= after:
-                continue
-            message = self._chat.view(row)
-            if message.unreadable or not set(wanted) <= set(words(message.content)):
-                continue
-            found.append(message)
-            if len(found) > limit:
-                break
+            window = {c: sorted(s) for c, s in candidates.items()}
+            if after is None:  # within a conversation, seq order is time order
+                window = {c: seqs[-(limit + WINDOW) :] for c, seqs in window.items()}
+            while len(found) <= limit:
+                rows = await chat_store.newest_with_seqs(db, window, after, limit + WINDOW)
+                for row in rows:
+                    message = self._chat.view(row)
+                    # The index only narrows: a word must really be there (no collisions).
+                    if not message.unreadable and set(wanted) <= set(words(message.content)):
+                        found.append(message)
+                if len(rows) < limit + WINDOW:
+                    break
+                after = (rows[-1].sent_at, rows[-1].id)
         more = len(found) > limit
         page = found[:limit]
         return SearchPage(
@@ -115,12 +114,12 @@ def _cursor(message: Message) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _parse_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+def _parse_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
     if not cursor:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         moment, message_id = raw.split("|", 1)
-        return parse_iso(moment), str(uuid.UUID(message_id))
+        return parse_iso(moment), uuid.UUID(message_id)
     except (ValueError, UnicodeDecodeError, OverflowError):
         raise Invalid("cursor is not one this server gave") from None
