@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from medtalk.chat import store
 from medtalk.chat.appointments import Booking, PlatformAppointments
-from medtalk.chat.batch import GroupCommit
 from medtalk.chat.schemas import (
     ContentType,
     ConversationCreated,
@@ -36,6 +35,7 @@ from medtalk.core.errors import Conflict, Forbidden, Invalid, MedtalkError, NotF
 from medtalk.core.events import EventSink
 from medtalk.core.ratelimit import RateLimiter
 from medtalk.db.engine import Database
+from medtalk.db.group_commit import GroupCommit
 from medtalk.jobs.outbox import JobOutbox
 from medtalk.search.index import SearchIndex, Written
 from medtalk.users import store as user_store
@@ -91,7 +91,7 @@ class ChatService:
         self._rate_limiter = rate_limiter
         self._outbox = outbox
         self._search: SearchIndex | None = None
-        # performance (issue 8): text messages group-committed by one writer (chat/batch.py)
+        # performance (issue 8): text messages group-committed by one writer (db/group_commit.py)
         self._text_writer: GroupCommit[_TextRequest, _Stored] | None = None
         if batch_max > 1:
             self._text_writer = GroupCommit(

@@ -17,7 +17,8 @@ from medtalk.api.ranges import RANGE_RESPONSES, ranged_response
 from medtalk.audit import AuditTrail
 from medtalk.chat.schemas import ContentType
 from medtalk.core.errors import NotFound
-from medtalk.files.service import FileService, FileUploaded, StoredFile
+from medtalk.files.service import FileService, FileUploaded
+from medtalk.files.store import StoredFile
 
 router = APIRouter(prefix="/api/v1/chat", tags=["files"])
 
