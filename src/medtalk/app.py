@@ -18,7 +18,9 @@ from medtalk.api.errors import install_error_handlers
 from medtalk.api.headers import SecureHeaders
 from medtalk.audit import routes as audit_routes
 from medtalk.calls import routes as call_routes
+from medtalk.calls.events import CallEvents
 from medtalk.chat import routes as chat_routes
+from medtalk.chat.events import ChatEvents
 from medtalk.chat.service import ChatService
 from medtalk.container import Container, build_container, upload_limits
 from medtalk.core import metrics
@@ -45,6 +47,7 @@ from medtalk.realtime.events import ChatNamespace
 from medtalk.realtime.fanout import NAMESPACE, SocketEventSink
 from medtalk.realtime.node import NodeTasks
 from medtalk.recordings import routes as recording_routes
+from medtalk.recordings.events import RecordingEvents
 from medtalk.sessions import routes as session_routes
 from medtalk.settings import Settings
 from medtalk.web import install_demo_accounts, install_web_client
@@ -94,14 +97,14 @@ def build_realtime(
         container.verifier,
         container.users,
         chat,
-        delivery,
         container.audit,
         container.revocations,
-        presence=container.presence,
+        container.presence,
     )
     namespace.socket_cap.cap = settings.max_sockets_per_user  # security (issue 16)
-    namespace.attach_calls(container.calls)
-    namespace.attach_recordings(container.recordings)
+    namespace.register(ChatEvents(namespace, chat, delivery, container.presence, container.audit))
+    namespace.register(CallEvents(container.calls))
+    namespace.register(RecordingEvents(container.recordings))
     node = NodeTasks(
         broadcast,
         delivery,

@@ -102,6 +102,7 @@ def build_container(
         keys,
         clock,
         events,
+        audit,
         max_message_length=settings.max_message_length,
         rate_limiter=rate_limiter,
         outbox=outbox,
@@ -126,6 +127,7 @@ def build_container(
         video_provider(settings),
         CallPolicy.from_settings(settings),
         recording_link=recordings.room_link,
+        audit=audit,
     )
     files = build_files(settings, db, storage, chat, clock, events, outbox, rate_limiter)
     call_deadlines = MaxDurationEnforcer(calls, clock)

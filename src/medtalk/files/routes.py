@@ -11,8 +11,15 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
-from medtalk.api.audit import AuditDep, client_of
-from medtalk.api.deps import AuditTrailDep, BearerCredentials, CurrentUser, FilesDep, authenticate
+from medtalk.api.audit import AuditDep
+from medtalk.api.deps import (
+    AuditTrailDep,
+    BearerCredentials,
+    CurrentUser,
+    FilesDep,
+    authenticate,
+    client_of,
+)
 from medtalk.api.ranges import RANGE_RESPONSES, ranged_response
 from medtalk.audit import AuditTrail
 from medtalk.chat.schemas import ContentType

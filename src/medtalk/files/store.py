@@ -87,3 +87,89 @@ async def record_verdict(
         .values(status=status, scanned_at=now, scan_result=result)
     )
     return bool(changed.rowcount)
+
+
+# --- retention (privacy/retention.py) ----------------------------------------------------
+
+
+def of_conversation(conversation_id: object) -> sa.ColumnElement[bool]:
+    """True where some file belongs to the conversation (for an EXISTS on an outer row)."""
+    return sa.exists().where(chat_files.c.conversation_id == conversation_id)
+
+
+async def count_of_conversation(db: AsyncConnection, conversation_id: uuid.UUID) -> int:
+    query = sa.select(sa.func.count()).where(chat_files.c.conversation_id == conversation_id)
+    return int(await db.scalar(query) or 0)
+
+
+async def delete_of_conversation(
+    db: AsyncConnection, conversation_id: uuid.UUID
+) -> tuple[int, list[str]]:
+    """Delete the conversation's file rows: how many, and the object keys (with thumbnails)."""
+    rows = list(
+        await db.execute(
+            sa.select(chat_files.c.storage_key, chat_files.c.thumbnail_key).where(
+                chat_files.c.conversation_id == conversation_id
+            )
+        )
+    )
+    keys = [row.storage_key for row in rows] + [
+        row.thumbnail_key for row in rows if row.thumbnail_key
+    ]
+    await db.execute(chat_files.delete().where(chat_files.c.conversation_id == conversation_id))
+    return len(rows), keys
+
+
+# --- key rotation (privacy/rotation.py) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SealedObject:
+    id: uuid.UUID
+    key_id: str
+    storage_key: str
+
+
+def _not_under(key_id: str) -> sa.ColumnElement[bool]:
+    return sa.and_(chat_files.c.key_id.is_not(None), chat_files.c.key_id != key_id)
+
+
+async def count_not_under(db: AsyncConnection, key_id: str) -> int:
+    return int(await db.scalar(sa.select(sa.func.count()).where(_not_under(key_id))) or 0)
+
+
+async def files_not_under(
+    db: AsyncConnection, key_id: str, after: uuid.UUID | None, limit: int
+) -> list[SealedObject]:
+    """Up to `limit` files sealed under another key, by id, after `after`."""
+    query = (
+        sa.select(chat_files.c.id, chat_files.c.key_id, chat_files.c.storage_key)
+        .where(_not_under(key_id))
+        .order_by(chat_files.c.id)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(chat_files.c.id > after)
+    return [SealedObject(row.id, row.key_id, row.storage_key) for row in await db.execute(query)]
+
+
+async def switch_object(
+    db: AsyncConnection, old: SealedObject, storage_key: str, key_id: str | None
+) -> bool:
+    """Point the row at its re-sealed copy, only if it still points at the old object."""
+    result = await db.execute(
+        chat_files.update()
+        .where(chat_files.c.id == old.id, chat_files.c.storage_key == old.storage_key)
+        .values(storage_key=storage_key, key_id=key_id)
+    )
+    return bool(result.rowcount)
+
+
+async def keys_outside(db: AsyncConnection, key_ids: list[str]) -> dict[str, int]:
+    """Files per key id, for key ids not in `key_ids`."""
+    query = (
+        sa.select(chat_files.c.key_id, sa.func.count())
+        .where(chat_files.c.key_id.is_not(None), chat_files.c.key_id.not_in(key_ids))
+        .group_by(chat_files.c.key_id)
+    )
+    return {key_id: int(count) for key_id, count in await db.execute(query)}

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from medtalk.audit import AuditTrail, Client
 from medtalk.calls import store as rooms
+from medtalk.calls.rooms import visible_room
 from medtalk.calls.store import RoomRow
 from medtalk.core.auth import Principal
 from medtalk.core.clock import Clock, iso_z
@@ -147,18 +148,18 @@ class RecordingService:
             # audit: recording.consent_given
             await self._audited("recording.consent_given", room, recording.id, actor=caller)
             await self._emit(
-                _members(room), "recording_started", {**payload, "startedAt": iso_z(now)}
+                room.members, "recording_started", {**payload, "startedAt": iso_z(now)}
             )
             return _ack(recording, RecordingState.RECORDING)
         # audit: recording.consent_refused
         await self._audited("recording.consent_refused", room, recording.id, actor=caller)
-        await self._emit(_members(room), "recording_declined", payload)
+        await self._emit(room.members, "recording_declined", payload)
         return _ack(recording, RecordingState.DECLINED)
 
     async def stop(self, caller: Principal, room_id: uuid.UUID) -> RecordingAck:
         """Either side stops the recording (the patient withdraws consent) or the request."""
         async with self._db.transaction() as db:
-            room = await _visible_room(db, caller, room_id, lock=True)
+            room = await visible_room(db, caller, room_id, lock=True)
             if not room.is_member(caller.user_id):
                 raise Forbidden("only the call's participants stop its recording")
             recording = await store.active_recording(db, room.id)
@@ -241,7 +242,7 @@ class RecordingService:
             await self._audited(
                 "recording.request_withdrawn", room, recording.id, actor_id=stopped_by
             )
-            await self._emit(_members(room), "recording_declined", payload)
+            await self._emit(room.members, "recording_declined", payload)
             return
         # audit: recording.consent_withdrawn (by the patient) / recording.stopped
         withdrawn = stopped_by is not None and stopped_by == room.guest_id
@@ -254,7 +255,7 @@ class RecordingService:
         )
         self._outbox.kick()
         await self._emit(
-            _members(room),
+            room.members,
             "recording_stopped",
             {
                 **payload,
@@ -276,7 +277,7 @@ class RecordingService:
     ) -> ChunkStored:
         """Store one recorder chunk, encrypted; the same index twice is stored once."""
         async with self._db.read() as db:
-            room = await _visible_room(db, caller, room_id)
+            room = await visible_room(db, caller, room_id)
             recording = await _recording_of(db, room, recording_id)
             if caller.user_id != recording.requested_by:
                 raise Forbidden("only the doctor who is recording uploads its media")
@@ -429,13 +430,13 @@ class RecordingService:
         self, caller: Principal, room_id: uuid.UUID, recording_id: uuid.UUID
     ) -> RecordingStatus:
         async with self._db.read() as db:
-            room = await _visible_room(db, caller, room_id)
+            room = await visible_room(db, caller, room_id)
             recording = await _recording_of(db, room, recording_id)
             return await self._status(db, recording)
 
     async def list_for_room(self, caller: Principal, room_id: uuid.UUID) -> list[RecordingStatus]:
         async with self._db.read() as db:
-            room = await _visible_room(db, caller, room_id)
+            room = await visible_room(db, caller, room_id)
             return [await self._status(db, r) for r in await store.recordings_of_room(db, room.id)]
 
     async def _status(self, db: AsyncConnection, recording: RecordingRow) -> RecordingStatus:
@@ -571,22 +572,9 @@ def _ack(recording: RecordingRow, state: RecordingState) -> RecordingAck:
     return RecordingAck(room_id=recording.room_id, recording_id=recording.id, status=state)
 
 
-def _members(room: RoomRow) -> set[uuid.UUID]:
-    return {room.host_id, room.guest_id}
-
-
-async def _visible_room(
-    db: AsyncConnection, caller: Principal, room_id: uuid.UUID, *, lock: bool = False
-) -> RoomRow:
-    room = await rooms.get_room(db, room_id, lock=lock)
-    if room is None or not (room.is_member(caller.user_id) or caller.is_admin):
-        raise NotFound("no such room")
-    return room
-
-
 async def _in_progress_room(db: AsyncConnection, caller: Principal, room_id: uuid.UUID) -> RoomRow:
     # The room row lock serializes consent changes of one room across nodes (PostgreSQL).
-    room = await _visible_room(db, caller, room_id, lock=True)
+    room = await visible_room(db, caller, room_id, lock=True)
     if room.status != "IN_PROGRESS":
         raise Conflict("recording needs a call in progress", code="CALL_NOT_IN_PROGRESS")
     return room

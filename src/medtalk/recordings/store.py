@@ -239,3 +239,42 @@ async def room_id_by_name(db: AsyncConnection, room_name: str) -> uuid.UUID | No
     query = sa.select(video_call_rooms.c.id).where(video_call_rooms.c.room_name == room_name)
     room_id: uuid.UUID | None = (await db.execute(query)).scalar_one_or_none()
     return room_id
+
+
+# --- retention (privacy/retention.py) ----------------------------------------------------
+
+
+def in_rooms(room_ids: sa.Select[tuple[uuid.UUID]]) -> sa.ColumnElement[bool]:
+    """True where some recording belongs to one of `room_ids` (for an EXISTS)."""
+    return sa.exists().where(call_recordings.c.room_id.in_(room_ids))
+
+
+async def recording_ids_in_rooms(
+    db: AsyncConnection, room_ids: sa.Select[tuple[uuid.UUID]]
+) -> list[uuid.UUID]:
+    query = sa.select(call_recordings.c.id).where(call_recordings.c.room_id.in_(room_ids))
+    return list(await db.scalars(query))
+
+
+async def delete_recordings(db: AsyncConnection, recording_ids: list[uuid.UUID]) -> list[str]:
+    """Delete recordings and their chunks; the object keys they held (chunks and files)."""
+    if not recording_ids:
+        return []
+    chunk_keys = await db.scalars(
+        sa.select(call_recording_chunks.c.storage_key).where(
+            call_recording_chunks.c.recording_id.in_(recording_ids)
+        )
+    )
+    file_keys = await db.scalars(
+        sa.select(call_recordings.c.storage_key).where(
+            call_recordings.c.id.in_(recording_ids), call_recordings.c.storage_key.is_not(None)
+        )
+    )
+    keys = [*chunk_keys, *file_keys]
+    await db.execute(
+        call_recording_chunks.delete().where(
+            call_recording_chunks.c.recording_id.in_(recording_ids)
+        )
+    )
+    await db.execute(call_recordings.delete().where(call_recordings.c.id.in_(recording_ids)))
+    return keys
