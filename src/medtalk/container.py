@@ -91,7 +91,13 @@ def build_container(
     storage = create_storage(settings, keys)
     events = EventBus()
     revocations = create_revocation_list(settings, db, clock)
-    audit = AuditTrail(db, clock, settings.audit_secret)
+    audit = AuditTrail(
+        db,
+        clock,
+        settings.audit_secret,
+        refusals_per_window=settings.audit_refusals_per_window,
+        refusal_window_seconds=settings.audit_refusal_window_seconds,
+    )
     chat = ChatService(
         db,
         keys,
