@@ -28,6 +28,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from medtalk.audit.context import RequestContext  # noqa: E402
 from medtalk.chat import store as chat_store  # noqa: E402
 from medtalk.chat.schemas import ContentType  # noqa: E402
 from medtalk.cli.common import open_container  # noqa: E402
@@ -76,7 +77,7 @@ async def populate(rt: Any, messages: int, rng: random.Random) -> dict[str, list
     batch: list[tuple[Any, str]] = []
     for patient, doctor in plan:
         created = await chat.create_conversation(
-            patient, doctor_id=doctor.user_id, patient_id=None, appointment_id=None,
+            RequestContext(actor=patient), doctor_id=doctor.user_id, patient_id=None, appointment_id=None,
             initial_message=sentence(rng),
         )  # fmt: skip
         for seq in range(2, PER_CONVERSATION + 1):

@@ -363,11 +363,9 @@ async def newest_with_seqs(
     `before` (sent_at, id) if given: search results, in one query."""
     if not wanted:
         return []
-    named = sa.or_(
-        *(
-            sa.and_(chat_messages.c.conversation_id == conversation, chat_messages.c.seq.in_(seqs))
-            for conversation, seqs in wanted.items()
-        )
+    # A row-value IN: one index probe per (conversation, seq), on SQLite and PostgreSQL alike.
+    named = sa.tuple_(chat_messages.c.conversation_id, chat_messages.c.seq).in_(
+        [(conversation, seq) for conversation, seqs in wanted.items() for seq in seqs]
     )
     query = _select_messages().where(named)
     if before is not None:
