@@ -306,22 +306,31 @@ async def test_signals_are_relayed_only_between_joined_participants(world: World
     assert after["error"]["code"] == "CALL_ENDED"
 
 
-async def test_closing_the_last_socket_leaves_the_room(world: World) -> None:
+async def test_a_dropped_socket_is_reconnecting_and_a_rejoin_renegotiates(world: World) -> None:
+    """Closing the last socket is not leaving (reload, network change): the other side hears
+    `participant_reconnecting`, then `participant_reconnected` when a socket is back, and a
+    page joining the running call again (a reload) is announced with `participant_joined`
+    so the other side renegotiates. The call stays IN_PROGRESS throughout."""
     patient, doctor, room = await world.video_consultation()
     doctor_socket = await doctor.connects()
     patient_socket = await patient.connects()
     await doctor.joins_room(room["roomId"])
     await patient.joins_room(room["roomId"])
     await patient_socket.close()
-    left = await doctor_socket.events.next("participant_left")
-    assert left == {
+    who = {
         "roomId": room["roomId"],
         "userId": str(patient.id),
         "userName": patient.name,
         "role": "PATIENT",
     }
+    assert await doctor_socket.events.next("participant_reconnecting") == who
+    await patient.connects()
+    assert await doctor_socket.events.next("participant_reconnected") == who
+    await doctor_socket.events.none("participant_left", within=0.3)
     rejoined = await patient.joins_room(room["roomId"])
     assert rejoined["status"] == "IN_PROGRESS" and len(rejoined["participants"]) == 2
+    assert rejoined["startedAt"] is not None
+    assert await doctor_socket.events.next("participant_joined") == who
 
 
 async def test_call_stats_are_stored_and_scored(world: World, server: LiveServer) -> None:

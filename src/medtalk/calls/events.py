@@ -15,6 +15,7 @@ from medtalk.calls.schemas import (
     CallFailure,
     CallStatsReport,
     CandidateSignal,
+    IceServersRequest,
     RoomRef,
     SdpSignal,
 )
@@ -47,13 +48,18 @@ class CallEvents:
 
     # --- connection bookkeeping (called by the namespace) ---------------------------------
 
-    def calls_socket_opened(self, principal: Principal) -> None:
+    async def calls_socket_opened(self, principal: Principal) -> None:
         if self._calls is not None:
             count = self._call_sockets.get(principal.user_id, 0)
             self._call_sockets[principal.user_id] = count + 1
+            try:
+                await self._calls.participant_connected(principal.user_id)
+            except Exception:
+                logger.exception("could not record a participant coming back")
 
     async def calls_socket_closed(self, principal: Principal) -> None:
-        """When a user's last socket here closes, they have left the rooms they were in."""
+        """When a user's last socket here closes, they may come back within the grace period;
+        after it they have left the rooms they were in."""
         if self._calls is None:
             return
         remaining = self._call_sockets.get(principal.user_id, 1) - 1
@@ -62,7 +68,7 @@ class CallEvents:
             return
         self._call_sockets.pop(principal.user_id, None)
         try:
-            await self._calls.participant_gone(principal.user_id)
+            await self._calls.participant_disconnected(principal.user_id)
         except Exception:
             logger.exception("could not record a participant leaving")
 
@@ -113,3 +119,9 @@ class CallEvents:
             self._caller(sid), report.room_id, report.reason
         )
         return {"roomId": str(report.room_id), "counted": counted}
+
+    @acknowledged
+    async def on_call_ice_servers(self, sid: str, data: Any) -> dict[str, Any]:
+        request = parse(IceServersRequest, data)
+        ice = await self._call_service().ice_servers(self._caller(sid), request.room_id)
+        return {"roomId": str(request.room_id), "configuration": ice.wire()}

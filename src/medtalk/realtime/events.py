@@ -103,7 +103,7 @@ class ChatNamespace(RecordingEvents, CallEvents, socketio.AsyncNamespace):  # ty
         self._schedule_expiry(sid, state)
         self._start_sweeper()
         await self.enter_room(sid, user_room(principal.user_id))
-        self.calls_socket_opened(principal)
+        await self.calls_socket_opened(principal)
         await self._record("socket.connect", principal, client, Outcome.OK)
         if await self._presence.socket_connected(principal.user_id, sid):
             await self.announce_presence(principal.user_id)
