@@ -59,7 +59,7 @@ MULTIPART_SLACK = 64 * 1024
 
 class Background:
     """What a `serve` node runs beside requests: fan-out listener, presence, resync, the
-    call deadlines, file scans, recording assembly and the job relay."""
+    call deadlines and the jobs (relay, file scans, recording assembly, sweeps)."""
 
     def __init__(self, container: Container, node: NodeTasks) -> None:
         self.container = container
@@ -67,15 +67,12 @@ class Background:
 
     async def start(self) -> None:
         self.container.call_deadlines.start()
-        await self.container.files.start()
-        self.container.recording_jobs.start()
         await self.node.start()
         await self.container.jobs.start()
 
     async def stop(self) -> None:
         await self.container.jobs.stop()
         await self.node.stop()
-        await self.container.recording_jobs.stop()
         await self.container.files.stop()
         await self.container.call_deadlines.stop()
 

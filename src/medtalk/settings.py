@@ -318,7 +318,10 @@ class Settings(BaseSettings):
         "after a crash another node (or the restarted one) takes over when it expires",
     )
     recording_poll_seconds: float = Field(
-        15.0, gt=0, description="how often the assembly job looks for due recordings"
+        15.0,
+        gt=0,
+        description="how often the recovery sweep looks for recordings a crash left behind "
+        "(a call ended but its recording still runs, or an assembly job was lost)",
     )
     recording_link_ttl_seconds: int = Field(3600, description="lifetime of a signed recording link")
     recording_ffmpeg: str = Field(

@@ -162,7 +162,7 @@ export class ChatApp {
       loadOlder: () => this.loadOlder(conversation),
       send: (text) => this.send(conversation.summary.id, text),
       retry: (id) => this.retry(id),
-      upload: (file, progress) => this.upload(conversation.summary.id, file, progress),
+      upload: (file, progress, fileType) => this.upload(conversation.summary.id, file, progress, fileType),
       markRead: (messageId, seq) => void this.markRead(conversation, messageId, seq),
       typing: (active) => this.typing(conversation.summary.id, active),
       startCall: () => void this.hooks.startCall(conversation.summary.id).catch((e) => thread.showError(e)),
@@ -386,10 +386,12 @@ export class ChatApp {
     if (this.openId === pending.conversationId) this.thread?.removePending(pending.clientMessageId);
   }
 
-  private async upload(conversationId: string, file: File, onProgress: (f: number) => void): Promise<void> {
+  private async upload(
+    conversationId: string, file: File, onProgress: (f: number) => void, fileType?: string,
+  ): Promise<void> {
     const { done } = upload<FileUploaded>(
       "/api/v1/chat/messages/upload",
-      { conversationId, file },
+      { conversationId, file, ...(fileType ? { fileType } : {}) },
       onProgress,
     );
     await done; // the message itself arrives as message_received

@@ -20,6 +20,7 @@ const BY_CODE: Record<string, MessageKey> = {
   BAD_REQUEST: "errInvalid",
   NOT_JOINED: "errNotJoined",
   UNAUTHORIZED: "errUnauthorized",
+  MEDIA_UNREADABLE: "errMediaUnreadable",
   TOKEN_EXPIRED: "errUnauthorized",
   TOKEN_REVOKED: "errUnauthorized",
 };

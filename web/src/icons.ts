@@ -4,6 +4,7 @@ const SVG = "http://www.w3.org/2000/svg";
 const SHAPES: Record<string, string[]> = {
   paperclip: ["path:M21.44 11.05l-9.19 9.19a6 6 0 0 1-8.49-8.49l9.19-9.19a4 4 0 0 1 5.66 5.66l-9.2 9.19a2 2 0 0 1-2.83-2.83l8.49-8.48"],
   video: ["polygon:23 7 16 12 23 17 23 7", "rect:1 5 15 14"],
+  mic: ["rect:9 2 6 12", "path:M5 10v1a7 7 0 0 0 14 0v-1", "path:M12 18v4"],
   file: ["path:M13 2H6a2 2 0 0 0-2 2v16a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V9z", "polyline:13 2 13 9 20 9"],
 };
 

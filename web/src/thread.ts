@@ -6,6 +6,7 @@ import { icon } from "./icons";
 import { formatBytes, formatDuration, formatTime, type MessageKey, t } from "./i18n";
 import type { Identity } from "./session";
 import type { ConversationSummary, Message } from "./types";
+import { audioPlayer, VoiceRecorder } from "./voice";
 
 export interface PendingView {
   clientMessageId: string;
@@ -17,7 +18,7 @@ export interface ThreadActions {
   loadOlder(): Promise<boolean>; // whether still older messages exist
   send(text: string): void;
   retry(clientMessageId: string): void;
-  upload(file: File, onProgress: (fraction: number) => void): Promise<void>;
+  upload(file: File, onProgress: (fraction: number) => void, fileType?: string): Promise<void>;
   markRead(messageId: string, seq: number): void;
   typing(active: boolean): void;
   startCall(): void;
@@ -70,6 +71,10 @@ export class ThreadView {
       for (const file of Array.from(fileInput.files ?? [])) void this.uploadFile(file);
       fileInput.value = "";
     });
+    const voice = new VoiceRecorder(
+      (file) => void this.uploadFile(file, "AUDIO"),
+      (message) => this.showError(message),
+    );
     const form = h("form", { class: "composer" },
       h("span", { class: "attach" }, fileInput,
         h("label", { for: "composer-file", class: "icon-button", i18nTitle: "attach" },
@@ -77,6 +82,7 @@ export class ThreadView {
           h("span", { class: "sr-only", i18n: "attach" }))),
       h("label", { for: "composer-input", class: "sr-only", i18n: "messageLabel" }),
       this.input,
+      voice.button,
       h("button", { type: "submit", class: "primary", i18n: "send" }),
     );
     form.addEventListener("submit", (event) => {
@@ -102,7 +108,7 @@ export class ThreadView {
         : null,
     );
     this.el = h("section", { class: "thread", "aria-labelledby": "thread-title" },
-      header, this.scroller, this.typingLine, this.errorBox, form);
+      header, this.scroller, this.typingLine, this.errorBox, voice.panel, form);
 
     this.observer = new IntersectionObserver((entries) => this.onVisibility(entries), {
       root: this.scroller,
@@ -290,7 +296,7 @@ export class ThreadView {
     this.list.querySelector(`li[data-client-id="${clientMessageId}"]`)?.remove();
   }
 
-  private async uploadFile(file: File): Promise<void> {
+  private async uploadFile(file: File, fileType?: string): Promise<void> {
     const progress = h("progress", { max: 100, value: 0, "aria-label": t("uploading", { name: file.name }) });
     const item = h("li", { class: "message mine pending upload" },
       h("div", { class: "bubble" },
@@ -298,7 +304,7 @@ export class ThreadView {
     this.list.append(item);
     this.scrollToEnd();
     try {
-      await this.actions.upload(file, (fraction) => (progress.value = Math.round(fraction * 100)));
+      await this.actions.upload(file, (fraction) => (progress.value = Math.round(fraction * 100)), fileType);
       item.remove();
     } catch (error) {
       item.remove();
@@ -318,7 +324,7 @@ export class ThreadView {
 
   showError(error: unknown, retry?: () => void): void {
     clear(this.errorBox);
-    const text = describeError(error);
+    const text = typeof error === "string" ? error : describeError(error); // a string: already translated
     this.errorBox.append(h("p", {}, text));
     if (retry) this.errorBox.append(h("button", { type: "button", class: "link-button", onclick: retry, i18n: "retry" }));
     this.errorBox.append(
@@ -372,8 +378,7 @@ function body(message: Message): HTMLElement {
       return h("a", { href: url, target: "_blank", rel: "noopener", class: "attachment image" },
         h("img", { src: message.thumbnailUrl ?? url, alt: name, loading: "lazy", class: "thumbnail" }));
     case "AUDIO":
-      return h("figure", { class: "attachment" }, h("audio", { controls: true, src: url, preload: "none" }),
-        h("figcaption", {}, name));
+      return audioPlayer(url, name, message.durationSeconds);
     case "VIDEO":
       return h("figure", { class: "attachment" }, h("video", { controls: true, src: url, preload: "metadata" }),
         h("figcaption", {}, name));

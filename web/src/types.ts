@@ -46,6 +46,7 @@ export interface Message {
   fileSize?: number | null;
   fileUrl?: string | null;
   thumbnailUrl?: string | null;
+  durationSeconds?: number | null; // AUDIO and VIDEO
 }
 
 export interface MessagePage {

@@ -137,6 +137,9 @@ class Message(WireModel):
     file_status: str | None = Field(
         None, description="PENDING while a malware scan runs, then CLEAN or INFECTED"
     )
+    duration_seconds: float | None = Field(
+        None, description="AUDIO and VIDEO: the recording's length, read from the file"
+    )
 
 
 class MessagePage(WireModel):

@@ -56,6 +56,7 @@ class Attachment:
     content_type: ContentType
     status: str = "CLEAN"  # PENDING until a malware scan says CLEAN or INFECTED
     has_thumbnail: bool = False
+    duration_seconds: float | None = None  # voice messages and video clips
 
 
 class ChatService:
@@ -532,6 +533,7 @@ class ChatService:
             sent_at=sent_at,
             file_status=attachment.status if attachment else None,
             has_thumbnail=attachment.has_thumbnail if attachment else False,
+            duration_seconds=attachment.duration_seconds if attachment else None,
         )
 
     async def _announce(self, message: MessageRow, plaintext: str | None = None) -> None:
@@ -671,6 +673,7 @@ class ChatService:
             # A quarantined file has no links at all; one being scanned answers 423 until clean.
             file_url=self._file_link(file_id) if file_id else None,
             thumbnail_url=self._thumbnail_link(file_id) if file_id and row.has_thumbnail else None,
+            duration_seconds=row.duration_seconds,
         )
 
     def _open(self, row: MessageRow) -> str | None:

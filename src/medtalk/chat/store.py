@@ -8,9 +8,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from medtalk.db.tables import appointments, chat_files, chat_messages, conversations, users
+from medtalk.db.tables import (
+    appointments,
+    chat_files,
+    chat_messages,
+    conversation_archives,
+    conversations,
+    read_cursors,
+    users,
+)
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,7 @@ class MessageRow:
     # From the attached file's row (files, issue 4); not columns of chat_messages.
     file_status: str | None = None
     has_thumbnail: bool = False
+    duration_seconds: float | None = None  # voice messages and video clips (issue 19)
 
 
 _CONVERSATION_COLUMNS = (
@@ -70,6 +80,7 @@ _MESSAGE_COLUMNS = (
     *(chat_messages.c[name] for name in _STORED_FIELDS),
     chat_files.c.status.label("file_status"),
     (chat_files.c.thumbnail_key.is_not(None)).label("has_thumbnail"),
+    chat_files.c.duration_seconds,
 )
 _WITH_FILES = chat_messages.outerjoin(chat_files, chat_files.c.id == chat_messages.c.file_id)
 
@@ -419,3 +430,86 @@ async def last_seqs(db: AsyncConnection, conversation_ids: list[uuid.UUID]) -> d
         conversations.c.id.in_(conversation_ids)
     )
     return {row.id: int(row.last_seq) for row in await db.execute(query)}
+
+
+# --- background jobs: read cursors, archives --------------------------------------------
+
+
+async def advance_read_cursor(
+    db: AsyncConnection, conversation_id: uuid.UUID, user_id: uuid.UUID, seq: int, now: datetime
+) -> None:
+    """Move the reader's cursor forward (never back: a repeat or a late job is harmless)."""
+    dialect = postgresql if db.dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(read_cursors).values(
+        conversation_id=conversation_id, user_id=user_id, seq=seq, read_at=now
+    )
+    await db.execute(
+        insert.on_conflict_do_update(
+            index_elements=["conversation_id", "user_id"],
+            set_={"seq": insert.excluded.seq, "read_at": insert.excluded.read_at},
+            where=read_cursors.c.seq < insert.excluded.seq,
+        )
+    )
+
+
+async def conversation_status(
+    db: AsyncConnection, conversation_id: uuid.UUID, *, lock: bool = False
+) -> str | None:
+    query = sa.select(conversations.c.status).where(conversations.c.id == conversation_id)
+    if lock and db.dialect.name == "postgresql":
+        query = query.with_for_update()
+    status: str | None = (await db.execute(query)).scalar_one_or_none()
+    return status
+
+
+async def closed_idle_since(db: AsyncConnection, cutoff: datetime, limit: int) -> list[uuid.UUID]:
+    """CLOSED conversations untouched since `cutoff` (due for the archive)."""
+    query = (
+        sa.select(conversations.c.id)
+        .where(conversations.c.status == "CLOSED", conversations.c.updated_at <= cutoff)
+        .limit(limit)
+    )
+    return list((await db.execute(query)).scalars())
+
+
+async def stored_messages_after(
+    db: AsyncConnection, conversation_id: uuid.UUID, after_seq: int, limit: int
+) -> list[dict[str, Any]]:
+    """Whole message rows as stored (content still sealed), oldest first: the archive's lines."""
+    query = (
+        sa.select(chat_messages)
+        .where(chat_messages.c.conversation_id == conversation_id, chat_messages.c.seq > after_seq)
+        .order_by(chat_messages.c.seq)
+        .limit(limit)
+    )
+    return [row._asdict() for row in await db.execute(query)]
+
+
+async def insert_archive(
+    db: AsyncConnection,
+    conversation_id: uuid.UUID,
+    storage_key: str,
+    key_id: str | None,
+    message_count: int,
+    now: datetime,
+) -> None:
+    await db.execute(
+        conversation_archives.insert().values(
+            conversation_id=conversation_id,
+            storage_key=storage_key,
+            key_id=key_id,
+            message_count=message_count,
+            created_at=now,
+        )
+    )
+
+
+async def get_archive(
+    db: AsyncConnection, conversation_id: uuid.UUID
+) -> tuple[str, str | None] | None:
+    """The archive object's storage key and key id, if the conversation was archived."""
+    query = sa.select(conversation_archives.c.storage_key, conversation_archives.c.key_id).where(
+        conversation_archives.c.conversation_id == conversation_id
+    )
+    row = (await db.execute(query)).first()
+    return (row.storage_key, row.key_id) if row else None

@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, InvalidatePoolError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from medtalk.core.errors import Unavailable
@@ -24,14 +24,32 @@ def create_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
-        pool_pre_ping=True,
         pool_timeout=10,
         hide_parameters=True,
     )
+    event.listen(engine.sync_engine, "checkout", _drop_if_closed)
+    return engine
+
+
+def _drop_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Liveness on checkout without a round trip (performance, issue 15).
+
+    `pool_pre_ping` cost three round trips per checkout on asyncpg (BEGIN, `;`, ROLLBACK).
+    A PostgreSQL restart or crash closes every backend's socket; asyncpg sees the hang-up
+    as soon as the event loop reads it and marks the connection closed. Such a connection
+    is refused here, and the pool drops every connection older than it and opens a fresh
+    one, so the first request after a restart succeeds. A connection that dies silently (a
+    network partition) is still caught by the first statement: SQLAlchemy then invalidates
+    the pool and the caller gets a clean Unavailable (503), as before.
+    """
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    is_closed = getattr(driver, "is_closed", None)
+    if is_closed is not None and is_closed():
+        raise InvalidatePoolError("the database closed this connection")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -406,3 +406,8 @@ legal_holds = sa.Table(
     sa.Column("lifted_at", UTCDateTime),
     sa.Index("idx_legal_holds_conversation", "conversation_id", "lifted_at"),
 )
+
+# --- voice messages and video clips (issue 19, migration 0019_media_duration) ---------------
+
+# Read from the file by ffprobe when it is uploaded; shown by the player before it loads.
+chat_files.append_column(sa.Column("duration_seconds", sa.Float))

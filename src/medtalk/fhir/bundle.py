@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from medtalk.chat.schemas import Message
+from medtalk.chat.schemas import ContentType, Message
 from medtalk.core.clock import iso_z
 from medtalk.fhir.store import CallRow, FileRow, Person
 
@@ -52,7 +52,12 @@ def build_bundle(consultation: Consultation, bundle_id: uuid.UUID, now: datetime
         _person("Patient", consultation.patient),
         _person("Practitioner", consultation.doctor),
         *(_encounter(consultation, call) for call in consultation.calls),
-        *(_communication(consultation, message) for message in consultation.messages),
+        *(
+            _communication(consultation, message)
+            for message in consultation.messages
+            # A call's own message (missed, ended) is its Encounter, not a Communication.
+            if message.content_type is not ContentType.CALL
+        ),
     ]
     return {
         "resourceType": "Bundle",

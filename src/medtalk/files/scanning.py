@@ -1,20 +1,13 @@
-"""Malware scanning: a ClamAV daemon client (INSTREAM) and the in-process scan queue.
-
-The queue runs scans as background tasks with retries; it is not durable by itself: the
-file rows are (status PENDING), and FileService re-queues every PENDING file at start-up.
-"""
+"""Malware scanning: a ClamAV daemon client (INSTREAM). Scans run as durable `scan_file` jobs
+(jobs/kinds/scan.py), retried by the job retry policy."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import struct
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
-
-logger = logging.getLogger(__name__)
 
 # clamd refuses INSTREAM chunks over its StreamMaxLength in total; each chunk is length-prefixed.
 CHUNK = 256 * 1024
@@ -92,66 +85,3 @@ def _verdict(reply: str) -> str | None:
     if reply.endswith(": OK") or reply == "OK":
         return None
     raise ScanError(f"clamd answered {reply[:100]!r}")
-
-
-class ScanQueue:
-    """Runs `scan(file_id)` for queued files on a few worker tasks, retrying failures."""
-
-    def __init__(
-        self,
-        scan: Callable[[uuid.UUID], Awaitable[None]],
-        *,
-        workers: int = 2,
-        retry_delays: tuple[float, ...] = (1, 5, 30, 120, 600),
-    ) -> None:
-        self._scan = scan
-        self._workers = workers
-        self._delays = retry_delays
-        self._queue: asyncio.Queue[uuid.UUID] = asyncio.Queue()
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def start(self) -> None:
-        for _ in range(self._workers):
-            self._spawn(self._work())
-
-    def enqueue(self, file_id: uuid.UUID) -> None:
-        self._queue.put_nowait(file_id)
-
-    async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def idle(self) -> None:
-        """Wait until every queued file has been handled once (tests, benchmarks)."""
-        await self._queue.join()
-
-    def _spawn(self, job: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(job)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _work(self) -> None:
-        while True:
-            file_id = await self._queue.get()
-            try:
-                await self._attempt(file_id, 0)
-            finally:
-                self._queue.task_done()
-
-    async def _attempt(self, file_id: uuid.UUID, attempt: int) -> None:
-        try:
-            await self._scan(file_id)
-        except Exception as error:  # noqa: BLE001 - any failure: retry later, the row stays PENDING
-            if attempt >= len(self._delays):
-                logger.error("file %s: scan gave up after %d attempts", file_id, attempt + 1)
-                return
-            delay = self._delays[attempt]
-            logger.warning(
-                "file %s: scan failed (%s), retrying in %ss", file_id, type(error).__name__, delay
-            )
-            self._spawn(self._retry(file_id, attempt + 1, delay))
-
-    async def _retry(self, file_id: uuid.UUID, attempt: int, delay: float) -> None:
-        await asyncio.sleep(delay)
-        await self._attempt(file_id, attempt)

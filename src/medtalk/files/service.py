@@ -1,7 +1,8 @@
 """Uploads and downloads: participation first, type from the bytes, size while streaming.
 
 Images are re-encoded without metadata and get a thumbnail; with a malware scanner
-configured a file is PENDING until scanned, and only CLEAN files are ever served.
+configured a file is PENDING until its `scan_file` job (written with the file's row, so it
+survives a restart) has scanned it, and only CLEAN files are ever served.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import asyncio
 import hashlib
 import logging
 import secrets
-import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,17 +23,20 @@ from medtalk.chat.service import Attachment, ChatService
 from medtalk.core import metrics
 from medtalk.core.auth import Principal
 from medtalk.core.clock import Clock
-from medtalk.core.crypto import sign, signature_matches
 from medtalk.core.errors import Invalid, Locked, NotFound, TooLarge
 from medtalk.core.events import EventSink
+from medtalk.core.links import SignedLinks
 from medtalk.core.ratelimit import RateLimiter
 from medtalk.core.wire import WireModel
 from medtalk.db.engine import Database
 from medtalk.db.tables import chat_files, chat_messages
 from medtalk.files import images
-from medtalk.files.scanning import ClamdScanner, ScanQueue
+from medtalk.files.media import MediaCheck
+from medtalk.files.scanning import ClamdScanner
 from medtalk.files.storage import ByteRange, FileStorage
 from medtalk.files.validation import SNIFF_BYTES, UploadLimits, clean_file_name, sniff
+from medtalk.jobs.kinds import scan as scan_job
+from medtalk.jobs.outbox import JobOutbox
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +55,7 @@ class FileUploaded(WireModel):
     mime_type: str
     file_status: str
     seq: int
+    duration_seconds: float | None = None  # AUDIO and VIDEO
 
 
 class FileStatusChanged(WireModel):
@@ -105,6 +109,7 @@ class FileService:
         chat: ChatService,
         clock: Clock,
         events: EventSink,
+        outbox: JobOutbox,
         *,
         link_secret: str,
         link_ttl_seconds: int,
@@ -114,67 +119,42 @@ class FileService:
         scanner: ClamdScanner | None = None,
         redirect_ttl_seconds: int | None = None,
         rate_limiter: RateLimiter | None = None,
+        media: MediaCheck | None = None,
     ) -> None:
         self._db = db
         self._storage = storage
         self._chat = chat
         self._clock = clock
         self._events = events
-        self._link_secret = link_secret
-        self._link_ttl = link_ttl_seconds
+        self._outbox = outbox
+        self._links = SignedLinks(link_secret, link_ttl_seconds, public_url)
         self._limits = limits
-        self._public_url = public_url.rstrip("/")
         self._images = image_policy or ImagePolicy()
         self._scanner = scanner
-        self._scans = ScanQueue(self.scan) if scanner else None
         # Set: downloads redirect to the storage's own presigned URL (S3), after our checks.
         self._redirect_ttl = redirect_ttl_seconds
         self._rate_limiter = rate_limiter
+        self._media = media if media is not None and media.available else None
         chat.set_file_link(self.link, self.thumbnail_link)
 
-    async def start(self) -> None:
-        """Start the scan workers and re-queue files a previous run left PENDING."""
-        if self._scans is None:
-            return
-        self._scans.start()
-        async with self._db.read() as db:
-            pending = await db.execute(
-                sa.select(chat_files.c.id)
-                .where(chat_files.c.status == PENDING)
-                .order_by(chat_files.c.created_at)
-            )
-            for (file_id,) in pending:
-                self._scans.enqueue(file_id)
-
     async def stop(self) -> None:
-        if self._scans is not None:
-            await self._scans.stop()
         await self._storage.close()
 
     # --- links ----------------------------------------------------------------------------
 
     def link(self, file_id: uuid.UUID) -> str:
         """A short-lived signed download link (works without a bearer header, e.g. <img>)."""
-        return self._signed(file_id, "")
+        return self._links.signed(f"/api/v1/chat/files/{file_id}", str(file_id))
 
     def thumbnail_link(self, file_id: uuid.UUID) -> str:
-        return self._signed(file_id, "/thumbnail")
-
-    def _signed(self, file_id: uuid.UUID, suffix: str) -> str:
-        expires = int(time.time()) + self._link_ttl
-        signature = sign(self._link_secret, f"{file_id}{suffix}:{expires}")
-        return (
-            f"{self._public_url}/api/v1/chat/files/{file_id}{suffix}"
-            f"?expires={expires}&sig={signature}"
-        )
+        subject = f"{file_id}/thumbnail"
+        return self._links.signed(f"/api/v1/chat/files/{subject}", subject)
 
     def link_is_valid(
         self, file_id: uuid.UUID, expires: int, signature: str, *, thumbnail: bool = False
     ) -> bool:
-        if expires < int(time.time()):
-            return False
-        suffix = "/thumbnail" if thumbnail else ""
-        return signature_matches(self._link_secret, f"{file_id}{suffix}:{expires}", signature)
+        subject = f"{file_id}/thumbnail" if thumbnail else str(file_id)
+        return self._links.valid(subject, expires, signature)
 
     # --- upload ---------------------------------------------------------------------------
 
@@ -210,6 +190,12 @@ class FileService:
                 thumbnail_px=self._images.thumbnail_px,
             )
             body, thumbnail = _once(cleaned.data), cleaned.thumbnail
+        if content_type in (ContentType.AUDIO, ContentType.VIDEO) and self._media is not None:
+            async with self._media.checked(body, mime, content_type) as media:
+                return await self._store(
+                    caller, conversation_id, name, content_type, mime, media.chunks(), None,
+                    media.duration_seconds,
+                )  # fmt: skip
         return await self._store(caller, conversation_id, name, content_type, mime, body, thumbnail)
 
     async def _store(
@@ -221,6 +207,7 @@ class FileService:
         mime: str,
         body: AsyncIterator[bytes],
         thumbnail: bytes | None,
+        duration: float | None = None,
     ) -> FileUploaded:
         storage_key = secrets.token_hex(20)
         thumbnail_key = secrets.token_hex(20) if thumbnail is not None else None
@@ -258,11 +245,14 @@ class FileService:
                         thumbnail_key=thumbnail_key,
                         thumbnail_key_id=thumbnail_key_id,
                         thumbnail_size=len(thumbnail) if thumbnail is not None else None,
+                        duration_seconds=duration,
                     )
                 )
+                if status == PENDING:
+                    await self._outbox.add(db, scan_job.SCAN_FILE, scan_job.payload(file_id))
 
             attachment = Attachment(
-                file_id, name, size, content_type, status, thumbnail_key is not None
+                file_id, name, size, content_type, status, thumbnail_key is not None, duration
             )
             message = await self._chat.send_attachment(
                 caller, conversation_id, attachment, insert_file
@@ -272,8 +262,8 @@ class FileService:
             if thumbnail_key is not None:
                 await self._storage.delete(thumbnail_key)
             raise
-        if self._scans is not None:
-            self._scans.enqueue(file_id)
+        if status == PENDING:
+            self._outbox.kick()
         return FileUploaded(
             message_id=message.id,
             conversation_id=conversation_id,
@@ -286,6 +276,7 @@ class FileService:
             mime_type=mime,
             file_status=status,
             seq=message.seq,
+            duration_seconds=duration,
         )
 
     # --- malware scanning -----------------------------------------------------------------
@@ -323,11 +314,6 @@ class FileService:
             status=status,
         )
         await self._events.to_conversation(stored.conversation_id, "file_status", event.wire())
-
-    async def scans_idle(self) -> None:
-        """Wait for queued scans (tests, benchmarks)."""
-        if self._scans is not None:
-            await self._scans.idle()
 
     # --- download -------------------------------------------------------------------------
 

@@ -43,15 +43,16 @@ def sniff(head: bytes, declared: ContentType | None) -> tuple[str, ContentType, 
         raise UnsupportedMedia(
             f"file content ({found}) is not an accepted image, document, audio or video type"
         )
-    content_type = ALLOWED[kind.mime]
-    # A voice note recorded as .webm/.mp4 holds only audio; accept it where AUDIO was declared.
+    content_type, mime = ALLOWED[kind.mime], kind.mime
+    # A voice note recorded as .webm/.mp4 holds only audio; accept it where AUDIO was declared
+    # (files/media.py then checks it has no video) and serve it as audio/webm or audio/mp4.
     if declared is ContentType.AUDIO and content_type is ContentType.VIDEO:
-        content_type = ContentType.AUDIO
+        content_type, mime = ContentType.AUDIO, mime.replace("video/", "audio/")
     if declared is not None and declared is not content_type:
         raise UnsupportedMedia(
             f"fileType {declared.value} does not match the file's content ({kind.mime})"
         )
-    return kind.mime, content_type, kind.extension
+    return mime, content_type, kind.extension
 
 
 @dataclass(frozen=True)

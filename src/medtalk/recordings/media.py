@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import shutil
 from dataclasses import dataclass
@@ -22,6 +23,15 @@ class Container:
 
 WEBM = Container("video/webm", "webm")
 MP4 = Container("video/mp4", "mp4")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What ffprobe found: the duration (None if the file does not say) and the kinds of its
+    streams ("audio", "video"; an MP3's cover picture is not counted as video)."""
+
+    duration: float | None
+    streams: tuple[str, ...]
 
 
 class MediaError(Exception):
@@ -78,6 +88,32 @@ class MediaTools:
             return round(float(output.strip()), 3)
         except ValueError:
             return None
+
+    @property
+    def can_probe(self) -> bool:
+        return self._ffprobe is not None
+
+    async def probe(self, path: Path) -> Probe:
+        """Duration and stream kinds; MediaError if ffprobe cannot read the file."""
+        if self._ffprobe is None:
+            raise MediaError("ffprobe is not installed")
+        output = await _run(
+            self._ffprobe,
+            "-v", "error", "-show_entries",
+            "format=duration:stream=codec_type:stream_disposition=attached_pic",
+            "-of", "json", str(path),
+        )  # fmt: skip
+        found = json.loads(output or "{}")
+        streams = tuple(
+            str(stream.get("codec_type"))
+            for stream in found.get("streams", [])
+            if not stream.get("disposition", {}).get("attached_pic")
+        )
+        try:
+            duration: float | None = round(float(found["format"]["duration"]), 3)
+        except (KeyError, TypeError, ValueError):
+            duration = None
+        return Probe(duration, streams)
 
 
 async def _run(*command: str) -> str:

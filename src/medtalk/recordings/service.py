@@ -2,7 +2,8 @@
 
 No recording without consent: media is accepted only for a recording the patient agreed to,
 only from the doctor who asked, only while it runs. Persist first, announce after commit.
-Assembly of the chunks into one file is the background job in assembler.py.
+Assembly of the chunks into one file is an `assemble_recording` job (jobs/kinds/), written in
+the transaction that stops the recording; assembler.py does the work.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import hmac
 import logging
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +31,8 @@ from medtalk.core.events import EventSink, announce_to_users
 from medtalk.core.ids import new_id, parse_uuid
 from medtalk.db.engine import Database
 from medtalk.files.storage import ByteRange, FileStorage
+from medtalk.jobs.kinds import assemble_recording as assembly_job
+from medtalk.jobs.outbox import JobOutbox
 from medtalk.recordings import store
 from medtalk.recordings.links import RecordingLinks
 from medtalk.recordings.media import container_of
@@ -42,6 +45,8 @@ from medtalk.recordings.schemas import (
 from medtalk.recordings.store import RecordingRow
 
 logger = logging.getLogger(__name__)
+# A recording this long past due that nobody holds has lost its job: the sweep re-queues it.
+ORPHANED_AFTER = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ class RecordingService:
         storage: FileStorage,
         links: RecordingLinks,
         policy: RecordingPolicy,
+        outbox: JobOutbox,
         audit: AuditTrail | None = None,
     ) -> None:
         self._audit = audit
@@ -71,8 +77,7 @@ class RecordingService:
         self._storage = storage
         self.links = links
         self._policy = policy
-        # Set by the assembler: a recording stopped, so its assembly may be due sooner.
-        self.on_stopped: Callable[[], None] = lambda: None
+        self._outbox = outbox
 
     # --- consent --------------------------------------------------------------------------
 
@@ -173,12 +178,31 @@ class RecordingService:
             state = await self._stop(db, recording, None)
         await self._announce_stop(room, recording, state, None)
 
-    async def stop_recordings_of_finished_calls(self) -> None:
-        """Crash recovery: a call ended but its recording was never stopped."""
+    async def recover(self) -> None:
+        """Crash recovery (a periodic sweep): a call ended but its recording was never
+        stopped; a recording is overdue for assembly but no runner holds it (its job was lost,
+        e.g. written by a version before assembly jobs)."""
+        now = self._clock.now()
         async with self._db.read() as db:
             leftovers = await store.running_in_finished_rooms(db)
+            orphans = await store.due_for_assembly(db, now - ORPHANED_AFTER)
         for recording, _ended_at in leftovers:
             await self.call_finished(recording.room_id)
+        if orphans:
+            async with self._db.transaction() as db:
+                for recording_id in orphans:
+                    await self._queue_assembly(db, recording_id, now)
+            self._outbox.kick()
+
+    async def _queue_assembly(
+        self, db: AsyncConnection, recording_id: uuid.UUID, due: datetime
+    ) -> None:
+        await self._outbox.add(
+            db,
+            assembly_job.ASSEMBLE_RECORDING,
+            assembly_job.payload(recording_id),
+            not_before=due,
+        )
 
     async def _stop(
         self, db: AsyncConnection, recording: RecordingRow, stopped_by: uuid.UUID | None
@@ -200,6 +224,8 @@ class RecordingService:
             stopped_by=stopped_by,
             next_attempt_at=due,
         )
+        if due is not None:
+            await self._queue_assembly(db, recording.id, due)
         return RecordingState.STOPPED
 
     async def _announce_stop(
@@ -226,7 +252,7 @@ class RecordingService:
             actor_id=stopped_by,
             detail=None if stopped_by else "call ended",
         )
-        self.on_stopped()
+        self._outbox.kick()
         await self._emit(
             _members(room),
             "recording_stopped",
@@ -381,6 +407,7 @@ class RecordingService:
                     db, recording.id, expected=("RECORDING", "STOPPED"), **values
                 ):
                     raise Conflict("the recording is already assembled", code="NO_CONSENT")
+                await self._queue_assembly(db, recording.id, now)
         except BaseException:
             await self._storage.delete(stored.key)
             raise
@@ -388,7 +415,7 @@ class RecordingService:
         await self._audited("recording.jibri_upload", room, recording.id, detail="jibri")
         if recording.status == RecordingState.RECORDING:
             await self._announce_stop(room, recording, RecordingState.STOPPED, None)
-        self.on_stopped()
+        self._outbox.kick()
         return _ack(recording, RecordingState.STOPPED)
 
     # --- status and downloads -------------------------------------------------------------

@@ -163,14 +163,6 @@ async def due_for_assembly(db: AsyncConnection, now: datetime) -> list[uuid.UUID
     return list((await db.execute(query)).scalars())
 
 
-async def next_due(db: AsyncConnection) -> datetime | None:
-    query = sa.select(sa.func.min(call_recordings.c.next_attempt_at)).where(
-        call_recordings.c.status.in_(("STOPPED", "ASSEMBLING"))
-    )
-    value: datetime | None = (await db.execute(query)).scalar_one_or_none()
-    return value
-
-
 async def running_in_finished_rooms(db: AsyncConnection) -> list[tuple[RecordingRow, datetime]]:
     """REQUESTED/RECORDING recordings whose call is over (a crash between ending the call and
     stopping its recording), with the moment the call ended."""
