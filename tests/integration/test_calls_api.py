@@ -151,9 +151,12 @@ async def test_join_starts_the_call_and_end_reports_duration_once(world: World) 
     for socket_ in (patient_socket, doctor_socket):
         started = await socket_.events.next("call_started")
         assert started["roomId"] == room_id and _close_to(started["startedAt"], datetime.now(UTC))
-    again = await doctor.joins_room(room_id)  # a repeated join changes nothing
+    # A repeated join (a reloaded page) changes no state; it is announced so that the other
+    # side renegotiates with the new page's peer connection (issue 17).
+    again = await doctor.joins_room(room_id)
     assert again["status"] == "IN_PROGRESS"
-    await patient_socket.events.none("participant_joined", within=0.2)
+    assert (await patient_socket.events.next("participant_joined"))["userId"] == str(doctor.id)
+    await patient_socket.events.none("call_started", within=0.2)
 
     ended = await patient.ends_call(room_id)
     assert ended["recording"] == {"available": False, "url": None}
