@@ -96,6 +96,7 @@ def build_container(
         keys,
         clock,
         events,
+        audit,
         max_message_length=settings.max_message_length,
         rate_limiter=rate_limiter,
         outbox=outbox,
@@ -120,6 +121,7 @@ def build_container(
         video_provider(settings),
         CallPolicy.from_settings(settings),
         recording_link=recordings.room_link,
+        audit=audit,
     )
     files = build_files(settings, db, storage, chat, clock, events, outbox, rate_limiter)
     call_deadlines = MaxDurationEnforcer(calls, clock)
@@ -202,7 +204,9 @@ def build_files(
         link_ttl_seconds=settings.file_link_ttl_seconds,
         limits=upload_limits(settings),
         public_url=settings.public_url,
-        image_policy=ImagePolicy(settings.max_image_pixels, settings.thumbnail_max_px),
+        image_policy=ImagePolicy(
+            settings.max_image_pixels, settings.thumbnail_max_px, settings.image_decodes
+        ),
         scanner=_scanner(settings),
         redirect_ttl_seconds=(
             settings.s3_presign_ttl_seconds if settings.s3_download_redirect else None
@@ -247,7 +251,7 @@ def build_recordings(
         max_bytes=settings.recording_max_bytes,
         final_chunk_grace=timedelta(seconds=settings.recording_final_chunk_seconds),
         jibri_secret=settings.jibri_secret,
-        refuse_dev_jibri_secret=DEV_JIBRI_SECRET if settings.mode == "production" else None,
+        refuse_dev_jibri_secret=DEV_JIBRI_SECRET,  # in any mode (issue 16)
     )
     return RecordingService(db, clock, events, storage, links, policy, outbox, audit)
 

@@ -8,12 +8,11 @@ or tokens in a record: ids, actions and outcomes only.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -24,7 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from medtalk.core.auth import Principal
 from medtalk.core.clock import Clock, iso_z
+from medtalk.core.errors import MedtalkError
 from medtalk.db.engine import Database
+from medtalk.db.group_commit import GroupCommit
 from medtalk.db.tables import audit_chain_head, audit_log
 
 GENESIS_HASH = "0" * 64
@@ -136,8 +137,9 @@ class _Entry:
 
 
 class AuditTrail:
-    """`record` appends through one writer task per process: concurrent records share a
-    transaction (group commit), so the serialized chain is not one commit per row."""
+    """`record` appends through one writer task per process (db/group_commit.py): concurrent
+    records share a transaction, so the serialized chain is not one commit per row; a batch
+    that fails as a whole is appended row by row, in the same order."""
 
     def __init__(
         self, db: Database, clock: Clock, secret: str, *, max_batch: int = MAX_BATCH
@@ -145,9 +147,9 @@ class AuditTrail:
         self._db = db
         self._clock = clock
         self._secret = secret.encode()
-        self._max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[_Entry, asyncio.Future[int]]] | None = None
-        self._writer: asyncio.Task[None] | None = None
+        self._writer: GroupCommit[_Entry, int] = GroupCommit(
+            self._commit_batch, self._commit_one, max_batch=max_batch
+        )
 
     async def record(
         self,
@@ -168,9 +170,7 @@ class AuditTrail:
             action, actor, object_type, object_id, conversation_id, outcome, client, detail,
             actor_id, role,
         )  # fmt: skip
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._ensure_writer().put_nowait((entry, future))
-        return await future
+        return await self._writer.submit(entry)
 
     async def append(
         self,
@@ -246,33 +246,16 @@ class AuditTrail:
         )
         return [row["seq"] for row in rows]
 
-    # --- the writer: one per event loop --------------------------------------------------
+    # --- the group-committed writer -----------------------------------------------------
 
-    def _ensure_writer(self) -> asyncio.Queue[tuple[_Entry, asyncio.Future[int]]]:
-        loop = asyncio.get_running_loop()
-        if self._queue is None or self._writer is None or self._writer.get_loop() is not loop:
-            self._queue = asyncio.Queue()
-            self._writer = loop.create_task(self._write_batches(self._queue))
-        return self._queue
+    async def _commit_batch(self, entries: Sequence[_Entry]) -> list[int | MedtalkError]:
+        async with self._db.transaction() as db:
+            return list(await self._append_many(db, list(entries)))
 
-    async def _write_batches(
-        self, queue: asyncio.Queue[tuple[_Entry, asyncio.Future[int]]]
-    ) -> None:
-        while True:
-            batch = [await queue.get()]
-            while len(batch) < self._max_batch and not queue.empty():
-                batch.append(queue.get_nowait())
-            try:
-                async with self._db.transaction() as db:
-                    seqs = await self._append_many(db, [entry for entry, _ in batch])
-            except Exception as error:  # noqa: BLE001 - every waiter hears of it
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
-                continue
-            for (_, future), seq in zip(batch, seqs, strict=True):
-                if not future.done():
-                    future.set_result(seq)
+    async def _commit_one(self, entry: _Entry) -> int:
+        async with self._db.transaction() as db:
+            (seq,) = await self._append_many(db, [entry])
+        return seq
 
     # --- reading --------------------------------------------------------------------------
 

@@ -237,43 +237,12 @@ async def user_names(db: AsyncConnection, user_ids: set[uuid.UUID]) -> dict[uuid
 # --- messages -----------------------------------------------------------------------------
 
 
-async def claim_next_seq(
-    db: AsyncConnection, conversation_id: uuid.UUID, now: datetime
-) -> tuple[int, datetime]:
-    """Take the next seq and a sent_at strictly after the previous message's.
-
-    The UPDATE comes first so it takes the conversation's row lock (PostgreSQL) or the write
-    lock (SQLite) before anything is read: concurrent senders queue here, and seq and sent_at
-    both increase with no gaps and no ties, which makes `before=<sentAt>` an exact cursor.
-    """
-    seq = (
-        await db.execute(
-            conversations.update()
-            .where(conversations.c.id == conversation_id)
-            .values(last_seq=conversations.c.last_seq + 1)
-            .returning(conversations.c.last_seq, conversations.c.last_message_at)
-        )
-    ).one()
-    sent_at = next_sent_at(seq.last_message_at, now)
-    await db.execute(
-        conversations.update()
-        .where(conversations.c.id == conversation_id)
-        .values(last_message_at=sent_at, updated_at=now)
-    )
-    return int(seq.last_seq), sent_at
-
-
 def next_sent_at(previous: datetime | None, now: datetime) -> datetime:
     """`now`, or 1 ms after the previous message if the clock has not moved past it."""
     return now if previous is None or now > previous else previous + timedelta(milliseconds=1)
 
 
-async def insert_message(db: AsyncConnection, message: MessageRow) -> None:
-    values = {name: getattr(message, name) for name in _STORED_FIELDS}
-    await db.execute(chat_messages.insert().values(**values))
-
-
-# --- performance (issue 8): the group-committed text path (chat/batch.py) ----------------
+# --- the message write path (one message, or a batch: db/group_commit.py) ----------------
 
 ClientKey = tuple[uuid.UUID, uuid.UUID, str]  # conversation, sender, client message id
 
@@ -283,8 +252,8 @@ async def lock_conversations(
 ) -> dict[uuid.UUID, ConversationRow]:
     """The conversations, row-locked until commit so their seqs can be handed out.
 
-    FOR NO KEY UPDATE (PostgreSQL), in id order: it queues behind claim_next_seq's UPDATE and
-    other batches without deadlocks, and does not block message inserts' foreign-key checks.
+    FOR NO KEY UPDATE (PostgreSQL), in id order: writers queue here without deadlocks, and it
+    does not block message inserts' foreign-key checks.
     SQLite has no row locks; there the Database write lock serializes writers.
     """
     query = (
@@ -513,3 +482,116 @@ async def get_archive(
     )
     row = (await db.execute(query)).first()
     return (row.storage_key, row.key_id) if row else None
+
+
+async def message_id_of_file(db: AsyncConnection, file_id: uuid.UUID) -> uuid.UUID | None:
+    """The message an attachment was sent with."""
+    query = sa.select(chat_messages.c.id).where(chat_messages.c.file_id == file_id)
+    message_id: uuid.UUID | None = (await db.execute(query)).scalar()
+    return message_id
+
+
+# --- retention (privacy/retention.py) ----------------------------------------------------
+
+
+async def expired_conversation_ids(
+    db: AsyncConnection,
+    now: datetime,
+    days_by_status: dict[str, int],
+    also: list[sa.ColumnElement[bool]],
+    limit: int,
+) -> list[uuid.UUID]:
+    """Conversations idle past their status's retention (0 days: never) that also meet every
+    condition in `also` (which may name `conversations.c.id`, the outer row)."""
+    # updated_at moves with every message and every status change (closing, archiving).
+    expired = [
+        sa.and_(
+            conversations.c.status == status,
+            conversations.c.updated_at < now - timedelta(days=days),
+        )
+        for status, days in days_by_status.items()
+        if days > 0
+    ]
+    if not expired:
+        return []
+    query = (
+        sa.select(conversations.c.id)
+        .where(sa.or_(*expired), *also)
+        .order_by(conversations.c.id)
+        .limit(limit)
+    )
+    return [row.id for row in await db.execute(query)]
+
+
+def has_messages(conversation_id: object) -> sa.ColumnElement[bool]:
+    """True where the conversation holds messages (for an EXISTS on an outer row)."""
+    return sa.exists().where(chat_messages.c.conversation_id == conversation_id)
+
+
+async def count_messages(db: AsyncConnection, conversation_id: uuid.UUID) -> int:
+    query = sa.select(sa.func.count()).where(chat_messages.c.conversation_id == conversation_id)
+    return int(await db.scalar(query) or 0)
+
+
+async def delete_messages(db: AsyncConnection, conversation_id: uuid.UUID) -> int:
+    result = await db.execute(
+        chat_messages.delete().where(chat_messages.c.conversation_id == conversation_id)
+    )
+    return int(result.rowcount)
+
+
+CONVERSATION_ID = conversations.c.id  # the outer row's id, for the conditions above
+
+
+# --- key rotation (privacy/rotation.py) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SealedMessage:
+    id: uuid.UUID
+    key_id: str
+    content: str
+
+
+async def count_messages_not_under(db: AsyncConnection, key_id: str) -> int:
+    query = sa.select(sa.func.count()).where(chat_messages.c.key_id != key_id)
+    return int(await db.scalar(query) or 0)
+
+
+async def messages_not_under(
+    db: AsyncConnection, key_id: str, after: uuid.UUID | None, limit: int
+) -> list[SealedMessage]:
+    """Up to `limit` messages sealed under another key, by id, after `after`."""
+    query = (
+        sa.select(chat_messages.c.id, chat_messages.c.key_id, chat_messages.c.content)
+        .where(chat_messages.c.key_id != key_id)
+        .order_by(chat_messages.c.id)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(chat_messages.c.id > after)
+    return [SealedMessage(row.id, row.key_id, row.content) for row in await db.execute(query)]
+
+
+async def reseal_message(db: AsyncConnection, old: SealedMessage, key_id: str, sealed: str) -> bool:
+    """Store the message under a new key, only if nobody changed it meanwhile."""
+    result = await db.execute(
+        chat_messages.update()
+        .where(
+            chat_messages.c.id == old.id,
+            chat_messages.c.key_id == old.key_id,
+            chat_messages.c.content == old.content,
+        )
+        .values(key_id=key_id, content=sealed)
+    )
+    return bool(result.rowcount)
+
+
+async def message_keys_outside(db: AsyncConnection, key_ids: list[str]) -> dict[str, int]:
+    """Messages per key id, for key ids not in `key_ids`."""
+    query = (
+        sa.select(chat_messages.c.key_id, sa.func.count())
+        .where(chat_messages.c.key_id.is_not(None), chat_messages.c.key_id.not_in(key_ids))
+        .group_by(chat_messages.c.key_id)
+    )
+    return {key_id: int(count) for key_id, count in await db.execute(query)}

@@ -7,7 +7,6 @@ survives a restart) has scanned it, and only CLEAN files are ever served.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import secrets
@@ -15,9 +14,9 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from medtalk.chat import store as chat_store
 from medtalk.chat.schemas import ContentType
 from medtalk.chat.service import Attachment, ChatService
 from medtalk.core import metrics
@@ -29,18 +28,16 @@ from medtalk.core.links import SignedLinks
 from medtalk.core.ratelimit import RateLimiter
 from medtalk.core.wire import WireModel
 from medtalk.db.engine import Database
-from medtalk.db.tables import chat_files, chat_messages
-from medtalk.files import images
+from medtalk.files import images, store
 from medtalk.files.media import MediaCheck
 from medtalk.files.scanning import ClamdScanner
 from medtalk.files.storage import ByteRange, FileStorage
+from medtalk.files.store import CLEAN, INFECTED, PENDING, NewFile, StoredFile
 from medtalk.files.validation import SNIFF_BYTES, UploadLimits, clean_file_name, sniff
 from medtalk.jobs.kinds import scan as scan_job
 from medtalk.jobs.outbox import JobOutbox
 
 logger = logging.getLogger(__name__)
-
-PENDING, CLEAN, INFECTED = "PENDING", "CLEAN", "INFECTED"
 
 
 class FileUploaded(WireModel):
@@ -68,37 +65,10 @@ class FileStatusChanged(WireModel):
 
 
 @dataclass(frozen=True)
-class StoredFile:
-    id: uuid.UUID
-    conversation_id: uuid.UUID
-    storage_key: str
-    key_id: str | None
-    mime_type: str
-    size: int
-    status: str
-    thumbnail_key: str | None = None
-    thumbnail_key_id: str | None = None
-    thumbnail_size: int | None = None
-
-    def thumbnail(self) -> StoredFile:
-        """The thumbnail as a file of its own (same id, conversation and status)."""
-        if self.thumbnail_key is None:
-            raise NotFound("this file has no thumbnail")
-        return StoredFile(
-            id=self.id,
-            conversation_id=self.conversation_id,
-            storage_key=self.thumbnail_key,
-            key_id=self.thumbnail_key_id,
-            mime_type="image/jpeg",
-            size=self.thumbnail_size or 0,
-            status=self.status,
-        )
-
-
-@dataclass(frozen=True)
 class ImagePolicy:
-    max_pixels: int = 40_000_000
+    max_pixels: int = 24_000_000
     thumbnail_px: int = 320
+    concurrent_decodes: int = 2  # security (issue 16): each may take 4 bytes a pixel
 
 
 class FileService:
@@ -129,7 +99,12 @@ class FileService:
         self._outbox = outbox
         self._links = SignedLinks(link_secret, link_ttl_seconds, public_url)
         self._limits = limits
-        self._images = image_policy or ImagePolicy()
+        policy = image_policy or ImagePolicy()
+        self._images = images.ImageDecoder(
+            max_pixels=policy.max_pixels,
+            thumbnail_px=policy.thumbnail_px,
+            concurrency=policy.concurrent_decodes,
+        )
         self._scanner = scanner
         # Set: downloads redirect to the storage's own presigned URL (S3), after our checks.
         self._redirect_ttl = redirect_ttl_seconds
@@ -182,13 +157,8 @@ class FileService:
         body = _limited(_prepend(head, rest), limit, content_type)
         thumbnail: bytes | None = None
         if mime in images.CLEANABLE:
-            cleaned = await asyncio.to_thread(
-                images.clean_image,
-                b"".join([piece async for piece in body]),  # at most the IMAGE limit
-                mime,
-                max_pixels=self._images.max_pixels,
-                thumbnail_px=self._images.thumbnail_px,
-            )
+            data = b"".join([piece async for piece in body])  # at most the IMAGE limit
+            cleaned = await self._images.clean(data, mime)
             body, thumbnail = _once(cleaned.data), cleaned.thumbnail
         if content_type in (ContentType.AUDIO, ContentType.VIDEO) and self._media is not None:
             async with self._media.checked(body, mime, content_type) as media:
@@ -229,25 +199,25 @@ class FileService:
             if thumbnail_key is not None and thumbnail is not None:
                 thumbnail_key_id = await self._storage.put(thumbnail_key, _once(thumbnail))
 
+            row = NewFile(
+                id=file_id,
+                conversation_id=conversation_id,
+                uploader_id=caller.user_id,
+                storage_key=storage_key,
+                key_id=key_id,
+                mime_type=mime,
+                size=size,
+                sha256=digest.hexdigest(),
+                status=status,
+                created_at=self._clock.now(),
+                thumbnail_key=thumbnail_key,
+                thumbnail_key_id=thumbnail_key_id,
+                thumbnail_size=len(thumbnail) if thumbnail is not None else None,
+                duration_seconds=duration,
+            )
+
             async def insert_file(db: AsyncConnection, message_id: uuid.UUID) -> None:
-                await db.execute(
-                    chat_files.insert().values(
-                        id=file_id,
-                        conversation_id=conversation_id,
-                        uploader_id=caller.user_id,
-                        storage_key=storage_key,
-                        mime_type=mime,
-                        size=size,
-                        sha256=digest.hexdigest(),
-                        key_id=key_id,
-                        status=status,
-                        created_at=self._clock.now(),
-                        thumbnail_key=thumbnail_key,
-                        thumbnail_key_id=thumbnail_key_id,
-                        thumbnail_size=len(thumbnail) if thumbnail is not None else None,
-                        duration_seconds=duration,
-                    )
-                )
+                await store.insert_file(db, row)
                 if status == PENDING:
                     await self._outbox.add(db, scan_job.SCAN_FILE, scan_job.payload(file_id))
 
@@ -290,20 +260,12 @@ class FileService:
             return
         signature = await self._scanner.scan(self._storage.read(stored.storage_key, stored.key_id))
         status = INFECTED if signature else CLEAN
+        now = self._clock.now()
         async with self._db.transaction() as db:
-            changed = await db.execute(
-                chat_files.update()
-                .where(chat_files.c.id == file_id, chat_files.c.status == PENDING)
-                .values(status=status, scanned_at=self._clock.now(), scan_result=signature or "OK")
-            )
-            if changed.rowcount == 0:
+            if not await store.record_verdict(db, file_id, status, signature or "OK", now):
                 return  # another node recorded the verdict first
             metrics.file_scanned(status.lower())
-            message_id = (
-                await db.execute(
-                    sa.select(chat_messages.c.id).where(chat_messages.c.file_id == file_id)
-                )
-            ).scalar()
+            message_id = await chat_store.message_id_of_file(db, file_id)
         if signature:
             # The object is kept (encrypted, never served again) for the security team.
             logger.warning("file %s quarantined: malware signature %s", file_id, signature)
@@ -319,23 +281,7 @@ class FileService:
 
     async def _load(self, file_id: uuid.UUID) -> StoredFile | None:
         async with self._db.read() as db:
-            row = (
-                await db.execute(sa.select(chat_files).where(chat_files.c.id == file_id))
-            ).first()
-        if row is None:
-            return None
-        return StoredFile(
-            id=row.id,
-            conversation_id=row.conversation_id,
-            storage_key=row.storage_key,
-            key_id=row.key_id,
-            mime_type=row.mime_type,
-            size=row.size,
-            status=row.status,
-            thumbnail_key=row.thumbnail_key,
-            thumbnail_key_id=row.thumbnail_key_id,
-            thumbnail_size=row.thumbnail_size,
-        )
+            return await store.get_file(db, file_id)
 
     async def find(self, file_id: uuid.UUID) -> StoredFile:
         """The file if it may be served now: NotFound if missing, Locked unless CLEAN."""

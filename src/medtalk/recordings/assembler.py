@@ -23,7 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from medtalk.calls import store as rooms
+from medtalk.calls import rooms
 from medtalk.core.clock import Clock
 from medtalk.core.events import EventSink
 from medtalk.db.engine import Database
@@ -194,7 +194,7 @@ class RecordingAssembler:
             if done:
                 await store.delete_chunks(db, recording.id)
                 url = self._links.stable(recording.room_id, recording.id)
-                await store.set_room_recording(db, recording.room_id, url)
+                await rooms.set_recording_url(db, recording.room_id, url)
         if not done:
             await self._storage.delete(key)
             return
@@ -253,7 +253,7 @@ class RecordingAssembler:
 
     async def _announce(self, recording: RecordingRow, event: str, extra: dict[str, Any]) -> None:
         async with self._db.read() as db:
-            room = await rooms.get_room(db, recording.room_id)
+            room = await rooms.room(db, recording.room_id)
         if room is None:
             return
         payload = {"roomId": str(room.id), "recordingId": str(recording.id), **extra}

@@ -22,13 +22,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from medtalk.audit import AuditTrail, Client
-from medtalk.calls import store as rooms
-from medtalk.calls.store import RoomRow
+from medtalk.calls import rooms
+from medtalk.calls.rooms import RoomRow, visible_room
 from medtalk.core.auth import Principal
 from medtalk.core.clock import Clock, iso_z
 from medtalk.core.errors import Conflict, Forbidden, Invalid, Locked, NotFound, TooLarge
 from medtalk.core.events import EventSink, announce_to_users
-from medtalk.core.ids import new_id, parse_uuid
+from medtalk.core.ids import new_id
 from medtalk.db.engine import Database
 from medtalk.files.storage import ByteRange, FileStorage
 from medtalk.jobs.kinds import assemble_recording as assembly_job
@@ -55,7 +55,7 @@ class RecordingPolicy:
     max_bytes: int
     final_chunk_grace: timedelta
     jibri_secret: str
-    refuse_dev_jibri_secret: str | None = None  # production: this value never authenticates
+    refuse_dev_jibri_secret: str | None = None  # this value never authenticates
 
 
 class RecordingService:
@@ -147,18 +147,18 @@ class RecordingService:
             # audit: recording.consent_given
             await self._audited("recording.consent_given", room, recording.id, actor=caller)
             await self._emit(
-                _members(room), "recording_started", {**payload, "startedAt": iso_z(now)}
+                room.members, "recording_started", {**payload, "startedAt": iso_z(now)}
             )
             return _ack(recording, RecordingState.RECORDING)
         # audit: recording.consent_refused
         await self._audited("recording.consent_refused", room, recording.id, actor=caller)
-        await self._emit(_members(room), "recording_declined", payload)
+        await self._emit(room.members, "recording_declined", payload)
         return _ack(recording, RecordingState.DECLINED)
 
     async def stop(self, caller: Principal, room_id: uuid.UUID) -> RecordingAck:
         """Either side stops the recording (the patient withdraws consent) or the request."""
         async with self._db.transaction() as db:
-            room = await _visible_room(db, caller, room_id, lock=True)
+            room = await visible_room(db, caller, room_id, lock=True)
             if not room.is_member(caller.user_id):
                 raise Forbidden("only the call's participants stop its recording")
             recording = await store.active_recording(db, room.id)
@@ -171,7 +171,7 @@ class RecordingService:
     async def call_finished(self, room_id: uuid.UUID) -> None:
         """The call ended: a running recording stops, an unanswered request lapses."""
         async with self._db.transaction() as db:
-            room = await rooms.get_room(db, room_id)
+            room = await rooms.room(db, room_id)
             recording = await store.active_recording(db, room_id)
             if room is None or recording is None:
                 return
@@ -184,9 +184,9 @@ class RecordingService:
         e.g. written by a version before assembly jobs)."""
         now = self._clock.now()
         async with self._db.read() as db:
-            leftovers = await store.running_in_finished_rooms(db)
+            leftovers = await store.running_in_rooms(db, rooms.finished_room_ids())
             orphans = await store.due_for_assembly(db, now - ORPHANED_AFTER)
-        for recording, _ended_at in leftovers:
+        for recording in leftovers:
             await self.call_finished(recording.room_id)
         if orphans:
             async with self._db.transaction() as db:
@@ -241,7 +241,7 @@ class RecordingService:
             await self._audited(
                 "recording.request_withdrawn", room, recording.id, actor_id=stopped_by
             )
-            await self._emit(_members(room), "recording_declined", payload)
+            await self._emit(room.members, "recording_declined", payload)
             return
         # audit: recording.consent_withdrawn (by the patient) / recording.stopped
         withdrawn = stopped_by is not None and stopped_by == room.guest_id
@@ -254,7 +254,7 @@ class RecordingService:
         )
         self._outbox.kick()
         await self._emit(
-            _members(room),
+            room.members,
             "recording_stopped",
             {
                 **payload,
@@ -276,7 +276,7 @@ class RecordingService:
     ) -> ChunkStored:
         """Store one recorder chunk, encrypted; the same index twice is stored once."""
         async with self._db.read() as db:
-            room = await _visible_room(db, caller, room_id)
+            room = await visible_room(db, caller, room_id)
             recording = await _recording_of(db, room, recording_id)
             if caller.user_id != recording.requested_by:
                 raise Forbidden("only the doctor who is recording uploads its media")
@@ -371,7 +371,10 @@ class RecordingService:
     # --- Jibri (provider jitsi) -----------------------------------------------------------
 
     def jibri_authorized(self, secret: str | None) -> bool:
-        if not secret or secret == self._policy.refuse_dev_jibri_secret:
+        """security (issue 16): a configured secret only; unset, no Jibri upload is accepted."""
+        if not secret or not self._policy.jibri_secret:
+            return False
+        if secret == self._policy.refuse_dev_jibri_secret:
             return False
         return hmac.compare_digest(secret.encode(), self._policy.jibri_secret.encode())
 
@@ -379,12 +382,14 @@ class RecordingService:
         """Jibri's finished file for a room (by id or name), attached to its consented
         recording and handed to the assembly job."""
         async with self._db.read() as db:
-            room = await _room_by_ref(db, room_ref)
+            room = await rooms.room_by_ref(db, room_ref)
             recording = await store.latest_consented(db, room.id) if room else None
             if room is None:
                 raise NotFound("no such room")
             if recording is None:
                 raise Conflict("the patient did not consent to recording", code="NO_CONSENT")
+            if recording.source != "jibri":  # security (issue 16): browsers record p2p rooms
+                raise Conflict("this room is not recorded by Jibri", code="NOT_JIBRI")
             index = len(await store.chunks(db, recording.id))
         stored = await self._put(body, self._policy.max_bytes, require_container=True)
         now = self._clock.now()
@@ -424,13 +429,13 @@ class RecordingService:
         self, caller: Principal, room_id: uuid.UUID, recording_id: uuid.UUID
     ) -> RecordingStatus:
         async with self._db.read() as db:
-            room = await _visible_room(db, caller, room_id)
+            room = await visible_room(db, caller, room_id)
             recording = await _recording_of(db, room, recording_id)
             return await self._status(db, recording)
 
     async def list_for_room(self, caller: Principal, room_id: uuid.UUID) -> list[RecordingStatus]:
         async with self._db.read() as db:
-            room = await _visible_room(db, caller, room_id)
+            room = await visible_room(db, caller, room_id)
             return [await self._status(db, r) for r in await store.recordings_of_room(db, room.id)]
 
     async def _status(self, db: AsyncConnection, recording: RecordingRow) -> RecordingStatus:
@@ -469,7 +474,7 @@ class RecordingService:
     ) -> RecordingRow:
         """A READY recording: for a participant or ADMIN (caller), or a signed link (None)."""
         async with self._db.read() as db:
-            room = await rooms.get_room(db, room_id)
+            room = await rooms.room(db, room_id)
             if room is None:
                 raise NotFound("no such recording")
             if caller is not None and not (room.is_member(caller.user_id) or caller.is_admin):
@@ -486,7 +491,7 @@ class RecordingService:
         if self._audit is None:
             return
         async with self._db.read() as db:
-            room = await rooms.get_room(db, recording.room_id)
+            room = await rooms.room(db, recording.room_id)
         await self._audit.record(
             "recording.download",
             actor=caller,
@@ -566,22 +571,9 @@ def _ack(recording: RecordingRow, state: RecordingState) -> RecordingAck:
     return RecordingAck(room_id=recording.room_id, recording_id=recording.id, status=state)
 
 
-def _members(room: RoomRow) -> set[uuid.UUID]:
-    return {room.host_id, room.guest_id}
-
-
-async def _visible_room(
-    db: AsyncConnection, caller: Principal, room_id: uuid.UUID, *, lock: bool = False
-) -> RoomRow:
-    room = await rooms.get_room(db, room_id, lock=lock)
-    if room is None or not (room.is_member(caller.user_id) or caller.is_admin):
-        raise NotFound("no such room")
-    return room
-
-
 async def _in_progress_room(db: AsyncConnection, caller: Principal, room_id: uuid.UUID) -> RoomRow:
     # The room row lock serializes consent changes of one room across nodes (PostgreSQL).
-    room = await _visible_room(db, caller, room_id, lock=True)
+    room = await visible_room(db, caller, room_id, lock=True)
     if room.status != "IN_PROGRESS":
         raise Conflict("recording needs a call in progress", code="CALL_NOT_IN_PROGRESS")
     return room
@@ -594,11 +586,3 @@ async def _recording_of(
     if recording is None or recording.room_id != room.id:
         raise NotFound("no such recording")
     return recording
-
-
-async def _room_by_ref(db: AsyncConnection, room_ref: str) -> RoomRow | None:
-    room_id = parse_uuid(room_ref)
-    if room_id is not None:
-        return await rooms.get_room(db, room_id)
-    room_id = await store.room_id_by_name(db, room_ref)
-    return await rooms.get_room(db, room_id) if room_id else None
