@@ -134,6 +134,15 @@ class Settings(BaseSettings):
     audit_secret: str = Field(
         DEV_AUDIT_SECRET, description="HMAC secret chaining audit rows (tamper evidence)"
     )
+    audit_refusals_per_window: int = Field(
+        60,
+        ge=0,
+        description="refused requests of one client (IP and user) written as audit rows per "
+        "window; the rest become one `audit.refusals_suppressed` row with their count; 0 = all",
+    )
+    audit_refusal_window_seconds: float = Field(
+        60.0, gt=0, description="the window of audit_refusals_per_window"
+    )
     revocation_cache_seconds: float = Field(
         5.0, description="how long a 'not revoked' answer is cached in-process"
     )

@@ -297,16 +297,7 @@ class RecordingService:
                 current = await store.get_recording(db, recording.id, lock=True)
                 assert current is not None
                 self._check_accepting(current)
-                await store.insert_chunk(
-                    db,
-                    recording_id=recording.id,
-                    chunk_index=index,
-                    storage_key=stored.key,
-                    key_id=stored.key_id,
-                    size=stored.size,
-                    sha256=stored.sha256,
-                    received_at=self._clock.now(),
-                )
+                await stored.insert(db, recording.id, index, self._clock.now())
         except IntegrityError:
             # The same index arrived twice at once; the other copy won.
             await self._storage.delete(stored.key)
@@ -395,16 +386,7 @@ class RecordingService:
         now = self._clock.now()
         try:
             async with self._db.transaction() as db:
-                await store.insert_chunk(
-                    db,
-                    recording_id=recording.id,
-                    chunk_index=index,
-                    storage_key=stored.key,
-                    key_id=stored.key_id,
-                    size=stored.size,
-                    sha256=stored.sha256,
-                    received_at=now,
-                )
+                await stored.insert(db, recording.id, index, now)
                 values: dict[str, Any] = {"status": "STOPPED", "next_attempt_at": now}
                 if recording.stopped_at is None:
                     values["stopped_at"] = now
@@ -565,6 +547,21 @@ class _Stored:
     key_id: str | None
     size: int
     sha256: str
+
+    async def insert(
+        self, db: AsyncConnection, recording_id: uuid.UUID, index: int, now: datetime
+    ) -> None:
+        """The chunk row of this stored object."""
+        await store.insert_chunk(
+            db,
+            recording_id=recording_id,
+            chunk_index=index,
+            storage_key=self.key,
+            key_id=self.key_id,
+            size=self.size,
+            sha256=self.sha256,
+            received_at=now,
+        )
 
 
 def _ack(recording: RecordingRow, state: RecordingState) -> RecordingAck:
