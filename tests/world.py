@@ -18,15 +18,17 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import jwt
+import pytest
 import socketio
 import uvicorn
 
 from medtalk.app import create_app
 from medtalk.core.auth import Role, mint_token
+from medtalk.core.clock import Clock
 from medtalk.db.migrate import upgrade
 from medtalk.settings import Settings
 
@@ -69,6 +71,14 @@ def try_create_database(admin_url: str, name: str) -> tuple[str, Callable[[], No
             asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
     return f"{base}/{name}", drop, None
+
+
+def unavailable(reason: str) -> NoReturn:
+    """A tool or service a test needs is missing: the test fails in CI (CI=true), where
+    scripts/test-deps.sh installs everything, and is skipped with the reason elsewhere."""
+    if os.environ.get("CI"):
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
 
 
 def free_port() -> int:
@@ -177,9 +187,13 @@ def start_server(
     *,
     backend: str,
     uvicorn_options: dict[str, Any] | None = None,
+    clock: Clock | None = None,
     **overrides: Any,
 ) -> Iterator[LiveServer]:
-    """Migrate, then run medtalk under uvicorn in a thread, on a free loopback port."""
+    """Migrate, then run medtalk under uvicorn in a thread, on a free loopback port.
+
+    `clock`: a FakeClock the test advances instead of sleeping (timers wake as it passes them).
+    """
     settings = test_settings(data_dir, database_url, **overrides)
     # In a thread: Alembic runs its own event loop, and async tests start servers too.
     failures: list[BaseException] = []
@@ -195,7 +209,7 @@ def start_server(
     migration.join()
     if failures:
         raise failures[0]
-    app = create_app(settings)
+    app = create_app(settings, clock=clock)
     port = free_port()
     options: dict[str, Any] = {"log_level": "warning", **(uvicorn_options or {})}
     config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", **options)

@@ -10,16 +10,17 @@ from typing import Any
 import socketio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from medtalk import __version__
-from medtalk.api.errors import error_body, install_error_handlers
+from medtalk.api.bodylimit import BodyLimits, route_rules
+from medtalk.api.errors import install_error_handlers
 from medtalk.api.headers import SecureHeaders
 from medtalk.audit import routes as audit_routes
 from medtalk.calls import routes as call_routes
+from medtalk.calls.events import CallEvents
 from medtalk.chat import routes as chat_routes
+from medtalk.chat.events import ChatEvents
 from medtalk.chat.service import ChatService
 from medtalk.container import Container, build_container, upload_limits
 from medtalk.core import metrics
@@ -46,6 +47,7 @@ from medtalk.realtime.events import ChatNamespace
 from medtalk.realtime.fanout import NAMESPACE, SocketEventSink
 from medtalk.realtime.node import NodeTasks
 from medtalk.recordings import routes as recording_routes
+from medtalk.recordings.events import RecordingEvents
 from medtalk.sessions import routes as session_routes
 from medtalk.settings import Settings
 from medtalk.web import install_demo_accounts, install_web_client
@@ -59,7 +61,7 @@ MULTIPART_SLACK = 64 * 1024
 
 class Background:
     """What a `serve` node runs beside requests: fan-out listener, presence, resync, the
-    call deadlines, file scans, recording assembly and the job relay."""
+    call deadlines and the jobs (relay, file scans, recording assembly, sweeps)."""
 
     def __init__(self, container: Container, node: NodeTasks) -> None:
         self.container = container
@@ -67,15 +69,12 @@ class Background:
 
     async def start(self) -> None:
         self.container.call_deadlines.start()
-        await self.container.files.start()
-        self.container.recording_jobs.start()
         await self.node.start()
         await self.container.jobs.start()
 
     async def stop(self) -> None:
         await self.container.jobs.stop()
         await self.node.stop()
-        await self.container.recording_jobs.stop()
         await self.container.files.stop()
         await self.container.call_deadlines.stop()
 
@@ -98,14 +97,14 @@ def build_realtime(
         container.verifier,
         container.users,
         chat,
-        delivery,
         container.audit,
         container.revocations,
-        presence=container.presence,
+        container.presence,
     )
     namespace.socket_cap.cap = settings.max_sockets_per_user  # security (issue 16)
-    namespace.attach_calls(container.calls)
-    namespace.attach_recordings(container.recordings)
+    namespace.register(ChatEvents(namespace, chat, delivery, container.presence, container.audit))
+    namespace.register(CallEvents(container.calls))
+    namespace.register(RecordingEvents(container.recordings))
     node = NodeTasks(
         broadcast,
         delivery,
@@ -197,10 +196,21 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             max_age=600,
         )
     install_demo_accounts(api, settings)
-    install_web_client(api)
+    install_web_client(api, frame_ancestors=settings.web_frame_ancestors)
 
     app = socketio.ASGIApp(sio, other_asgi_app=api, socketio_path="socket.io")
-    guarded = _UploadSizeGuard(app, upload_limits(settings).largest + MULTIPART_SLACK, api)
+    # security (issue 16): every route's body limit, enforced before any route reads it
+    rules = route_rules(
+        settings,
+        upload_path=UPLOAD_PATH,
+        upload_max=upload_limits(settings).largest + MULTIPART_SLACK,
+    )
+    guarded = BodyLimits(
+        app,
+        rules,
+        default_max=settings.max_request_body_bytes,
+        idle_seconds=settings.request_body_idle_seconds,
+    )
     secured = SecureHeaders(guarded, hsts_max_age=settings.hsts_max_age)
     return _Telemetry(secured, api)
 
@@ -231,35 +241,3 @@ class _Telemetry(RequestTelemetry):
     def __init__(self, app: ASGIApp, api: FastAPI) -> None:
         super().__init__(app, upload_path=UPLOAD_PATH)
         self.api = api
-
-
-class _UploadSizeGuard:
-    """Refuse an oversized upload by its Content-Length before a byte of it is read, and stop
-    reading a body (chunked, or lying about its length) as soon as it passes the limit."""
-
-    def __init__(self, app: ASGIApp, max_body: int, api: FastAPI) -> None:
-        self.app = app
-        self.api = api  # reachable for tests and the CLI (app.api.state.container)
-        self._max_body = max_body
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != UPLOAD_PATH:
-            await self.app(scope, receive, send)
-            return
-        length = dict(scope["headers"]).get(b"content-length", b"")
-        if length.isdigit() and int(length) > self._max_body:
-            body = error_body("TOO_LARGE", f"uploads are limited to {self._max_body} bytes")
-            await JSONResponse(body, status_code=413)(scope, receive, send)
-            return
-        received = 0
-
-        async def counted() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self._max_body:
-                # Raised inside the form parser; FastAPI re-raises HTTPExceptions as they are.
-                raise HTTPException(413, f"uploads are limited to {self._max_body} bytes")
-            return message
-
-        await self.app(scope, counted, send)

@@ -30,7 +30,7 @@ from medtalk.files.service import FileService, ImagePolicy
 from medtalk.files.storage import FileStorage, create_storage
 from medtalk.files.validation import UploadLimits
 from medtalk.jobs.outbox import JobOutbox
-from medtalk.jobs.runtime import JobRuntime
+from medtalk.jobs.runtime import JobRuntime, NodeWork
 from medtalk.privacy.export import DataExport
 from medtalk.realtime.presence import Presence, create_presence
 from medtalk.recordings.assembler import AssemblyPolicy, RecordingAssembler
@@ -90,12 +90,19 @@ def build_container(
     storage = create_storage(settings, keys)
     events = EventBus()
     revocations = create_revocation_list(settings, db, clock)
-    audit = AuditTrail(db, clock, settings.audit_secret)
+    audit = AuditTrail(
+        db,
+        clock,
+        settings.audit_secret,
+        refusals_per_window=settings.audit_refusals_per_window,
+        refusal_window_seconds=settings.audit_refusal_window_seconds,
+    )
     chat = ChatService(
         db,
         keys,
         clock,
         events,
+        audit,
         max_message_length=settings.max_message_length,
         rate_limiter=rate_limiter,
         outbox=outbox,
@@ -112,7 +119,7 @@ def build_container(
     links = RecordingLinks(
         settings.link_secret, settings.recording_link_ttl_seconds, settings.public_url
     )
-    recordings = build_recordings(settings, db, storage, clock, events, audit, links)
+    recordings = build_recordings(settings, db, storage, clock, events, audit, links, outbox)
     calls = CallService(
         db,
         clock,
@@ -120,9 +127,14 @@ def build_container(
         video_provider(settings),
         CallPolicy.from_settings(settings),
         recording_link=recordings.room_link,
+        audit=audit,
     )
-    files = build_files(settings, db, storage, chat, clock, events, rate_limiter)
+    files = build_files(settings, db, storage, chat, clock, events, outbox, rate_limiter)
     call_deadlines = MaxDurationEnforcer(calls, clock)
+    assembler = build_assembler(settings, db, storage, clock, events, links)
+    # Scans and recording assembly are jobs too, run by `serve` nodes (sockets, tools); the
+    # worker runs the portable kinds only.
+    node = None if consume_jobs else NodeWork(files, recordings, assembler)
     # Explicit subscriptions: who reacts to which committed fact.
     calls.call_started.subscribe(call_deadlines.call_started)
     calls.call_finished.subscribe(recordings.call_finished)
@@ -146,8 +158,10 @@ def build_container(
         recordings=recordings,
         export=DataExport(db, chat, files, clock, storage),
         call_deadlines=call_deadlines,
-        recording_jobs=build_assembler(settings, recordings, db, storage, clock, events, links),
-        jobs=JobRuntime(settings, db, storage, clock, presence, outbox, consume=consume_jobs),
+        recording_jobs=assembler,
+        jobs=JobRuntime(
+            settings, db, storage, clock, presence, outbox, consume=consume_jobs, node=node
+        ),
     )
 
 
@@ -181,6 +195,7 @@ def build_files(
     chat: ChatService,
     clock: Clock,
     events: EventBus,
+    outbox: JobOutbox,
     rate_limiter: RateLimiter,
 ) -> FileService:
     """Files (issue 4): storage backend, limits, image policy and malware scanner."""
@@ -190,11 +205,14 @@ def build_files(
         chat,
         clock,
         events,
+        outbox,
         link_secret=settings.link_secret,
         link_ttl_seconds=settings.file_link_ttl_seconds,
         limits=upload_limits(settings),
         public_url=settings.public_url,
-        image_policy=ImagePolicy(settings.max_image_pixels, settings.thumbnail_max_px),
+        image_policy=ImagePolicy(
+            settings.max_image_pixels, settings.thumbnail_max_px, settings.image_decodes
+        ),
         scanner=_scanner(settings),
         redirect_ttl_seconds=(
             settings.s3_presign_ttl_seconds if settings.s3_download_redirect else None
@@ -230,6 +248,7 @@ def build_recordings(
     events: EventBus,
     audit: AuditTrail,
     links: RecordingLinks,
+    outbox: JobOutbox,
 ) -> RecordingService:
     """Call recording (issue 10): consent, chunk uploads, Jibri uploads. Recordings share the
     file store (and its client) with chat files."""
@@ -238,23 +257,21 @@ def build_recordings(
         max_bytes=settings.recording_max_bytes,
         final_chunk_grace=timedelta(seconds=settings.recording_final_chunk_seconds),
         jibri_secret=settings.jibri_secret,
-        refuse_dev_jibri_secret=DEV_JIBRI_SECRET if settings.mode == "production" else None,
+        refuse_dev_jibri_secret=DEV_JIBRI_SECRET,  # in any mode (issue 16)
     )
-    return RecordingService(db, clock, events, storage, links, policy, audit)
+    return RecordingService(db, clock, events, storage, links, policy, outbox, audit)
 
 
 def build_assembler(
     settings: Settings,
-    recordings: RecordingService,
     db: Database,
     storage: FileStorage,
     clock: Clock,
     events: EventBus,
     links: RecordingLinks,
 ) -> RecordingAssembler:
-    """The recording assembly job (issue 10)."""
+    """What the `assemble_recording` job runs (issue 10)."""
     return RecordingAssembler(
-        recordings,
         db,
         clock,
         events,
@@ -263,7 +280,6 @@ def build_assembler(
         MediaTools(settings.recording_ffmpeg, settings.recording_ffprobe),
         AssemblyPolicy(
             lease=timedelta(seconds=settings.recording_assembly_lease_seconds),
-            poll_seconds=settings.recording_poll_seconds,
             work_dir=settings.data_dir / "recording-work",
         ),
         scanner=_scanner(settings),

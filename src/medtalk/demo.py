@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from medtalk.audit import RequestContext
 from medtalk.chat.service import ChatService
 from medtalk.core.auth import Principal, Role, mint_token
 from medtalk.settings import Settings
@@ -37,7 +38,7 @@ async def demo_accounts(
         conversation_id = existing.conversations[0].id
     else:
         created = await chat.create_conversation(
-            DEMO_PATIENT,
+            RequestContext(DEMO_PATIENT),
             doctor_id=DEMO_DOCTOR.user_id,
             patient_id=None,
             appointment_id=None,

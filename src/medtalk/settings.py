@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -28,6 +29,8 @@ def _comma_list(value: Any) -> Any:
 
 
 UrlList = Annotated[list[str], NoDecode, BeforeValidator(_comma_list)]
+# scheme://host[:port], nothing else (a CSP source list must not take `*`, paths or `;`).
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
 DEV_AUDIT_SECRET = "dev-only-audit-secret-change-me-0123456789abcdef"
 
 
@@ -104,7 +107,12 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(25 * 1024 * 1024, description="largest FILE (PDF, DICOM) upload")
     max_audio_bytes: int = Field(25 * 1024 * 1024, description="largest AUDIO upload")
     max_video_bytes: int = Field(100 * 1024 * 1024, description="largest VIDEO upload")
-    max_image_pixels: int = Field(40_000_000, description="larger images are refused (422)")
+    max_image_pixels: int = Field(
+        24_000_000, description="larger images are refused (422) before they are decoded"
+    )
+    image_decodes: int = Field(
+        2, ge=1, description="images decoded at once per process (each ~4 bytes a pixel)"
+    )
     thumbnail_max_px: int = Field(320, description="longest side of image thumbnails")
     clamd_url: str = Field(
         "",
@@ -126,6 +134,15 @@ class Settings(BaseSettings):
     audit_secret: str = Field(
         DEV_AUDIT_SECRET, description="HMAC secret chaining audit rows (tamper evidence)"
     )
+    audit_refusals_per_window: int = Field(
+        60,
+        ge=0,
+        description="refused requests of one client (IP and user) written as audit rows per "
+        "window; the rest become one `audit.refusals_suppressed` row with their count; 0 = all",
+    )
+    audit_refusal_window_seconds: float = Field(
+        60.0, gt=0, description="the window of audit_refusals_per_window"
+    )
     revocation_cache_seconds: float = Field(
         5.0, description="how long a 'not revoked' answer is cached in-process"
     )
@@ -137,6 +154,20 @@ class Settings(BaseSettings):
     hsts_max_age: int = Field(31536000, description="Strict-Transport-Security max-age (https)")
     ws_max_message_bytes: int = Field(
         128 * 1024, description="largest Socket.IO/WebSocket message accepted"
+    )
+    max_request_body_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="largest request body of a route without a limit of its own (JSON); "
+        "uploads, recording chunks, Jibri files and Socket.IO polling have theirs",
+    )
+    request_body_idle_seconds: float = Field(
+        30.0, gt=0, description="a request body that stops arriving this long is refused (408)"
+    )
+    shutdown_timeout_seconds: int = Field(
+        10,
+        ge=1,
+        description="`serve` waits this long for open requests on SIGTERM, then closes them",
     )
     max_sockets_per_user: int = Field(
         20,
@@ -312,7 +343,10 @@ class Settings(BaseSettings):
         "after a crash another node (or the restarted one) takes over when it expires",
     )
     recording_poll_seconds: float = Field(
-        15.0, gt=0, description="how often the assembly job looks for due recordings"
+        15.0,
+        gt=0,
+        description="how often the recovery sweep looks for recordings a crash left behind "
+        "(a call ended but its recording still runs, or an assembly job was lost)",
     )
     recording_link_ttl_seconds: int = Field(3600, description="lifetime of a signed recording link")
     recording_ffmpeg: str = Field(
@@ -320,16 +354,16 @@ class Settings(BaseSettings):
     )
     recording_ffprobe: str = Field("ffprobe", description="ffprobe used to measure duration")
     jibri_secret: str = Field(
-        DEV_JIBRI_SECRET, description="shared secret of Jibri's finalize script (X-Jibri-Secret)"
+        "",
+        description="shared secret of Jibri's finalize script (X-Jibri-Secret); empty: Jibri "
+        "uploads are refused",
     )
 
     @model_validator(mode="after")
     def _recording_refuses_dev_secrets(self) -> Settings:
-        if (
-            self.mode == "production"
-            and self.video_provider == "jitsi"
-            and self.jibri_secret == DEV_JIBRI_SECRET
-        ):
+        if self.jibri_secret == DEV_JIBRI_SECRET:
+            raise ValueError("MEDTALK_JIBRI_SECRET must not be the published dev value")
+        if self.mode == "production" and self.video_provider == "jitsi" and not self.jibri_secret:
             raise ValueError("production mode with Jitsi needs MEDTALK_JIBRI_SECRET")
         return self
 
@@ -339,6 +373,22 @@ class Settings(BaseSettings):
         description="dev only: GET /api/v1/dev/demo-accounts hands out the demo doctor's and "
         "patient's tokens to the browser's sign-in picker (`serve --demo` turns it on)",
     )
+
+    web_frame_ancestors: UrlList = Field(
+        [],
+        description="origins besides our own that may frame the web client (CSP "
+        "frame-ancestors), e.g. https://app.example.org; comma-separated",
+    )
+
+    @model_validator(mode="after")
+    def _frame_ancestors_are_origins(self) -> Settings:
+        for origin in self.web_frame_ancestors:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"MEDTALK_WEB_FRAME_ANCESTORS takes origins like https://app.example.org, "
+                    f"not {origin!r}"
+                )
+        return self
 
     @model_validator(mode="after")
     def _refuse_demo_accounts_in_production(self) -> Settings:

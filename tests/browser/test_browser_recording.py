@@ -18,7 +18,7 @@ from playwright.async_api import Page, expect
 
 from medtalk.core.auth import Role
 from medtalk.demo import DEMO_DOCTOR, DEMO_PATIENT
-from world import LiveServer
+from world import LiveServer, unavailable
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.timeout(180)
 def ffprobe() -> str:
     path = shutil.which("ffprobe")
     if path is None:
-        pytest.skip("ffprobe not installed; run scripts/test-deps.sh")
+        unavailable("ffprobe is not installed (scripts/test-deps.sh installs it)")
     return path
 
 

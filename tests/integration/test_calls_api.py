@@ -18,7 +18,7 @@ import jwt
 import pytest
 
 from medtalk.calls.providers import verify_room_token
-from medtalk.core.clock import parse_iso
+from medtalk.core.clock import FakeClock, parse_iso
 from world import LiveServer, Metrics, World, start_server
 
 ROOMS = "/api/v1/video-call"
@@ -363,27 +363,40 @@ def short_call_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def short_call_server(short_call_dir: Path) -> Iterator[LiveServer]:
-    """Calls end after 1.5 seconds (call_max_duration_minutes accepts fractions)."""
+def short_call_clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(scope="module")
+def short_call_server(short_call_dir: Path, short_call_clock: FakeClock) -> Iterator[LiveServer]:
+    """Calls end after 1.5 seconds of the test's clock (the setting accepts fractions)."""
     with start_server(
-        short_call_dir, "", backend="sqlite", call_max_duration_minutes=0.025
+        short_call_dir,
+        "",
+        backend="sqlite",
+        clock=short_call_clock,
+        call_max_duration_minutes=0.025,
     ) as live:
         yield live
 
 
-async def test_server_ends_a_call_at_its_maximum_duration(short_call_server: LiveServer) -> None:
+async def test_server_ends_a_call_at_its_maximum_duration(
+    short_call_server: LiveServer, short_call_clock: FakeClock
+) -> None:
     async with World(short_call_server) as world:
         patient, doctor, room = await world.video_consultation()
         patient_socket, doctor_socket = await patient.connects(), await doctor.connects()
         await doctor.joins_room(room["roomId"])
         await patient.joins_room(room["roomId"])
-        started = time.monotonic()
+        await doctor_socket.events.next("call_started")
+        short_call_clock.advance(1.4)
+        await doctor_socket.events.none("call_ended", within=0.3)  # not quite yet
+        short_call_clock.advance(0.6)
         for socket_ in (doctor_socket, patient_socket):
-            ended = await socket_.events.next("call_ended", timeout=6)
+            ended = await socket_.events.next("call_ended")
             assert ended["reason"] == "max_duration" and ended["roomId"] == room["roomId"]
-        assert 1.2 < time.monotonic() - started < 4
-        assert 1 <= ended["duration"] <= 3
-        assert (await doctor.ends_call(room["roomId"]))["duration"] == ended["duration"]
+        assert ended["duration"] == 2  # by the clock: the enforcer woke when it passed 1.5 s
+        assert (await doctor.ends_call(room["roomId"]))["duration"] == 2
 
 
 def test_max_duration_is_enforced_after_a_restart(tmp_path: Path) -> None:
@@ -405,10 +418,11 @@ def test_max_duration_is_enforced_after_a_restart(tmp_path: Path) -> None:
             await asyncio.sleep(0.05)
         return tuple(rows[0])  # type: ignore[return-value]
 
-    settings = {"backend": "sqlite", "call_max_duration_minutes": 0.02}
+    clock = FakeClock()
+    settings = {"backend": "sqlite", "call_max_duration_minutes": 0.02, "clock": clock}
     with start_server(tmp_path, "", **settings) as first:
         room_name = asyncio.run(start_call(first))
-    time.sleep(1.5)  # the 1.2 s deadline passes while no server runs
+    clock.advance(60)  # the 1.2 s deadline passes while no server runs
     with start_server(tmp_path, "", **settings) as second:
         assert asyncio.run(final_state(second, room_name)) == ("ENDED", "max_duration")
 

@@ -1,4 +1,4 @@
-"""Text messages are group-committed (chat/batch.py): a burst of concurrent sends shares one
+"""Text messages are group-committed (db/group_commit.py): a burst of concurrent sends shares one
 transaction. Each sender must still see exactly what it would have seen alone: its own seq,
 its own refusal, the stored row for a retried client id, nothing stored twice."""
 

@@ -1,4 +1,4 @@
-"""The outbox relay and the RabbitMQ queue backend, driven directly."""
+"""The outbox relay, the one retry policy and the RabbitMQ queue backend, driven directly."""
 
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ import sqlalchemy as sa
 
 import world
 from medtalk.core.clock import Clock
+from medtalk.core.retry import RetryPolicy
 from medtalk.db.engine import Database, create_engine
 from medtalk.db.migrate import upgrade
 from medtalk.db.tables import outbox
 from medtalk.jobs.outbox import Job, JobOutbox
 from medtalk.jobs.queue import InProcessQueue, JobQueue
 from medtalk.jobs.queue.rabbitmq import RabbitMQQueue
+from medtalk.jobs.registry import Deferred, JobKind, JobRegistry, Payload
 from medtalk.jobs.relay import OutboxRelay
 
 AMQP_URL = os.environ.get("MEDTALK_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
@@ -42,14 +44,20 @@ class RecordingQueue(JobQueue):
         self.published.append(job)
 
 
-def relay(database: Database, queue: JobQueue) -> OutboxRelay:
+async def _nothing(_payload: Payload) -> None:
+    return None
+
+
+def relay(
+    database: Database, queue: JobQueue, *kinds: JobKind, policy: RetryPolicy | None = None
+) -> OutboxRelay:
     return OutboxRelay(
         database,
         queue,
+        JobRegistry(kinds or [JobKind("notify_offline", _nothing)]),
         Clock(),
+        policy or RetryPolicy(max_attempts=3, base_seconds=0.0),
         poll_seconds=0.1,
-        max_attempts=3,
-        retry_base_seconds=0.0,
         skip_locked=False,
     )
 
@@ -82,26 +90,139 @@ async def test_a_rolled_back_transaction_leaves_no_job(database: Database) -> No
     assert await rows(database) == []
 
 
-async def test_an_in_process_job_that_keeps_failing_ends_dead(database: Database) -> None:
+async def test_an_in_process_job_that_keeps_failing_is_retried_by_the_policy_then_dead(
+    database: Database,
+) -> None:
     attempts = 0
+    buried: list[Payload] = []
 
-    async def failing(_job: Job) -> None:
+    async def failing(_payload: Payload) -> None:
         nonlocal attempts
         attempts += 1
         raise ValueError("webhook down")
 
+    async def dead(payload: Payload) -> None:
+        buried.append(payload)
+
     jobs = JobOutbox(Clock())
     async with database.transaction() as db:
-        await jobs.add(db, "notify_offline", {})
-    relayer = relay(database, InProcessQueue(failing))
+        await jobs.add(db, "notify_offline", {"messageId": "m3"})
+    relayer = relay(database, InProcessQueue(), JobKind("notify_offline", failing, dead=dead))
     dead_before = _sample("medtalk_job_dead_letters_total", queue="notify_offline")
     retries_before = _sample("medtalk_job_retries_total", queue="notify_offline")
     for _ in range(5):
         await relayer.relay_once()
     assert attempts == 3
     assert [(r.status, r.attempts) for r in await rows(database)] == [("DEAD", 3)]
+    assert buried == [{"messageId": "m3"}]  # the kind's dead-letter hook ran once
     assert _sample("medtalk_job_retries_total", queue="notify_offline") - retries_before == 2
     assert _sample("medtalk_job_dead_letters_total", queue="notify_offline") - dead_before == 1
+
+
+async def test_a_failed_job_waits_out_the_policy_backoff_before_its_retry(
+    database: Database,
+) -> None:
+    runs = 0
+
+    async def flaky(_payload: Payload) -> None:
+        nonlocal runs
+        runs += 1
+        if runs == 1:
+            raise ConnectionError("clamd down")
+
+    async with database.transaction() as db:
+        await JobOutbox(Clock()).add(db, "scan_file", {})
+    policy = RetryPolicy(max_attempts=5, base_seconds=60.0)
+    relayer = relay(database, InProcessQueue(), JobKind("scan_file", flaky), policy=policy)
+    await relayer.relay_once()
+    await relayer.relay_once()  # not due again for a minute
+    assert runs == 1
+    assert [(r.status, r.attempts) for r in await rows(database)] == [("PENDING", 1)]
+    async with database.transaction() as db:  # a minute later
+        await db.execute(outbox.update().values(available_at=Clock().now()))
+    await relayer.relay_once()
+    assert runs == 2 and await rows(database) == []
+
+
+async def test_a_deferred_job_runs_again_later_without_using_an_attempt(
+    database: Database,
+) -> None:
+    runs = 0
+
+    async def not_yet(_payload: Payload) -> None:
+        nonlocal runs
+        runs += 1
+        if runs < 3:
+            raise Deferred("held by another runner", until=Clock().now())
+
+    async with database.transaction() as db:
+        await JobOutbox(Clock()).add(db, "assemble_recording", {})
+    relayer = relay(database, InProcessQueue(), JobKind("assemble_recording", not_yet))
+    for _ in range(5):
+        await relayer.relay_once()
+    assert runs == 3  # max_attempts is 3, and deferrals did not count toward it
+    assert await rows(database) == []
+
+
+async def test_a_job_running_at_shutdown_is_handed_back_and_runs_after_the_restart(
+    database: Database,
+) -> None:
+    started = asyncio.Event()
+    done: list[Payload] = []
+
+    async def slow(payload: Payload) -> None:
+        started.set()
+        await asyncio.sleep(3600)  # cancelled by the shutdown below
+        done.append(payload)
+
+    async def quick(payload: Payload) -> None:
+        done.append(payload)
+
+    async with database.transaction() as db:
+        await JobOutbox(Clock()).add(db, "scan_file", {"fileId": "f1"})
+    first = relay(database, InProcessQueue(), JobKind("scan_file", slow))
+    running = asyncio.create_task(first.run())
+    await asyncio.wait_for(started.wait(), 10)
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+    await first.close()  # the process stops: the row is handed back, not lost nor hidden
+    assert [(r.kind, r.status, r.attempts) for r in await rows(database)] == [
+        ("scan_file", "PENDING", 0)
+    ]
+    second = relay(database, InProcessQueue(), JobKind("scan_file", quick))
+    await second.relay_once()  # right after the restart, no lease to wait out
+    assert done == [{"fileId": "f1"}]
+    assert await rows(database) == []
+
+
+async def test_a_relay_runs_here_only_the_kinds_it_was_given(database: Database) -> None:
+    ran: list[str] = []
+
+    async def run(payload: Payload) -> None:
+        ran.append(payload["what"])
+
+    async with database.transaction() as db:
+        await JobOutbox(Clock()).add(db, "scan_file", {"what": "scan"})
+        await JobOutbox(Clock()).add(db, "notify_offline", {"what": "notify"})
+    worker = OutboxRelay(
+        database,
+        InProcessQueue(),
+        JobRegistry([JobKind("notify_offline", run)]),
+        Clock(),
+        RetryPolicy(max_attempts=3, base_seconds=0.0),
+        poll_seconds=0.1,
+        skip_locked=False,
+        kinds={"notify_offline"},
+    )
+    await worker.relay_once()
+    assert ran == ["notify"]
+    assert [(r.kind, r.status) for r in await rows(database)] == [("scan_file", "PENDING")]
+
+
+def test_the_retry_policy_doubles_up_to_its_cap_and_stops_after_max_attempts() -> None:
+    policy = RetryPolicy(max_attempts=4, base_seconds=1.0, max_delay_seconds=3.0)
+    assert [policy.delay(n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 3.0, 3.0]
+    assert [policy.exhausted(n) for n in (1, 2, 3, 4)] == [False, False, False, True]
 
 
 def _sample(name: str, **labels: str) -> float:
@@ -129,20 +250,26 @@ async def rabbit_prefix() -> AsyncIterator[str]:
 
 
 async def test_rabbitmq_retries_with_backoff_then_dead_letters(rabbit_prefix: str) -> None:
-    queue = RabbitMQQueue(AMQP_URL, rabbit_prefix, max_attempts=3, retry_base_seconds=0.1)
+    queue = RabbitMQQueue(AMQP_URL, rabbit_prefix, RetryPolicy(3, 0.1))
     runs: dict[str, int] = {}
     done = asyncio.Event()
+    buried: list[Payload] = []
 
-    async def handler(job: Job) -> None:
-        runs[job.kind] = runs.get(job.kind, 0) + 1
-        if job.kind == "boom":
-            if runs["boom"] == 3:
-                done.set()
-            raise RuntimeError("always fails")
+    def handler(kind: str) -> JobKind:
+        async def run(_payload: Payload) -> None:
+            runs[kind] = runs.get(kind, 0) + 1
+            if kind == "boom":
+                raise RuntimeError("always fails")
+
+        async def dead(payload: Payload) -> None:
+            buried.append(payload)
+            done.set()
+
+        return JobKind(kind, run, dead=dead)
 
     await queue.start()
     try:
-        await queue.consume(handler)
+        await queue.consume(JobRegistry([handler("fine"), handler("boom")]))
         await queue.publish(Job(uuid.uuid4(), "fine", {}))
         await queue.publish(Job(uuid.uuid4(), "boom", {}))
         await asyncio.wait_for(done.wait(), 15)
@@ -158,5 +285,6 @@ async def test_rabbitmq_retries_with_backoff_then_dead_letters(rabbit_prefix: st
         await message.ack()
         await connection.close()
         assert runs == {"fine": 1, "boom": 3}
+        assert buried == [{}]
     finally:
         await queue.close()

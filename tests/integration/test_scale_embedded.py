@@ -7,7 +7,6 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,13 +14,9 @@ import pytest
 from cluster import Webhook
 from integration.test_files import png_bytes, upload
 from medtalk.core.clock import Clock
-from medtalk.core.crypto import KeyRing
 from medtalk.db.engine import Database, create_engine
-from medtalk.files.storage import LocalStorage
-from medtalk.jobs.archive import Archiver
-from medtalk.jobs.handlers import JobHandlers
+from medtalk.jobs.kinds.notify import NotifyOffline
 from medtalk.jobs.notifiers import WebhookNotifier
-from medtalk.jobs.outbox import JobOutbox
 from world import LiveServer, Person, World, start_server
 
 
@@ -136,7 +131,7 @@ async def test_closed_conversation_is_archived_compressed_and_stays_readable(
             "Uống thuốc sau ăn",
             "Chào bác sĩ",
         ]
-        jobs = server.app.api.state.background.jobs
+        jobs = server.app.api.state.container.jobs
         rows = await jobs.archiver.read(uuid.UUID(conversation))
         assert [row["seq"] for row in rows] == [1, 2]
         assert all("Uống" not in row["content"] for row in rows)  # still sealed
@@ -161,7 +156,7 @@ async def test_offline_participant_gets_one_webhook_without_content(
         assert key.startswith("notify:") and body["messageId"] == sent["messageId"]
         assert "xét nghiệm" not in str(body) and "content" not in body
         # A second runner of the same jobs (as a worker process is), on this test's event loop.
-        handlers = second_runner(notifying_server, webhook)
+        notify = second_runner(notifying_server, webhook)
         payload = {
             "conversationId": conversation,
             "recipientId": str(doctor.id),
@@ -169,14 +164,12 @@ async def test_offline_participant_gets_one_webhook_without_content(
             "seq": 1,
             "sentAt": sent["sentAt"],
         }
-        await handlers.notify_offline(payload)  # the same job again: no second POST
+        await notify(payload)  # the same job again: no second POST
         # Two copies of one job at once (a re-published job): one POST, the other backs off.
         twin = {**payload, "messageId": str(uuid.uuid4())}
-        outcomes = await asyncio.gather(
-            handlers.notify_offline(twin), handlers.notify_offline(twin), return_exceptions=True
-        )
+        outcomes = await asyncio.gather(notify(twin), notify(twin), return_exceptions=True)
         assert sorted(type(o).__name__ for o in outcomes) == ["JobBusy", "NoneType"], outcomes
-        await handlers.notify_offline(twin)  # the retry finds it done
+        await notify(twin)  # the retry finds it done
         assert len([c for c in webhook.calls if c[1]["messageId"] == twin["messageId"]]) == 1
         await doctor.connects()
         await doctor.sends(conversation, "Bình thường")  # the patient is offline
@@ -187,28 +180,14 @@ async def test_offline_participant_gets_one_webhook_without_content(
         assert len(webhook.for_user(doctor.id)) == 2  # the first message and the twin
 
 
-def second_runner(server: LiveServer, webhook: Webhook) -> JobHandlers:
+def second_runner(server: LiveServer, webhook: Webhook) -> NotifyOffline:
+    """The notify_offline handler of a second runner (another worker) on the same database."""
+
     async def offline(_user: uuid.UUID) -> bool:
         return False
 
     db = Database(create_engine(server.settings), serialize_writes=True)
-    clock = Clock()
-    return JobHandlers(
-        db,
-        clock,
-        JobOutbox(clock),
-        WebhookNotifier(webhook.url, ""),
-        Archiver(
-            db,
-            LocalStorage(
-                server.settings.data_dir / "files",
-                KeyRing.load_or_create_dev(server.settings.data_dir),
-            ),
-            clock,
-        ),
-        offline,
-        archive_after=timedelta(days=30),
-    )
+    return NotifyOffline(db, Clock(), WebhookNotifier(webhook.url, ""), offline)
 
 
 async def _true(value: bool) -> bool:

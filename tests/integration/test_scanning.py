@@ -2,7 +2,7 @@
 local signature database holding the EICAR test signature (no signature download here).
 
 Files are PENDING until scanned, CLEAN ones download, INFECTED ones are quarantined and never
-served; participants get `file_status`; PENDING files survive a restart and are scanned then.
+served; participants get `file_status`; a pending scan job survives a restart and runs then.
 """
 
 from __future__ import annotations
@@ -98,7 +98,8 @@ async def test_clean_file_becomes_downloadable(world: World) -> None:
 
 async def test_pending_files_are_scanned_after_a_restart(clamd_url: str, tmp_path: Path) -> None:
     """Uploaded while clamd is unreachable: PENDING (423) and still so after the server
-    stops; the next start re-queues it and the real clamd clears it."""
+    stops; its durable scan job (an outbox row) runs after the restart and the real clamd
+    clears it."""
     unreachable = f"tcp://127.0.0.1:{free_port()}"
     async with running_server(tmp_path, clamd_url=unreachable) as first, World(first) as world:
         patient, _doctor, conversation = await world.consultation()
@@ -109,7 +110,7 @@ async def test_pending_files_are_scanned_after_a_restart(clamd_url: str, tmp_pat
         assert pending.json()["error"]["code"] == "FILE_PENDING"
     async with running_server(tmp_path, clamd_url=clamd_url) as second, World(second) as world:
         patient.world = world
-        # The re-queued scan runs at start-up, before any socket could join: poll briefly.
+        # The scan job runs at start-up, before any socket could join: poll briefly.
         for _ in range(100):
             response = await patient.get(file_url)
             if response.status_code != 423:

@@ -128,6 +128,36 @@ async def test_concurrent_appends_keep_one_unbroken_chain(server: LiveServer) ->
         await db.close()
 
 
+async def test_a_failed_audit_batch_is_appended_row_by_row_in_order(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The group commit's fallback (db/group_commit.py): a batch transaction that fails as a
+    whole loses no row, and the rows keep the order they were recorded in on the chain."""
+    trail, db = await _own_trail(server)
+    real = trail._append_many
+    failures = 0
+
+    async def fails_once(db, entries):  # type: ignore[no-untyped-def]
+        nonlocal failures
+        if failures == 0 and len(entries) > 1:
+            failures += 1
+            raise RuntimeError("deadlock detected")  # after nothing was written: rolled back
+        return await real(db, entries)
+
+    monkeypatch.setattr(trail, "_append_many", fails_once)
+    try:
+        seqs = await asyncio.gather(
+            *(trail.record("test.fallback", object_id=i, role="SYSTEM") for i in range(20))
+        )
+        assert failures == 1
+        assert seqs == sorted(seqs) and len(set(seqs)) == 20  # each its own row, in order
+        rows = await trail.query(action="test.fallback", after_seq=seqs[0] - 1)
+        assert [row.object_id for row in rows] == [str(i) for i in range(20)]
+        assert (await trail.verify()).ok
+    finally:
+        await db.close()
+
+
 def _disable_guard(backend: str) -> list[str]:
     if backend == "postgresql":
         return ["ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update"]

@@ -1,4 +1,4 @@
-"""GroupCommit (chat/batch.py) on its own: how requests are grouped, and what a failed batch
+"""GroupCommit (db/group_commit.py) on its own: how requests are grouped, and what a failed batch
 does. The write functions here are plain coroutines standing in for the database (a test double:
 the point is the grouping and fallback logic; tests/integration/test_chat_group_commit.py runs
 the real thing on SQLite and PostgreSQL)."""
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from medtalk.chat.batch import GroupCommit
 from medtalk.core.errors import Invalid, MedtalkError, Unavailable
+from medtalk.db.group_commit import GroupCommit
 
 
 class Store:

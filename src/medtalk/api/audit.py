@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from medtalk.api.deps import AuditTrailDep, CurrentUser
+from medtalk.api.deps import AuditTrailDep, CurrentUser, client_of
 from medtalk.audit import AuditTrail, Client, Outcome
 from medtalk.core.auth import Principal
 
@@ -20,12 +20,6 @@ logger = logging.getLogger(__name__)
 
 # Path parameters worth naming as the object of a refused request, in order of preference.
 _OBJECT_PARAMS = ("message_id", "file_id", "room_id", "user_id", "conversation_id")
-
-
-def client_of(request: Request) -> Client:
-    """Peer address (uvicorn puts the X-Forwarded-For address here for trusted proxies)."""
-    host = request.client.host if request.client else None
-    return Client(ip=host, user_agent=request.headers.get("user-agent"))
 
 
 class AuditScope:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from medtalk.audit import AuditTrail
+from medtalk.audit import AuditTrail, Client, RequestContext
 from medtalk.calls.service import CallService
 from medtalk.chat.service import ChatService
 from medtalk.core.auth import Principal, TokenVerifier
@@ -125,8 +125,8 @@ async def authenticate(
     request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
     """Verify the bearer token and provision its user; Unauthorized (401) otherwise."""
-    header = f"Bearer {credentials.credentials}" if credentials else None
-    principal = await get_verifier(request).verify_header(header)
+    token = credentials.credentials if credentials else None  # HTTPBearer took the scheme off
+    principal = await get_verifier(request).verify_bearer(token)
     await get_users(request).ensure(principal)
     update_context(user_id=str(principal.user_id))
     return principal
@@ -139,3 +139,17 @@ async def current_user(request: Request, credentials: BearerCredentials) -> Prin
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
+
+
+def client_of(request: Request) -> Client:
+    """Peer address (uvicorn puts the X-Forwarded-For address here for trusted proxies)."""
+    host = request.client.host if request.client else None
+    return Client(ip=host, user_agent=request.headers.get("user-agent"))
+
+
+async def request_context(request: Request, caller: CurrentUser) -> RequestContext:
+    return RequestContext(caller, client_of(request))
+
+
+# The caller and their client, for a service method that changes state and audits it.
+Context = Annotated[RequestContext, Depends(request_context)]

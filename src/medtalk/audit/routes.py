@@ -9,10 +9,9 @@ from fastapi import APIRouter, Query
 
 from medtalk.api.audit import AuditDep
 from medtalk.api.deps import AuditTrailDep, CurrentUser
-from medtalk.chat.schemas import Timestamp
 from medtalk.core.clock import parse_iso
 from medtalk.core.errors import Forbidden, Invalid
-from medtalk.core.wire import WireModel
+from medtalk.core.wire import Timestamp, WireModel
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 

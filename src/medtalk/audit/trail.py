@@ -8,12 +8,11 @@ or tokens in a record: ids, actions and outcomes only.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -22,9 +21,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from medtalk.audit.refusals import SUMMARY_ACTION, RefusalSampler, Suppressed
 from medtalk.core.auth import Principal
 from medtalk.core.clock import Clock, iso_z
+from medtalk.core.errors import MedtalkError
 from medtalk.db.engine import Database
+from medtalk.db.group_commit import GroupCommit
 from medtalk.db.tables import audit_chain_head, audit_log
 
 GENESIS_HASH = "0" * 64
@@ -136,18 +138,30 @@ class _Entry:
 
 
 class AuditTrail:
-    """`record` appends through one writer task per process: concurrent records share a
-    transaction (group commit), so the serialized chain is not one commit per row."""
+    """`record` appends through one writer task per process (db/group_commit.py): concurrent
+    records share a transaction, so the serialized chain is not one commit per row; a batch
+    that fails as a whole is appended row by row, in the same order."""
 
     def __init__(
-        self, db: Database, clock: Clock, secret: str, *, max_batch: int = MAX_BATCH
+        self,
+        db: Database,
+        clock: Clock,
+        secret: str,
+        *,
+        max_batch: int = MAX_BATCH,
+        refusals_per_window: int = 0,
+        refusal_window_seconds: float = 60.0,
     ) -> None:
         self._db = db
         self._clock = clock
         self._secret = secret.encode()
-        self._max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[_Entry, asyncio.Future[int]]] | None = None
-        self._writer: asyncio.Task[None] | None = None
+        self._writer: GroupCommit[_Entry, int] = GroupCommit(
+            self._commit_batch, self._commit_one, max_batch=max_batch
+        )
+        # security (issue 16): refusals per client and window, the rest as one summary row
+        self.refusals = RefusalSampler(
+            refusals_per_window, refusal_window_seconds, self._write_suppressed
+        )
 
     async def record(
         self,
@@ -163,14 +177,29 @@ class AuditTrail:
         actor_id: uuid.UUID | None = None,
         role: str | None = None,
     ) -> int:
-        """Append one row; returns its seq once it is committed."""
+        """Append one row; returns its seq once it is committed (0: a refusal only counted)."""
         entry = self._entry(
             action, actor, object_type, object_id, conversation_id, outcome, client, detail,
             actor_id, role,
         )  # fmt: skip
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._ensure_writer().put_nowait((entry, future))
-        return await future
+        if entry.outcome != Outcome.OK and not self.refusals.admit(
+            entry.at, entry.client_ip, entry.actor_id, entry.role, entry.user_agent
+        ):
+            return 0
+        return await self._writer.submit(entry)
+
+    async def _write_suppressed(self, suppressed: Suppressed) -> int:
+        window = self.refusals.window_seconds
+        detail = (
+            f"{suppressed.count} more refusals of this client in the {window:g} s from "
+            f"{iso_z(suppressed.window_start)} were counted, not written one by one"
+        )
+        entry = self._entry(
+            SUMMARY_ACTION, None, None, None, None, Outcome.DENIED,
+            Client(suppressed.client_ip, suppressed.user_agent), detail,
+            suppressed.actor_id, suppressed.role,
+        )  # fmt: skip
+        return await self._writer.submit(entry)
 
     async def append(
         self,
@@ -246,33 +275,16 @@ class AuditTrail:
         )
         return [row["seq"] for row in rows]
 
-    # --- the writer: one per event loop --------------------------------------------------
+    # --- the group-committed writer -----------------------------------------------------
 
-    def _ensure_writer(self) -> asyncio.Queue[tuple[_Entry, asyncio.Future[int]]]:
-        loop = asyncio.get_running_loop()
-        if self._queue is None or self._writer is None or self._writer.get_loop() is not loop:
-            self._queue = asyncio.Queue()
-            self._writer = loop.create_task(self._write_batches(self._queue))
-        return self._queue
+    async def _commit_batch(self, entries: Sequence[_Entry]) -> list[int | MedtalkError]:
+        async with self._db.transaction() as db:
+            return list(await self._append_many(db, list(entries)))
 
-    async def _write_batches(
-        self, queue: asyncio.Queue[tuple[_Entry, asyncio.Future[int]]]
-    ) -> None:
-        while True:
-            batch = [await queue.get()]
-            while len(batch) < self._max_batch and not queue.empty():
-                batch.append(queue.get_nowait())
-            try:
-                async with self._db.transaction() as db:
-                    seqs = await self._append_many(db, [entry for entry, _ in batch])
-            except Exception as error:  # noqa: BLE001 - every waiter hears of it
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
-                continue
-            for (_, future), seq in zip(batch, seqs, strict=True):
-                if not future.done():
-                    future.set_result(seq)
+    async def _commit_one(self, entry: _Entry) -> int:
+        async with self._db.transaction() as db:
+            (seq,) = await self._append_many(db, [entry])
+        return seq
 
     # --- reading --------------------------------------------------------------------------
 

@@ -1,14 +1,16 @@
 """The call contract's Socket.IO events (offer, answer, ice_candidate, hangup, call_stats,
 call_failure).
 
-`CallEvents` is mixed into the /ws/chat namespace (realtime/events.py): one socket carries chat
-and calls. Each handler parses, calls CallService, and acknowledges.
+A handler group registered on the /ws/chat namespace (realtime/handlers.py): one socket
+carries chat and calls. Each handler parses, calls CallService, and acknowledges; `hangup`
+calls the same service method as PUT end, which writes the audit row.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from medtalk.calls.schemas import (
@@ -19,97 +21,83 @@ from medtalk.calls.schemas import (
     SdpSignal,
 )
 from medtalk.calls.service import CallService
-from medtalk.core.auth import Principal
-from medtalk.core.errors import Unavailable
-from medtalk.realtime.acks import acknowledged, parse
+from medtalk.realtime.acks import parse
+from medtalk.realtime.handlers import Caller, EventHandler, HandlerGroup
 
 logger = logging.getLogger(__name__)
 
 
-class CallEvents:
-    """Handlers for the namespace; it must provide `_state(sid).principal`."""
-
-    _calls: CallService | None = None
-    _call_sockets: dict[uuid.UUID, int]
-
-    def attach_calls(self, calls: CallService) -> None:
+class CallEvents(HandlerGroup):
+    def __init__(self, calls: CallService) -> None:
         self._calls = calls
-        self._call_sockets = {}
+        # Open sockets per user on this node: the last one closing means they left the call.
+        self._sockets: dict[uuid.UUID, int] = {}
 
-    def _call_service(self) -> CallService:
-        if self._calls is None:
-            raise Unavailable("video calls are not enabled on this server")
-        return self._calls
+    def handlers(self) -> Mapping[str, EventHandler]:
+        return {
+            "offer": self.offer,
+            "answer": self.answer,
+            "ice_candidate": self.ice_candidate,
+            "hangup": self.hangup,
+            "call_stats": self.call_stats,
+            "call_failure": self.call_failure,
+        }
 
-    def _caller(self, sid: str) -> Principal:
-        principal: Principal = self._state(sid).principal  # type: ignore[attr-defined]
-        return principal
+    # --- connection bookkeeping -------------------------------------------------------------
 
-    # --- connection bookkeeping (called by the namespace) ---------------------------------
+    async def socket_opened(self, caller: Caller) -> None:
+        user_id = caller.principal.user_id
+        self._sockets[user_id] = self._sockets.get(user_id, 0) + 1
 
-    def calls_socket_opened(self, principal: Principal) -> None:
-        if self._calls is not None:
-            count = self._call_sockets.get(principal.user_id, 0)
-            self._call_sockets[principal.user_id] = count + 1
-
-    async def calls_socket_closed(self, principal: Principal) -> None:
+    async def socket_closed(self, caller: Caller) -> None:
         """When a user's last socket here closes, they have left the rooms they were in."""
-        if self._calls is None:
-            return
-        remaining = self._call_sockets.get(principal.user_id, 1) - 1
+        user_id = caller.principal.user_id
+        remaining = self._sockets.get(user_id, 1) - 1
         if remaining > 0:
-            self._call_sockets[principal.user_id] = remaining
+            self._sockets[user_id] = remaining
             return
-        self._call_sockets.pop(principal.user_id, None)
+        self._sockets.pop(user_id, None)
         try:
-            await self._calls.participant_gone(principal.user_id)
+            await self._calls.participant_gone(user_id)
         except Exception:
             logger.exception("could not record a participant leaving")
 
     # --- signaling ------------------------------------------------------------------------
 
-    @acknowledged
-    async def on_offer(self, sid: str, data: Any) -> dict[str, Any]:
-        return await self._relay_sdp(sid, data, "offer")
+    async def offer(self, caller: Caller, data: Any) -> dict[str, Any]:
+        return await self._relay_sdp(caller, data, "offer")
 
-    @acknowledged
-    async def on_answer(self, sid: str, data: Any) -> dict[str, Any]:
-        return await self._relay_sdp(sid, data, "answer")
+    async def answer(self, caller: Caller, data: Any) -> dict[str, Any]:
+        return await self._relay_sdp(caller, data, "answer")
 
-    async def _relay_sdp(self, sid: str, data: Any, event: str) -> dict[str, Any]:
+    async def _relay_sdp(self, caller: Caller, data: Any, event: str) -> dict[str, Any]:
         request = parse(SdpSignal, data)
-        relayed = await self._call_service().relay_signal(
-            self._caller(sid), request.room_id, event, {"sdp": request.sdp.wire()}
+        relayed = await self._calls.relay_signal(
+            caller.principal, request.room_id, event, {"sdp": request.sdp.wire()}
         )
         return {"roomId": str(request.room_id), "relayed": relayed}
 
-    @acknowledged
-    async def on_ice_candidate(self, sid: str, data: Any) -> dict[str, Any]:
+    async def ice_candidate(self, caller: Caller, data: Any) -> dict[str, Any]:
         request = parse(CandidateSignal, data)
-        relayed = await self._call_service().relay_signal(
-            self._caller(sid),
+        relayed = await self._calls.relay_signal(
+            caller.principal,
             request.room_id,
             "ice_candidate",
             {"candidate": request.candidate.wire()},
         )
         return {"roomId": str(request.room_id), "relayed": relayed}
 
-    @acknowledged
-    async def on_hangup(self, sid: str, data: Any) -> dict[str, Any]:
+    async def hangup(self, caller: Caller, data: Any) -> dict[str, Any]:
         request = parse(RoomRef, data)
-        ended = await self._call_service().hang_up(self._caller(sid), request.room_id)
+        ended = await self._calls.hang_up(caller.context(), request.room_id)
         return ended.wire()
 
-    @acknowledged
-    async def on_call_stats(self, sid: str, data: Any) -> dict[str, Any]:
+    async def call_stats(self, caller: Caller, data: Any) -> dict[str, Any]:
         report = parse(CallStatsReport, data)
-        score = await self._call_service().report_stats(self._caller(sid), report)
+        score = await self._calls.report_stats(caller.principal, report)
         return {"roomId": str(report.room_id), "qualityScore": score}
 
-    @acknowledged
-    async def on_call_failure(self, sid: str, data: Any) -> dict[str, Any]:
+    async def call_failure(self, caller: Caller, data: Any) -> dict[str, Any]:
         report = parse(CallFailure, data)
-        counted = await self._call_service().report_failure(
-            self._caller(sid), report.room_id, report.reason
-        )
+        counted = await self._calls.report_failure(caller.principal, report.room_id, report.reason)
         return {"roomId": str(report.room_id), "counted": counted}

@@ -5,14 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import Field, PlainSerializer, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from medtalk.core.clock import iso_z
-from medtalk.core.wire import StrictWireModel, WireModel
-
-Timestamp = Annotated[datetime, PlainSerializer(iso_z, return_type=str)]
+from medtalk.core.wire import StrictWireModel, Timestamp, WireModel
 
 MAX_SDP_BYTES = 20 * 1024
 MAX_CANDIDATE_BYTES = 2 * 1024

@@ -19,9 +19,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from medtalk.audit import AuditTrail, RequestContext
 from medtalk.calls import store
 from medtalk.calls.providers import RoomTokenRequest, VideoProvider, ice_configuration
 from medtalk.calls.quality import CallSample, quality_score
+from medtalk.calls.rooms import visible_room
 from medtalk.calls.schemas import (
     CallEnded,
     CallStatsReport,
@@ -45,7 +47,7 @@ from medtalk.core.clock import Clock, iso_z
 from medtalk.core.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
 from medtalk.core.events import EventSink, Topic, announce_to_users
 from medtalk.core.ids import new_id
-from medtalk.db.engine import Database
+from medtalk.db.engine import Database, after_commit
 from medtalk.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -92,6 +94,7 @@ class CallService:
         provider: VideoProvider,
         policy: CallPolicy,
         recording_link: RecordingLink,
+        audit: AuditTrail,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -100,6 +103,7 @@ class CallService:
         self._policy = policy
         # End Call answers with a fresh signed link to the finished recording (issue 10).
         self._recording_link = recording_link
+        self._audit = audit
         # Committed facts others react to (the max-duration enforcer re-plans its deadline;
         # call recording stops a running recording), by room id.
         self.call_started: Topic[uuid.UUID] = Topic("call_started")
@@ -109,8 +113,9 @@ class CallService:
 
     # --- rooms ----------------------------------------------------------------------------
 
-    async def create_room(self, caller: Principal, request: CreateRoomRequest) -> RoomCreated:
+    async def create_room(self, context: RequestContext, request: CreateRoomRequest) -> RoomCreated:
         """The doctor of a conversation or appointment opens a room for it."""
+        caller = context.actor
         if caller.role is not Role.DOCTOR:
             raise Forbidden("only the consultation's doctor creates a video room")
         minutes = self._planned_minutes(request.duration)
@@ -164,6 +169,7 @@ class CallService:
             mode="json", by_alias=True, exclude={"status", "expires_at"}
         )  # exactly the contract's call_incoming fields
         await self._events.to_user(patient_id, "call_incoming", incoming)
+        await self._audited(context, "room.create", room.id, conversation_id=conversation_id)
         return created
 
     async def open_rooms(self, caller: Principal) -> OpenRooms:
@@ -237,10 +243,11 @@ class CallService:
                 f"at most {self._policy.rooms_per_day} rooms per day", retry_after=retry_after
             )
 
-    async def room_token(self, caller: Principal, room_id: uuid.UUID) -> RoomToken:
+    async def room_token(self, context: RequestContext, room_id: uuid.UUID) -> RoomToken:
         """The caller's provider token, join link and ICE servers (TURN credentials included)."""
+        caller = context.actor
         async with self._db.read() as db:
-            room = await _visible_room(db, caller, room_id)
+            room = await visible_room(db, caller, room_id)
         now = self._clock.now()
         _check_open(room, now, early_ok=True)
         token = self._token(room, caller.user_id, caller.name, caller.role)
@@ -251,12 +258,33 @@ class CallService:
             str(caller.user_id),
             self._token_expiry(room),
         )
+        await self._audited(context, "room.token", room.id)
         return RoomToken(
             access_token=token,
             join_url=self._provider.join_url(room.id, room.room_name, token),
             provider=room.provider,
             room_name=room.room_name,
             configuration=IceConfiguration.model_validate(ice),
+        )
+
+    async def _audited(
+        self,
+        context: RequestContext,
+        action: str,
+        room_id: uuid.UUID,
+        *,
+        conversation_id: uuid.UUID | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """The audit row of what the caller did to a room, whichever door they came by."""
+        await self._audit.record(
+            action,
+            actor=context.actor,
+            client=context.client,
+            object_type="room",
+            object_id=room_id,
+            conversation_id=conversation_id,
+            detail=detail,
         )
 
     def _token(self, room: RoomRow, user_id: uuid.UUID, name: str, role: Role) -> str:
@@ -287,13 +315,14 @@ class CallService:
     # --- joining and leaving ----------------------------------------------------------------
 
     async def join_room(
-        self, caller: Principal, room_id: uuid.UUID, device: DeviceInfo | None
+        self, context: RequestContext, room_id: uuid.UUID, device: DeviceInfo | None
     ) -> JoinedRoom:
         """Enter the room; when host and guest are both in, the call starts."""
+        caller = context.actor
         device = device or DeviceInfo()
         now = self._clock.now()
         async with self._db.transaction() as db:
-            room = await _visible_room(db, caller, room_id, lock=True)
+            room = await visible_room(db, caller, room_id, lock=True)
             _check_open(room, now, early_ok=False)
             entered = await store.upsert_participant(
                 db,
@@ -315,7 +344,7 @@ class CallService:
         status = RoomStatus.IN_PROGRESS if started else RoomStatus(room.status)
         if entered:
             await self._emit(
-                _members(room) - {caller.user_id},
+                room.members - {caller.user_id},
                 "participant_joined",
                 _participant_event(room.id, caller.user_id, caller.name, caller.role.value),
             )
@@ -323,8 +352,9 @@ class CallService:
             await self.call_started.publish(room.id)
             metrics.call_started(self._provider.name)
             await self._emit(
-                _members(room), "call_started", {"roomId": str(room.id), "startedAt": iso_z(now)}
+                room.members, "call_started", {"roomId": str(room.id), "startedAt": iso_z(now)}
             )
+        await self._audited(context, "room.join", room.id)
         return JoinedRoom(
             participants=[
                 Participant(
@@ -350,17 +380,18 @@ class CallService:
                     left.append((room, participant.name, participant.role))
         for room, name, role in left:
             await self._emit(
-                _members(room) - {user_id},
+                room.members - {user_id},
                 "participant_left",
                 _participant_event(room.id, user_id, name, role),
             )
 
     # --- ending ---------------------------------------------------------------------------
 
-    async def end_call(self, caller: Principal, room_id: uuid.UUID) -> CallEnded:
+    async def end_call(self, context: RequestContext, room_id: uuid.UUID) -> CallEnded:
         """End (or, before it started, cancel) the call; ending again returns the same answer."""
+        caller = context.actor
         async with self._db.read() as db:
-            room = await _visible_room(db, caller, room_id)
+            room = await visible_room(db, caller, room_id)
         if room.status in (RoomStatus.WAITING, RoomStatus.IN_PROGRESS):
             reason = (
                 EndReason.ENDED_BY_GUEST
@@ -373,18 +404,21 @@ class CallService:
         url = room.recording_url
         if room.has_recording:
             url = await self._recording_link(room)
+        duration = room.duration or 0
+        await self._audited(context, "room.end", room_id, detail=f"{duration}s")
         return CallEnded(
-            duration=room.duration or 0,
+            duration=duration,
             recording=Recording(available=room.has_recording, url=url),
         )
 
-    async def hang_up(self, caller: Principal, room_id: uuid.UUID) -> CallEnded:
+    async def hang_up(self, context: RequestContext, room_id: uuid.UUID) -> CallEnded:
         """The socket twin of PUT end: ends the call and tells the other side `hangup`."""
-        ended = await self.end_call(caller, room_id)
+        caller = context.actor
+        ended = await self.end_call(context, room_id)
         async with self._db.read() as db:
-            room = await _visible_room(db, caller, room_id)
+            room = await visible_room(db, caller, room_id)
         await self._emit(
-            _members(room) - {caller.user_id},
+            room.members - {caller.user_id},
             "hangup",
             {"roomId": str(room.id), "fromUserId": str(caller.user_id)},
         )
@@ -412,25 +446,33 @@ class CallService:
             present = await store.participants(db, room.id) if won else []
             for participant in present:
                 await store.mark_left(db, room.id, participant.user_id, now)
-        if won:
-            if started:
-                metrics.call_ended(self._provider.name, duration)
-            else:  # never got both sides in: not answered, not a failure
-                metrics.call_unanswered(self._provider.name, _unanswered_reason(room, ended_by))
-            await self._emit(
-                _members(room) | {p.user_id for p in present},
-                "call_ended",
-                {
+            if won:
+                ended = {
                     "roomId": str(room.id),
                     "duration": duration,
                     "endedAt": iso_z(now),
                     "reason": reason.value,
-                },
-            )
-            # A failed subscriber is logged: the recording job also stops recordings of
-            # ended calls on its next pass.
-            await self.call_finished.publish(room.id)
+                }
+                audience = room.members | {p.user_id for p in present}
+                unanswered = None if started else _unanswered_reason(room, ended_by)
+                after_commit(db, lambda: self._finished(room.id, audience, ended, unanswered))
         return won
+
+    async def _finished(
+        self,
+        room_id: uuid.UUID,
+        audience: set[uuid.UUID],
+        ended: dict[str, Any],
+        unanswered: str | None,
+    ) -> None:
+        if unanswered is None:
+            metrics.call_ended(self._provider.name, ended["duration"])
+        else:  # never got both sides in: not answered, not a failure
+            metrics.call_unanswered(self._provider.name, unanswered)
+        await self._emit(audience, "call_ended", ended)
+        # A failed subscriber is logged: the recording job also stops recordings of ended
+        # calls on its next pass.
+        await self.call_finished.publish(room_id)
 
     async def end_overdue_calls(self) -> datetime | None:
         """End calls past their maximum duration and cancel expired waiting rooms.
@@ -464,7 +506,7 @@ class CallService:
         if event not in SIGNALS:
             raise Invalid(f"unknown signal {event!r}")
         async with self._db.read() as db:
-            room = await _visible_room(db, caller, room_id)
+            room = await visible_room(db, caller, room_id)
             if room.status not in (RoomStatus.WAITING, RoomStatus.IN_PROGRESS):
                 raise Conflict("the call has ended", code="CALL_ENDED")
             joined = await store.participants(db, room.id, present_only=False)
@@ -489,7 +531,7 @@ class CallService:
         score = quality_score(sample)
         metrics.call_quality(score)
         async with self._db.transaction() as db:
-            room = await _visible_room(db, caller, report.room_id)
+            room = await visible_room(db, caller, report.room_id)
             if await store.get_participant(db, room.id, caller.user_id) is None:
                 raise Conflict("join the room first", code="NOT_JOINED")
             await store.insert_stats(
@@ -507,7 +549,7 @@ class CallService:
         """A participant's media failed (ICE, TURN relay, camera): counted once per participant
         and call in `medtalk_video_call_failures_total`. True when this report was counted."""
         async with self._db.read() as db:
-            room = await _visible_room(db, caller, room_id)
+            room = await visible_room(db, caller, room_id)
             if await store.get_participant(db, room.id, caller.user_id) is None:
                 raise Conflict("join the room first", code="NOT_JOINED")
         key = (room.id, caller.user_id)
@@ -521,15 +563,6 @@ class CallService:
 
     async def _emit(self, user_ids: set[uuid.UUID], event: str, data: dict[str, Any]) -> None:
         await announce_to_users(self._events, user_ids, event, data)
-
-
-async def _visible_room(
-    db: AsyncConnection, caller: Principal, room_id: uuid.UUID, *, lock: bool = False
-) -> RoomRow:
-    room = await store.get_room(db, room_id, lock=lock)
-    if room is None or not (room.is_member(caller.user_id) or caller.is_admin):
-        raise NotFound("no such room")
-    return room
 
 
 def _check_open(room: RoomRow, now: datetime, *, early_ok: bool) -> None:
@@ -550,10 +583,6 @@ def _unanswered_reason(room: RoomRow, ended_by: uuid.UUID | None) -> str:
     if ended_by is not None:
         return "cancelled"
     return "unanswered"
-
-
-def _members(room: RoomRow) -> set[uuid.UUID]:
-    return {room.host_id, room.guest_id}
 
 
 def _participant_event(

@@ -48,6 +48,11 @@ class RoomRow:
     def is_member(self, user_id: uuid.UUID) -> bool:
         return user_id in (self.host_id, self.guest_id)
 
+    @property
+    def members(self) -> set[uuid.UUID]:
+        """The room's host (the doctor) and guest (the patient)."""
+        return {self.host_id, self.guest_id}
+
 
 @dataclass(frozen=True)
 class ParticipantRow:
@@ -321,3 +326,49 @@ async def mark_left(
 
 async def insert_stats(db: AsyncConnection, **values: object) -> None:
     await db.execute(call_stats.insert().values(**values))
+
+
+# --- retention (privacy/retention.py): the rooms of a conversation ------------------------
+
+
+def room_ids_of_conversation(conversation_id: object) -> sa.Select[tuple[uuid.UUID]]:
+    """A subquery of the conversation's room ids. `conversation_id` may be an outer query's
+    column: correlate_except keeps `conversations` the outer row, not a table of this one."""
+    return (
+        sa.select(video_call_rooms.c.id)
+        .where(video_call_rooms.c.conversation_id == conversation_id)
+        .correlate_except(video_call_rooms)
+    )
+
+
+async def clear_recording_links(db: AsyncConnection, conversation_id: uuid.UUID) -> None:
+    """The conversation's rooms keep their times but lose their recording link."""
+    await db.execute(
+        video_call_rooms.update()
+        .where(video_call_rooms.c.conversation_id == conversation_id)
+        .values(has_recording=False, recording_url=None)
+    )
+
+
+# --- for recordings (through calls/rooms.py) ----------------------------------------------
+
+
+def finished_room_ids() -> sa.Select[tuple[uuid.UUID]]:
+    """A subquery of the rooms whose call is over (ended or cancelled)."""
+    return sa.select(video_call_rooms.c.id).where(
+        video_call_rooms.c.status.in_(("ENDED", "CANCELLED"))
+    )
+
+
+async def set_recording_url(db: AsyncConnection, room_id: uuid.UUID, url: str) -> None:
+    await db.execute(
+        video_call_rooms.update()
+        .where(video_call_rooms.c.id == room_id)
+        .values(has_recording=True, recording_url=url)
+    )
+
+
+async def room_id_by_name(db: AsyncConnection, room_name: str) -> uuid.UUID | None:
+    query = sa.select(video_call_rooms.c.id).where(video_call_rooms.c.room_name == room_name)
+    room_id: uuid.UUID | None = (await db.execute(query)).scalar_one_or_none()
+    return room_id

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from medtalk.api.audit import AuditDep
-from medtalk.api.deps import ChatDep, CurrentUser, PresenceDep
+from medtalk.api.deps import ChatDep, Context, CurrentUser, PresenceDep
 from medtalk.chat.schemas import (
     ConversationCreated,
     ConversationList,
@@ -30,22 +30,15 @@ router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
 
 @router.post("/conversations/create", status_code=201, response_model=ConversationCreated)
 async def create_conversation(
-    body: CreateConversationRequest, caller: CurrentUser, chat: ChatDep, audit: AuditDep
+    body: CreateConversationRequest, context: Context, chat: ChatDep
 ) -> ConversationCreated:
-    created = await chat.create_conversation(
-        caller,
+    return await chat.create_conversation(
+        context,
         doctor_id=body.doctor_id,
         patient_id=body.patient_id,
         appointment_id=body.appointment_id,
         initial_message=body.initial_message,
     )
-    await audit.ok(  # security: audit trail
-        "conversation.create",
-        object_type="conversation",
-        object_id=created.conversation_id,
-        conversation_id=created.conversation_id,
-    )
-    return created
 
 
 @router.get("/conversations", response_model=ConversationList)
@@ -89,34 +82,17 @@ async def get_messages(
 
 
 @router.post("/messages/send", status_code=201, response_model=MessageSent)
-async def send_message(
-    body: SendMessageRequest, caller: CurrentUser, chat: ChatDep, audit: AuditDep
-) -> MessageSent:
-    sent = await chat.send_message(
-        caller, body.conversation_id, body.content, body.content_type, body.client_message_id
+async def send_message(body: SendMessageRequest, context: Context, chat: ChatDep) -> MessageSent:
+    """REST twin of the `send_message` socket event."""
+    return await chat.send_message(
+        context, body.conversation_id, body.content, body.content_type, body.client_message_id
     )
-    await audit.ok(  # security: audit trail
-        "message.send",
-        object_type="message",
-        object_id=sent.message_id,
-        conversation_id=sent.conversation_id,
-    )
-    return sent
 
 
 @router.post("/messages/{message_id}/read", response_model=MessageReadReceipt)
-async def mark_read(
-    message_id: uuid.UUID, caller: CurrentUser, chat: ChatDep, audit: AuditDep
-) -> MessageReadReceipt:
+async def mark_read(message_id: uuid.UUID, context: Context, chat: ChatDep) -> MessageReadReceipt:
     """REST twin of the `mark_read` socket event."""
-    receipt = await chat.mark_read(caller, message_id)
-    await audit.ok(  # security: audit trail
-        "message.mark_read",
-        object_type="message",
-        object_id=message_id,
-        conversation_id=receipt.conversation_id,
-    )
-    return receipt
+    return await chat.mark_read(context, message_id)
 
 
 @router.put("/conversations/{conversation_id}/status", response_model=StatusChange)

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
 
-from pydantic import Field, PlainSerializer
+from pydantic import Field
 
-from medtalk.core.clock import iso_z
-from medtalk.core.wire import StrictWireModel, WireModel
-
-Timestamp = Annotated[datetime, PlainSerializer(iso_z, return_type=str)]
+from medtalk.core.wire import StrictWireModel, Timestamp, WireModel
 
 
 class ConversationStatus(StrEnum):

@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from medtalk.audit import AuditTrail, RequestContext
 from medtalk.chat import store
 from medtalk.chat.appointments import Booking, PlatformAppointments
-from medtalk.chat.batch import GroupCommit
 from medtalk.chat.schemas import (
     ContentType,
     ConversationCreated,
@@ -35,7 +35,8 @@ from medtalk.core.crypto import DecryptionError, KeyRing
 from medtalk.core.errors import Conflict, Forbidden, Invalid, MedtalkError, NotFound
 from medtalk.core.events import EventSink
 from medtalk.core.ratelimit import RateLimiter
-from medtalk.db.engine import Database
+from medtalk.db.engine import Database, after_commit
+from medtalk.db.group_commit import GroupCommit
 from medtalk.jobs.outbox import JobOutbox
 from medtalk.users import store as user_store
 
@@ -66,6 +67,7 @@ class ChatService:
         keys: KeyRing,
         clock: Clock,
         events: EventSink,
+        audit: AuditTrail,
         *,
         max_message_length: int,
         file_link: Callable[[uuid.UUID], str] = lambda file_id: f"/api/v1/chat/files/{file_id}",
@@ -84,17 +86,18 @@ class ChatService:
         self._keys = keys
         self._clock = clock
         self._events = events
+        self._audit = audit
         self._max_length = max_message_length
         self._file_link = file_link
         self._thumbnail_link = thumbnail_link or (lambda file_id: f"{file_link(file_id)}/thumbnail")
         self._rate_limiter = rate_limiter
         self._outbox = outbox
-        # performance (issue 8): text messages group-committed by one writer (chat/batch.py)
-        self._text_writer: GroupCommit[_TextRequest, _Stored] | None = None
+        # performance (issue 8): text messages group-committed by one writer (db/group_commit.py)
+        self._text_writer: GroupCommit[_NewMessage, _Stored] | None = None
         if batch_max > 1:
             self._text_writer = GroupCommit(
-                self._persist_text_batch,
-                self._persist_text,
+                self._persist_batch,
+                self._persist,
                 max_batch=batch_max,
                 window_seconds=batch_window_seconds,
             )
@@ -112,7 +115,7 @@ class ChatService:
 
     async def create_conversation(
         self,
-        caller: Principal,
+        context: RequestContext,
         *,
         doctor_id: uuid.UUID | None,
         patient_id: uuid.UUID | None,
@@ -120,6 +123,7 @@ class ChatService:
         initial_message: str | None,
     ) -> ConversationCreated:
         """A patient opens a conversation with a doctor (or a doctor with a patient)."""
+        caller = context.actor
         patient_id, doctor_id = _parties(caller, doctor_id, patient_id)
         if initial_message is not None:
             self._check_text(initial_message)
@@ -142,27 +146,51 @@ class ChatService:
             )
             first = None
             if initial_message and initial_message.strip():
-                first = await self._insert_message(
-                    db, conversation_id, caller, initial_message, ContentType.TEXT, None, None
+                first = await self._write_one(
+                    db, _NewMessage(caller, conversation_id, initial_message, None)
                 )
-                recipient = other_party(caller, patient_id, doctor_id)
-                await self._enqueue_message_jobs(db, recipient, first)
-        created = ConversationCreated(
-            conversation_id=conversation_id,
-            doctor_id=doctor_id,
-            doctor_name=doctor.name,
-            patient_id=patient_id,
-            patient_name=patient.name,
-            appointment_id=appointment_id,
-            status=ConversationStatus.ACTIVE,
-            created_at=now,
+            created = ConversationCreated(
+                conversation_id=conversation_id,
+                doctor_id=doctor_id,
+                doctor_name=doctor.name,
+                patient_id=patient_id,
+                patient_name=patient.name,
+                appointment_id=appointment_id,
+                status=ConversationStatus.ACTIVE,
+                created_at=now,
+            )
+            after_commit(db, lambda: self._announce_conversation(caller, created, first))
+        await self._audited(
+            context, "conversation.create", "conversation", conversation_id, conversation_id
         )
-        other = doctor_id if caller.user_id == patient_id else patient_id
+        return created
+
+    async def _announce_conversation(
+        self, caller: Principal, created: ConversationCreated, first: MessageRow | None
+    ) -> None:
+        other = created.doctor_id if caller.user_id == created.patient_id else created.patient_id
         await self._events.to_user(other, "conversation_created", created.wire())
         if first is not None:
             self._kick_outbox()
             await self._announce(first)
-        return created
+
+    async def _audited(
+        self,
+        context: RequestContext,
+        action: str,
+        object_type: str,
+        object_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+    ) -> None:
+        """The audit row of a change the caller made (same row whichever door they came by)."""
+        await self._audit.record(
+            action,
+            actor=context.actor,
+            client=context.client,
+            object_type=object_type,
+            object_id=object_id,
+            conversation_id=conversation_id,
+        )
 
     async def _booking(self, appointment_id: uuid.UUID) -> Booking | None:
         """The platform's word on an appointment not bound yet (None: no hook, or bound)."""
@@ -267,13 +295,14 @@ class ChatService:
 
     async def send_message(
         self,
-        caller: Principal,
+        context: RequestContext,
         conversation_id: uuid.UUID,
         content: str,
         content_type: ContentType = ContentType.TEXT,
         client_message_id: str | None = None,
     ) -> MessageSent:
         """Store a text message and announce it; a retried client id returns the stored one."""
+        caller = context.actor
         try:
             if content_type is not ContentType.TEXT:
                 raise Invalid("only TEXT is sent here; files go to /api/v1/chat/messages/upload")
@@ -281,17 +310,20 @@ class ChatService:
             if self._rate_limiter is not None:
                 # Before anything is stored: a refused message leaves no trace.
                 await self._rate_limiter.check_message(caller.user_id)
-            request = _TextRequest(caller, conversation_id, content, client_message_id)
+            request = _NewMessage(caller, conversation_id, content, client_message_id)
             if self._text_writer is not None:
                 message, created = await self._text_writer.submit(request)
             else:
-                message, created = await self._persist_text(request)
+                message, created = await self._persist(request)
         except MedtalkError as error:
             metrics.message_failed(error.code)
             raise
         if created:
+            # Announced by the caller's task once its batch committed (not by the one writer
+            # of db/group_commit.py, which must stay free to commit the next batch).
             self._kick_outbox()
             await self._announce(message, content)  # just sealed: no need to open it again
+        await self._audited(context, "message.send", "message", message.id, conversation_id)
         return _sent(message)
 
     async def send_attachment(
@@ -334,171 +366,124 @@ class ChatService:
         attachment: tuple[Attachment, InsertFile] | None,
     ) -> MessageRow:
         message, created = await self._persist(
-            caller, conversation_id, content, content_type, client_message_id, attachment
+            _NewMessage(
+                caller, conversation_id, content, client_message_id, content_type, attachment
+            )
         )
         if created:
             self._kick_outbox()
             await self._announce(message)
         return message
 
-    async def _persist_text(self, request: _TextRequest) -> _Stored:
-        return await self._persist(
-            request.caller,
-            request.conversation_id,
-            request.content,
-            ContentType.TEXT,
-            request.client_message_id,
-            None,
-        )
-
-    async def _persist(
-        self,
-        caller: Principal,
-        conversation_id: uuid.UUID,
-        content: str,
-        content_type: ContentType,
-        client_message_id: str | None,
-        attachment: tuple[Attachment, InsertFile] | None,
-    ) -> _Stored:
+    async def _persist(self, request: _NewMessage) -> _Stored:
         """One message in its own transaction; (row, True) if stored now, (row, False) if a
         retried client id found the row stored before."""
         try:
             async with self._db.transaction() as db:
-                conversation = await _visible_conversation(db, caller, conversation_id)
-                _check_can_send(caller, conversation)
-                if client_message_id:
-                    stored = await store.find_by_client_id(
-                        db, conversation_id, caller.user_id, client_message_id
-                    )
-                    if stored is not None:
-                        return stored, False
-                message = await self._insert_message(
-                    db,
-                    conversation_id,
-                    caller,
-                    content,
-                    content_type,
-                    client_message_id,
-                    attachment[0] if attachment else None,
-                )
-                if attachment is not None:
-                    await attachment[1](db, message.id)
-                # Same transaction as the message: committed together or not at all.
-                recipient = conversation.other_participant(caller.user_id)
-                await self._enqueue_message_jobs(db, recipient, message)
+                [result] = await self._write_messages(db, [request])
+                if isinstance(result, MedtalkError):
+                    raise result
+                return result
         except IntegrityError:
             # Two retries with one client id raced; the first one's row is the answer.
-            if not client_message_id:
+            if not request.client_message_id:
                 raise
             async with self._db.read() as db:
                 stored = await store.find_by_client_id(
-                    db, conversation_id, caller.user_id, client_message_id
+                    db, request.conversation_id, request.caller.user_id, request.client_message_id
                 )
             if stored is None:
                 raise
             return stored, False
-        return message, True
 
-    async def _persist_text_batch(
-        self, requests: Sequence[_TextRequest]
+    async def _persist_batch(self, requests: Sequence[_NewMessage]) -> list[_Stored | MedtalkError]:
+        """Many messages in one transaction (db/group_commit.py's group commit); if anything raises,
+        the whole batch rolls back and GroupCommit stores the requests one by one."""
+        async with self._db.transaction() as db:
+            return await self._write_messages(db, requests)
+
+    async def _write_one(self, db: AsyncConnection, request: _NewMessage) -> MessageRow:
+        """One message inside the caller's transaction (a new conversation's first message)."""
+        [result] = await self._write_messages(db, [request])
+        if isinstance(result, MedtalkError):
+            raise result
+        return result[0]
+
+    async def _write_messages(
+        self, db: AsyncConnection, requests: Sequence[_NewMessage]
     ) -> list[_Stored | MedtalkError]:
-        """Many text messages in one transaction, each checked and numbered as if alone.
+        """The one write path of messages, each checked and numbered as if alone.
 
-        Same rules as `_persist`: participation and status checked under the conversation's
-        row lock, a retried client id answers with the stored row, seq and sent_at increase
-        with no gaps or ties, the outbox row commits with its message. A refused request gets
-        its own error and takes no seq; anything raised rolls the whole batch back (and
-        GroupCommit then stores the requests one by one).
+        Participation and status are checked under the conversation's row lock, a retried
+        client id answers with the stored row, seq and sent_at increase with no gaps or ties,
+        and the outbox row (and a file's row) commit with their message. A refused request gets
+        its own error and takes no seq.
         """
         results: list[_Stored | MedtalkError] = []
-        async with self._db.transaction() as db:
-            locked = await store.lock_conversations(db, {r.conversation_id for r in requests})
-            stored = await store.find_by_client_ids(
-                db,
-                {
-                    (r.conversation_id, r.caller.user_id, r.client_message_id)
-                    for r in requests
-                    if r.client_message_id
-                },
+        locked = await store.lock_conversations(db, {r.conversation_id for r in requests})
+        stored = await store.find_by_client_ids(
+            db,
+            {
+                (r.conversation_id, r.caller.user_id, r.client_message_id)
+                for r in requests
+                if r.client_message_id
+            },
+        )
+        now = self._clock.now()
+        newest: dict[uuid.UUID, tuple[int, datetime]] = {}
+        fresh: list[tuple[MessageRow, _NewMessage]] = []
+        jobs: list[dict[str, Any]] = []
+        for request in requests:
+            conversation = locked.get(request.conversation_id)
+            try:
+                if conversation is None or not (
+                    request.caller.is_admin or conversation.has_participant(request.caller.user_id)
+                ):
+                    # Not yours and not there look the same from outside: no existence leak.
+                    raise NotFound("no such conversation")
+                _check_can_send(request.caller, conversation)
+            except MedtalkError as error:
+                results.append(error)
+                continue
+            key = (conversation.id, request.caller.user_id, request.client_message_id or "")
+            if request.client_message_id and key in stored:
+                results.append((stored[key], False))
+                continue
+            last_seq, previous = newest.get(
+                conversation.id, (conversation.last_seq, conversation.last_message_at)
             )
-            now = self._clock.now()
-            newest: dict[uuid.UUID, tuple[int, datetime]] = {}
-            fresh: list[MessageRow] = []
-            jobs: list[dict[str, Any]] = []
-            for request in requests:
-                conversation = locked.get(request.conversation_id)
-                try:
-                    if conversation is None or not (
-                        request.caller.is_admin
-                        or conversation.has_participant(request.caller.user_id)
-                    ):
-                        raise NotFound("no such conversation")
-                    _check_can_send(request.caller, conversation)
-                except MedtalkError as error:
-                    results.append(error)
-                    continue
-                key = (conversation.id, request.caller.user_id, request.client_message_id or "")
-                if request.client_message_id and key in stored:
-                    results.append((stored[key], False))
-                    continue
-                last_seq, previous = newest.get(
-                    conversation.id, (conversation.last_seq, conversation.last_message_at)
-                )
-                sent_at = store.next_sent_at(previous, now)
-                message = self._new_message(
-                    conversation.id,
-                    request.caller,
-                    request.content,
-                    ContentType.TEXT,
-                    request.client_message_id,
-                    None,
-                    last_seq + 1,
-                    sent_at,
-                )
-                newest[conversation.id] = (message.seq, sent_at)
-                if request.client_message_id:
-                    stored[key] = message  # a second copy in this batch gets this row
-                fresh.append(message)
-                jobs.append(
-                    _notify_job(conversation.other_participant(request.caller.user_id), message)
-                )
-                results.append((message, True))
-            if fresh:
-                await store.insert_messages(db, fresh)
-                await store.advance_conversations(db, newest, now)
-                if self._outbox is not None:
-                    await self._outbox.add_many(db, "notify_offline", jobs)
+            sent_at = store.next_sent_at(previous, now)
+            message = self._new_message(
+                conversation.id,
+                request.caller,
+                request.content,
+                request.content_type,
+                request.client_message_id,
+                request.attachment[0] if request.attachment else None,
+                last_seq + 1,
+                sent_at,
+            )
+            newest[conversation.id] = (message.seq, sent_at)
+            if request.client_message_id:
+                stored[key] = message  # a second copy in this batch gets this row
+            fresh.append((message, request))
+            jobs.append(
+                _notify_job(conversation.other_participant(request.caller.user_id), message)
+            )
+            results.append((message, True))
+        if fresh:
+            await store.insert_messages(db, [message for message, _ in fresh])
+            for message, request in fresh:
+                if request.attachment is not None:
+                    await request.attachment[1](db, message.id)
+            await store.advance_conversations(db, newest, now)
+            if self._outbox is not None:
+                await self._outbox.add_many(db, "notify_offline", jobs)
         return results
-
-    async def _enqueue_message_jobs(
-        self, db: AsyncConnection, recipient: uuid.UUID, message: MessageRow
-    ) -> None:
-        """Outbox rows for a new message: notify the recipient if they turn out to be offline."""
-        if self._outbox is None:
-            return
-        await self._outbox.add(db, "notify_offline", _notify_job(recipient, message))
 
     def _kick_outbox(self) -> None:
         if self._outbox is not None:
             self._outbox.kick()
-
-    async def _insert_message(
-        self,
-        db: AsyncConnection,
-        conversation_id: uuid.UUID,
-        sender: Principal,
-        content: str,
-        content_type: ContentType,
-        client_message_id: str | None,
-        attachment: Attachment | None,
-    ) -> MessageRow:
-        seq, sent_at = await store.claim_next_seq(db, conversation_id, self._clock.now())
-        message = self._new_message(
-            conversation_id, sender, content, content_type, client_message_id, attachment, seq,
-            sent_at,
-        )  # fmt: skip
-        await store.insert_message(db, message)
-        return message
 
     def _new_message(
         self,
@@ -565,8 +550,9 @@ class ChatService:
             rows = await store.messages_after_seq(db, conversation_id, after_seq, limit)
         return [self.view(row) for row in rows]
 
-    async def mark_read(self, caller: Principal, message_id: uuid.UUID) -> MessageReadReceipt:
+    async def mark_read(self, context: RequestContext, message_id: uuid.UUID) -> MessageReadReceipt:
         """The caller has read this message and everything the other side sent before it."""
+        caller = context.actor
         now = self._clock.now()
         async with self._db.transaction() as db:
             message = await store.get_message(db, message_id)
@@ -589,19 +575,23 @@ class ChatService:
                             "seq": message.seq,
                         },
                     )
-        receipt = MessageReadReceipt(
-            message_id=message.id,
-            conversation_id=message.conversation_id,
-            reader_id=caller.user_id,
-            up_to_seq=message.seq,
-            read_at=now if changed else (message.read_at or now),
-        )
-        if changed:
-            self._kick_outbox()
-            await self._events.to_conversation(
-                message.conversation_id, "message_read", receipt.wire()
+            receipt = MessageReadReceipt(
+                message_id=message.id,
+                conversation_id=message.conversation_id,
+                reader_id=caller.user_id,
+                up_to_seq=message.seq,
+                read_at=now if changed else (message.read_at or now),
             )
+            if changed:
+                after_commit(db, lambda: self._announce_read(receipt))
+        await self._audited(
+            context, "message.mark_read", "message", message_id, receipt.conversation_id
+        )
         return receipt
+
+    async def _announce_read(self, receipt: MessageReadReceipt) -> None:
+        self._kick_outbox()
+        await self._events.to_conversation(receipt.conversation_id, "message_read", receipt.wire())
 
     # --- status, presence support ----------------------------------------------------------
 
@@ -622,12 +612,14 @@ class ChatService:
                 raise Conflict("the conversation is archived", code="CONVERSATION_ARCHIVED")
             if conversation.status != status.value:
                 await store.set_status(db, conversation_id, status.value, self._clock.now())
-        if conversation.status != status.value:
-            await self._events.to_conversation(
-                conversation_id,
-                "conversation_status",
-                {"conversationId": str(conversation_id), "status": status.value},
-            )
+                after_commit(
+                    db,
+                    lambda: self._events.to_conversation(
+                        conversation_id,
+                        "conversation_status",
+                        {"conversationId": str(conversation_id), "status": status.value},
+                    ),
+                )
         return status
 
     async def counterparts(self, user_id: uuid.UUID) -> set[uuid.UUID]:
@@ -727,10 +719,6 @@ async def _visible_conversation(
     return conversation
 
 
-def other_party(caller: Principal, patient_id: uuid.UUID, doctor_id: uuid.UUID) -> uuid.UUID:
-    return doctor_id if caller.user_id == patient_id else patient_id
-
-
 def _check_can_send(caller: Principal, conversation: ConversationRow) -> None:
     if not conversation.has_participant(caller.user_id):
         raise Forbidden("only the patient and the doctor write in a conversation")
@@ -751,11 +739,15 @@ def _sent(message: MessageRow) -> MessageSent:
 
 
 @dataclass(frozen=True)
-class _TextRequest:
+class _NewMessage:
+    """A message to store: text, or a file's message with the writer of the file's row."""
+
     caller: Principal
     conversation_id: uuid.UUID
     content: str
     client_message_id: str | None
+    content_type: ContentType = ContentType.TEXT
+    attachment: tuple[Attachment, InsertFile] | None = None
 
 
 # A stored message, and whether this request stored it (False: a retry found it stored).

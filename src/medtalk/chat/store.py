@@ -8,9 +8,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from medtalk.db.tables import appointments, chat_files, chat_messages, conversations, users
+from medtalk.db.tables import (
+    appointments,
+    chat_files,
+    chat_messages,
+    conversation_archives,
+    conversations,
+    read_cursors,
+    users,
+)
 
 
 @dataclass(frozen=True)
@@ -228,43 +237,12 @@ async def user_names(db: AsyncConnection, user_ids: set[uuid.UUID]) -> dict[uuid
 # --- messages -----------------------------------------------------------------------------
 
 
-async def claim_next_seq(
-    db: AsyncConnection, conversation_id: uuid.UUID, now: datetime
-) -> tuple[int, datetime]:
-    """Take the next seq and a sent_at strictly after the previous message's.
-
-    The UPDATE comes first so it takes the conversation's row lock (PostgreSQL) or the write
-    lock (SQLite) before anything is read: concurrent senders queue here, and seq and sent_at
-    both increase with no gaps and no ties, which makes `before=<sentAt>` an exact cursor.
-    """
-    seq = (
-        await db.execute(
-            conversations.update()
-            .where(conversations.c.id == conversation_id)
-            .values(last_seq=conversations.c.last_seq + 1)
-            .returning(conversations.c.last_seq, conversations.c.last_message_at)
-        )
-    ).one()
-    sent_at = next_sent_at(seq.last_message_at, now)
-    await db.execute(
-        conversations.update()
-        .where(conversations.c.id == conversation_id)
-        .values(last_message_at=sent_at, updated_at=now)
-    )
-    return int(seq.last_seq), sent_at
-
-
 def next_sent_at(previous: datetime | None, now: datetime) -> datetime:
     """`now`, or 1 ms after the previous message if the clock has not moved past it."""
     return now if previous is None or now > previous else previous + timedelta(milliseconds=1)
 
 
-async def insert_message(db: AsyncConnection, message: MessageRow) -> None:
-    values = {name: getattr(message, name) for name in _STORED_FIELDS}
-    await db.execute(chat_messages.insert().values(**values))
-
-
-# --- performance (issue 8): the group-committed text path (chat/batch.py) ----------------
+# --- the message write path (one message, or a batch: db/group_commit.py) ----------------
 
 ClientKey = tuple[uuid.UUID, uuid.UUID, str]  # conversation, sender, client message id
 
@@ -274,8 +252,8 @@ async def lock_conversations(
 ) -> dict[uuid.UUID, ConversationRow]:
     """The conversations, row-locked until commit so their seqs can be handed out.
 
-    FOR NO KEY UPDATE (PostgreSQL), in id order: it queues behind claim_next_seq's UPDATE and
-    other batches without deadlocks, and does not block message inserts' foreign-key checks.
+    FOR NO KEY UPDATE (PostgreSQL), in id order: writers queue here without deadlocks, and it
+    does not block message inserts' foreign-key checks.
     SQLite has no row locks; there the Database write lock serializes writers.
     """
     query = (
@@ -421,3 +399,199 @@ async def last_seqs(db: AsyncConnection, conversation_ids: list[uuid.UUID]) -> d
         conversations.c.id.in_(conversation_ids)
     )
     return {row.id: int(row.last_seq) for row in await db.execute(query)}
+
+
+# --- background jobs: read cursors, archives --------------------------------------------
+
+
+async def advance_read_cursor(
+    db: AsyncConnection, conversation_id: uuid.UUID, user_id: uuid.UUID, seq: int, now: datetime
+) -> None:
+    """Move the reader's cursor forward (never back: a repeat or a late job is harmless)."""
+    dialect = postgresql if db.dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(read_cursors).values(
+        conversation_id=conversation_id, user_id=user_id, seq=seq, read_at=now
+    )
+    await db.execute(
+        insert.on_conflict_do_update(
+            index_elements=["conversation_id", "user_id"],
+            set_={"seq": insert.excluded.seq, "read_at": insert.excluded.read_at},
+            where=read_cursors.c.seq < insert.excluded.seq,
+        )
+    )
+
+
+async def conversation_status(
+    db: AsyncConnection, conversation_id: uuid.UUID, *, lock: bool = False
+) -> str | None:
+    query = sa.select(conversations.c.status).where(conversations.c.id == conversation_id)
+    if lock and db.dialect.name == "postgresql":
+        query = query.with_for_update()
+    status: str | None = (await db.execute(query)).scalar_one_or_none()
+    return status
+
+
+async def closed_idle_since(db: AsyncConnection, cutoff: datetime, limit: int) -> list[uuid.UUID]:
+    """CLOSED conversations untouched since `cutoff` (due for the archive)."""
+    query = (
+        sa.select(conversations.c.id)
+        .where(conversations.c.status == "CLOSED", conversations.c.updated_at <= cutoff)
+        .limit(limit)
+    )
+    return list((await db.execute(query)).scalars())
+
+
+async def stored_messages_after(
+    db: AsyncConnection, conversation_id: uuid.UUID, after_seq: int, limit: int
+) -> list[dict[str, Any]]:
+    """Whole message rows as stored (content still sealed), oldest first: the archive's lines."""
+    query = (
+        sa.select(chat_messages)
+        .where(chat_messages.c.conversation_id == conversation_id, chat_messages.c.seq > after_seq)
+        .order_by(chat_messages.c.seq)
+        .limit(limit)
+    )
+    return [row._asdict() for row in await db.execute(query)]
+
+
+async def insert_archive(
+    db: AsyncConnection,
+    conversation_id: uuid.UUID,
+    storage_key: str,
+    key_id: str | None,
+    message_count: int,
+    now: datetime,
+) -> None:
+    await db.execute(
+        conversation_archives.insert().values(
+            conversation_id=conversation_id,
+            storage_key=storage_key,
+            key_id=key_id,
+            message_count=message_count,
+            created_at=now,
+        )
+    )
+
+
+async def get_archive(
+    db: AsyncConnection, conversation_id: uuid.UUID
+) -> tuple[str, str | None] | None:
+    """The archive object's storage key and key id, if the conversation was archived."""
+    query = sa.select(conversation_archives.c.storage_key, conversation_archives.c.key_id).where(
+        conversation_archives.c.conversation_id == conversation_id
+    )
+    row = (await db.execute(query)).first()
+    return (row.storage_key, row.key_id) if row else None
+
+
+async def message_id_of_file(db: AsyncConnection, file_id: uuid.UUID) -> uuid.UUID | None:
+    """The message an attachment was sent with."""
+    query = sa.select(chat_messages.c.id).where(chat_messages.c.file_id == file_id)
+    message_id: uuid.UUID | None = (await db.execute(query)).scalar()
+    return message_id
+
+
+# --- retention (privacy/retention.py) ----------------------------------------------------
+
+
+async def expired_conversation_ids(
+    db: AsyncConnection,
+    now: datetime,
+    days_by_status: dict[str, int],
+    also: list[sa.ColumnElement[bool]],
+    limit: int,
+) -> list[uuid.UUID]:
+    """Conversations idle past their status's retention (0 days: never) that also meet every
+    condition in `also` (which may name `conversations.c.id`, the outer row)."""
+    # updated_at moves with every message and every status change (closing, archiving).
+    expired = [
+        sa.and_(
+            conversations.c.status == status,
+            conversations.c.updated_at < now - timedelta(days=days),
+        )
+        for status, days in days_by_status.items()
+        if days > 0
+    ]
+    if not expired:
+        return []
+    query = (
+        sa.select(conversations.c.id)
+        .where(sa.or_(*expired), *also)
+        .order_by(conversations.c.id)
+        .limit(limit)
+    )
+    return [row.id for row in await db.execute(query)]
+
+
+def has_messages(conversation_id: object) -> sa.ColumnElement[bool]:
+    """True where the conversation holds messages (for an EXISTS on an outer row)."""
+    return sa.exists().where(chat_messages.c.conversation_id == conversation_id)
+
+
+async def count_messages(db: AsyncConnection, conversation_id: uuid.UUID) -> int:
+    query = sa.select(sa.func.count()).where(chat_messages.c.conversation_id == conversation_id)
+    return int(await db.scalar(query) or 0)
+
+
+async def delete_messages(db: AsyncConnection, conversation_id: uuid.UUID) -> int:
+    result = await db.execute(
+        chat_messages.delete().where(chat_messages.c.conversation_id == conversation_id)
+    )
+    return int(result.rowcount)
+
+
+CONVERSATION_ID = conversations.c.id  # the outer row's id, for the conditions above
+
+
+# --- key rotation (privacy/rotation.py) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SealedMessage:
+    id: uuid.UUID
+    key_id: str
+    content: str
+
+
+async def count_messages_not_under(db: AsyncConnection, key_id: str) -> int:
+    query = sa.select(sa.func.count()).where(chat_messages.c.key_id != key_id)
+    return int(await db.scalar(query) or 0)
+
+
+async def messages_not_under(
+    db: AsyncConnection, key_id: str, after: uuid.UUID | None, limit: int
+) -> list[SealedMessage]:
+    """Up to `limit` messages sealed under another key, by id, after `after`."""
+    query = (
+        sa.select(chat_messages.c.id, chat_messages.c.key_id, chat_messages.c.content)
+        .where(chat_messages.c.key_id != key_id)
+        .order_by(chat_messages.c.id)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(chat_messages.c.id > after)
+    return [SealedMessage(row.id, row.key_id, row.content) for row in await db.execute(query)]
+
+
+async def reseal_message(db: AsyncConnection, old: SealedMessage, key_id: str, sealed: str) -> bool:
+    """Store the message under a new key, only if nobody changed it meanwhile."""
+    result = await db.execute(
+        chat_messages.update()
+        .where(
+            chat_messages.c.id == old.id,
+            chat_messages.c.key_id == old.key_id,
+            chat_messages.c.content == old.content,
+        )
+        .values(key_id=key_id, content=sealed)
+    )
+    return bool(result.rowcount)
+
+
+async def message_keys_outside(db: AsyncConnection, key_ids: list[str]) -> dict[str, int]:
+    """Messages per key id, for key ids not in `key_ids`."""
+    query = (
+        sa.select(chat_messages.c.key_id, sa.func.count())
+        .where(chat_messages.c.key_id.is_not(None), chat_messages.c.key_id.not_in(key_ids))
+        .group_by(chat_messages.c.key_id)
+    )
+    return {key_id: int(count) for key_id, count in await db.execute(query)}

@@ -70,6 +70,7 @@ def serve(
         ssl_keyfile=str(settings.tls_key_file) if settings.tls_key_file else None,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,  # security (issue 16)
         # performance (issue 8): see bench/README.md for what each of these bought
         ws_per_message_deflate=settings.ws_per_message_deflate,
         **_fast_loop(settings),

@@ -196,8 +196,14 @@ def export_user(
         raise typer.BadParameter(str(exc)) from None
     if fhir is not None:
         from medtalk.fhir.cli import write_bundle
+        from medtalk.fhir.service import FhirExport
 
-        size = run_with_container(settings, lambda rt: write_bundle(rt, subject, output))
+        size = run_with_container(
+            settings,
+            lambda rt: write_bundle(
+                FhirExport(rt.db, rt.chat, rt.clock), rt.audit, settings.public_url, subject, output
+            ),
+        )
         typer.echo(f"wrote {size} bytes to {output}")
         return
 

@@ -46,6 +46,17 @@ class RevocationCheck(Protocol):
     async def is_revoked(self, principal: Principal) -> bool: ...
 
 
+def bearer_token(value: object) -> str | None:
+    """The token of a 'Bearer <jwt>' value or of a bare '<jwt>' (sockets accept both); None
+    when there is none. The one place the scheme is taken off: nothing puts it back on."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    scheme, _, rest = value.partition(" ")
+    token = rest.strip() if scheme.lower() == "bearer" else value
+    return token or None
+
+
 class TokenVerifier:
     """Checks signature, algorithm allow-list, expiry (with leeway), issuer and audience."""
 
@@ -55,14 +66,11 @@ class TokenVerifier:
         self._algorithms = [a for a in settings.jwt_algorithms if a.lower() != "none"]
         self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
 
-    async def verify_header(self, header: str | None) -> Principal:
-        """Verify an 'Authorization: Bearer <jwt>' value (the 'Bearer ' prefix is required)."""
-        if not header:
+    async def verify_bearer(self, token: str | None) -> Principal:
+        """Verify a bearer token (see `bearer_token`); Unauthorized if there is none."""
+        if not token:
             raise Unauthorized("missing bearer token")
-        scheme, _, token = header.strip().partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized("expected 'Bearer <token>'")
-        return await self.verify(token.strip())
+        return await self.verify(token)
 
     async def verify(self, token: str) -> Principal:
         key: Any = self._settings.jwt_secret

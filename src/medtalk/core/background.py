@@ -63,5 +63,4 @@ class DeadlineLoop(ABC):
                 raise
             except Exception:
                 logger.exception("%s pass failed; retrying", self.name)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+            await self._clock.sleep(delay, self._wake)  # a FakeClock wakes it as time passes

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
 from datetime import UTC, datetime, timedelta
 
 
@@ -11,18 +14,43 @@ class Clock:
     def now(self) -> datetime:
         return truncate_ms(datetime.now(UTC))
 
+    async def sleep(self, seconds: float, wake: asyncio.Event) -> None:
+        """Return after `seconds` of this clock's time, or as soon as `wake` is set."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), seconds)
+
 
 class FakeClock(Clock):
-    """A clock tests set and advance by hand."""
+    """A clock tests set and advance by hand; its sleepers wake when it passes their time.
+
+    Thread-safe: a test may advance it while the server it was given runs in another thread.
+    """
 
     def __init__(self, start: datetime | None = None) -> None:
         self._now = truncate_ms(start or datetime.now(UTC))
+        self._lock = threading.Lock()
+        self._sleepers: list[tuple[datetime, asyncio.AbstractEventLoop, asyncio.Event]] = []
 
     def now(self) -> datetime:
         return self._now
 
     def advance(self, seconds: float) -> None:
-        self._now = truncate_ms(self._now + timedelta(seconds=seconds))
+        with self._lock:
+            self._now = truncate_ms(self._now + timedelta(seconds=seconds))
+            due = [sleeper for sleeper in self._sleepers if sleeper[0] <= self._now]
+        for _, loop, wake in due:
+            with contextlib.suppress(RuntimeError):  # that loop has closed (a stopped server)
+                loop.call_soon_threadsafe(wake.set)
+
+    async def sleep(self, seconds: float, wake: asyncio.Event) -> None:
+        sleeper = (self._now + timedelta(seconds=seconds), asyncio.get_running_loop(), wake)
+        with self._lock:
+            self._sleepers.append(sleeper)
+        try:
+            await wake.wait()
+        finally:
+            with self._lock:
+                self._sleepers.remove(sleeper)
 
 
 def truncate_ms(moment: datetime) -> datetime:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PlainSerializer
 from pydantic.alias_generators import to_camel
+
+from medtalk.core.clock import iso_z
+
+# An instant on the wire: ISO-8601 UTC with a Z (`2026-03-01T09:30:00.000Z`).
+Timestamp = Annotated[datetime, PlainSerializer(iso_z, return_type=str)]
 
 
 class WireModel(BaseModel):

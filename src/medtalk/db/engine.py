@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -14,6 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from medtalk.core.errors import Unavailable
 from medtalk.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Key of the on-commit callbacks in a connection's `info` (see `after_commit`).
+_ON_COMMIT = "medtalk.on_commit"
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -52,6 +58,27 @@ def _drop_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         raise InvalidatePoolError("the database closed this connection")
 
 
+def after_commit(connection: AsyncConnection, callback: Callable[[], Awaitable[None]]) -> None:
+    """Run `callback` once the transaction of `connection` (from `Database.transaction()`)
+    has committed: announcements of state that must not be seen before it is stored."""
+    callbacks: list[Callable[[], Awaitable[None]]] | None = connection.info.get(_ON_COMMIT)
+    if callbacks is None:
+        raise RuntimeError("after_commit needs a connection of Database.transaction()")
+    callbacks.append(callback)
+
+
+@asynccontextmanager
+async def _collecting(
+    connection: AsyncConnection, callbacks: list[Callable[[], Awaitable[None]]]
+) -> AsyncIterator[None]:
+    # `info` belongs to the pooled DBAPI connection: never leave the list behind in it.
+    connection.info[_ON_COMMIT] = callbacks
+    try:
+        yield
+    finally:
+        connection.info.pop(_ON_COMMIT, None)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -85,13 +112,28 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """A read-write transaction, committed on success, rolled back on error."""
+        """A read-write transaction, committed on success, rolled back on error.
+
+        Callbacks registered with `after_commit(connection, ...)` run once it has committed
+        (and released SQLite's write lock), in order; a rollback drops them.
+        """
+        callbacks: list[Callable[[], Awaitable[None]]] = []
         if self._write_lock is None:
-            async with self._connect() as connection:
+            async with self._connect() as connection, _collecting(connection, callbacks):
                 yield connection
-            return
-        async with self._write_lock, self._connect() as connection:
-            yield connection
+        else:
+            async with (
+                self._write_lock,
+                self._connect() as connection,
+                _collecting(connection, callbacks),
+            ):
+                yield connection
+        for callback in callbacks:
+            try:
+                await callback()
+            except Exception:
+                # The state is committed; an announcement that failed never fails the request.
+                logger.exception("an after-commit callback failed")
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

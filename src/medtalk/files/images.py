@@ -3,11 +3,22 @@
 Phones write the patient's home location into photos; what we store is a fresh encoding of
 the pixels (orientation applied) that carries only what display needs (ICC profile,
 transparency, animation timing). HEIC is not decodable by Pillow alone: it is stored as sent.
+
+A decoded image takes about 4 bytes a pixel whatever its file size (a 100 KB PNG can be
+6000x6000), so decoding is bounded (security, issue 16): the pixel count is checked before
+decoding, the image is decoded once and never copied whole (orientation in place, thumbnail
+by `reduce` after the full-size encoding), `ImageDecoder` lets only a few decode at once, and
+the freed memory is handed back to the system when none is decoding.
 """
 
 from __future__ import annotations
 
+import asyncio
+import ctypes
+import ctypes.util
 import io
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -20,6 +31,8 @@ CLEANABLE = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 _KEPT_INFO = ("icc_profile", "transparency", "duration", "loop", "background")
 JPEG_QUALITY = 90
 THUMBNAIL_QUALITY = 80
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,9 +56,10 @@ def clean_image(data: bytes, mime: str, *, max_pixels: int, thumbnail_px: int) -
             if getattr(image, "is_animated", False):
                 cleaned = _encode_animation(image, image_format, kept)
                 image.seek(0)
-                upright = image.copy()
+                upright = image.copy()  # one frame
             else:
-                upright = ImageOps.exif_transpose(image) or image
+                ImageOps.exif_transpose(image, in_place=True)  # no copy when already upright
+                upright = image
                 cleaned = _encode(upright, image_format, kept)
             return CleanedImage(cleaned, _thumbnail(upright, thumbnail_px))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as error:
@@ -78,8 +92,10 @@ def _encode_animation(image: Image.Image, image_format: str, kept: dict[str, obj
 
 
 def _thumbnail(image: Image.Image, max_px: int) -> bytes:
-    thumb = image.copy()
-    thumb.thumbnail((max_px, max_px))
+    """Shrinks `image` itself (its full-size encoding is done): `thumbnail` reduces by whole
+    factors first, so no second full-size copy is made."""
+    thumb = image
+    thumb.thumbnail((max_px, max_px), reducing_gap=2.0)
     if thumb.mode in ("RGBA", "LA", "P", "PA"):
         thumb = thumb.convert("RGBA")
         flattened = Image.new("RGB", thumb.size, (255, 255, 255))
@@ -90,3 +106,44 @@ def _thumbnail(image: Image.Image, max_px: int) -> bytes:
     out = io.BytesIO()
     thumb.save(out, format="JPEG", quality=THUMBNAIL_QUALITY)
     return out.getvalue()
+
+
+class ImageDecoder:
+    """Runs `clean_image` off the event loop, at most `concurrency` at a time."""
+
+    def __init__(self, *, max_pixels: int, thumbnail_px: int, concurrency: int = 2) -> None:
+        self._max_pixels = max_pixels
+        self._thumbnail_px = thumbnail_px
+        self._slots = asyncio.Semaphore(concurrency)
+        self._decoding = 0
+
+    async def clean(self, data: bytes, mime: str) -> CleanedImage:
+        async with self._slots:
+            self._decoding += 1
+            try:
+                return await asyncio.to_thread(
+                    clean_image,
+                    data,
+                    mime,
+                    max_pixels=self._max_pixels,
+                    thumbnail_px=self._thumbnail_px,
+                )
+            finally:
+                self._decoding -= 1
+                if self._decoding == 0 and _malloc_trim is not None:
+                    # glibc keeps freed image blocks in its arenas; give them back.
+                    await asyncio.to_thread(_malloc_trim, 0)
+
+
+def _find_malloc_trim() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to hand back this way
+        return None
+    return trim
+
+
+_malloc_trim = _find_malloc_trim()

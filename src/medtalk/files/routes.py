@@ -11,13 +11,21 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
-from medtalk.api.audit import AuditDep, client_of
-from medtalk.api.deps import AuditTrailDep, BearerCredentials, CurrentUser, FilesDep, authenticate
+from medtalk.api.audit import AuditDep
+from medtalk.api.deps import (
+    AuditTrailDep,
+    BearerCredentials,
+    CurrentUser,
+    FilesDep,
+    authenticate,
+    client_of,
+)
 from medtalk.api.ranges import RANGE_RESPONSES, ranged_response
 from medtalk.audit import AuditTrail
 from medtalk.chat.schemas import ContentType
 from medtalk.core.errors import NotFound
-from medtalk.files.service import FileService, FileUploaded, StoredFile
+from medtalk.files.service import FileService, FileUploaded
+from medtalk.files.store import StoredFile
 
 router = APIRouter(prefix="/api/v1/chat", tags=["files"])
 

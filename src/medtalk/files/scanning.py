@@ -1,8 +1,6 @@
-"""Malware scanning: a ClamAV daemon client (INSTREAM) and the in-process scan queue.
-
-The queue runs scans as background tasks with retries; it is not durable by itself: the
-file rows are (status PENDING), and FileService re-queues every PENDING file at start-up.
-"""
+"""Malware scanning: a ClamAV daemon client (INSTREAM), and `FileScans`, the work of the durable
+`scan_file` job (jobs/kinds/scan.py, retried by the job retry policy): scan one PENDING file,
+record CLEAN or INFECTED, announce `file_status` to the conversation."""
 
 from __future__ import annotations
 
@@ -11,8 +9,18 @@ import contextlib
 import logging
 import struct
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
+
+from medtalk.chat import store as chat_store
+from medtalk.core import metrics
+from medtalk.core.clock import Clock
+from medtalk.core.events import EventSink
+from medtalk.core.wire import WireModel
+from medtalk.db.engine import Database
+from medtalk.files import store
+from medtalk.files.storage import FileStorage
+from medtalk.files.store import CLEAN, INFECTED, PENDING
 
 logger = logging.getLogger(__name__)
 
@@ -94,64 +102,51 @@ def _verdict(reply: str) -> str | None:
     raise ScanError(f"clamd answered {reply[:100]!r}")
 
 
-class ScanQueue:
-    """Runs `scan(file_id)` for queued files on a few worker tasks, retrying failures."""
+class FileStatusChanged(WireModel):
+    """The `file_status` Socket.IO event: a scan finished."""
 
+    file_id: uuid.UUID
+    message_id: uuid.UUID | None
+    conversation_id: uuid.UUID
+    status: str
+
+
+class FileScans:
     def __init__(
         self,
-        scan: Callable[[uuid.UUID], Awaitable[None]],
-        *,
-        workers: int = 2,
-        retry_delays: tuple[float, ...] = (1, 5, 30, 120, 600),
+        db: Database,
+        storage: FileStorage,
+        clock: Clock,
+        events: EventSink,
+        scanner: ClamdScanner,
     ) -> None:
-        self._scan = scan
-        self._workers = workers
-        self._delays = retry_delays
-        self._queue: asyncio.Queue[uuid.UUID] = asyncio.Queue()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._db = db
+        self._storage = storage
+        self._clock = clock
+        self._events = events
+        self._scanner = scanner
 
-    def start(self) -> None:
-        for _ in range(self._workers):
-            self._spawn(self._work())
-
-    def enqueue(self, file_id: uuid.UUID) -> None:
-        self._queue.put_nowait(file_id)
-
-    async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def idle(self) -> None:
-        """Wait until every queued file has been handled once (tests, benchmarks)."""
-        await self._queue.join()
-
-    def _spawn(self, job: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(job)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _work(self) -> None:
-        while True:
-            file_id = await self._queue.get()
-            try:
-                await self._attempt(file_id, 0)
-            finally:
-                self._queue.task_done()
-
-    async def _attempt(self, file_id: uuid.UUID, attempt: int) -> None:
-        try:
-            await self._scan(file_id)
-        except Exception as error:  # noqa: BLE001 - any failure: retry later, the row stays PENDING
-            if attempt >= len(self._delays):
-                logger.error("file %s: scan gave up after %d attempts", file_id, attempt + 1)
-                return
-            delay = self._delays[attempt]
-            logger.warning(
-                "file %s: scan failed (%s), retrying in %ss", file_id, type(error).__name__, delay
-            )
-            self._spawn(self._retry(file_id, attempt + 1, delay))
-
-    async def _retry(self, file_id: uuid.UUID, attempt: int, delay: float) -> None:
-        await asyncio.sleep(delay)
-        await self._attempt(file_id, attempt)
+    async def scan(self, file_id: uuid.UUID) -> None:
+        """Scan one PENDING file, record the verdict, tell the conversation (the scan job)."""
+        async with self._db.read() as db:
+            stored = await store.get_file(db, file_id)
+        if stored is None or stored.status != PENDING:
+            return
+        signature = await self._scanner.scan(self._storage.read(stored.storage_key, stored.key_id))
+        status = INFECTED if signature else CLEAN
+        now = self._clock.now()
+        async with self._db.transaction() as db:
+            if not await store.record_verdict(db, file_id, status, signature or "OK", now):
+                return  # another node recorded the verdict first
+            metrics.file_scanned(status.lower())
+            message_id = await chat_store.message_id_of_file(db, file_id)
+        if signature:
+            # The object is kept (encrypted, never served again) for the security team.
+            logger.warning("file %s quarantined: malware signature %s", file_id, signature)
+        event = FileStatusChanged(
+            file_id=file_id,
+            message_id=message_id,
+            conversation_id=stored.conversation_id,
+            status=status,
+        )
+        await self._events.to_conversation(stored.conversation_id, "file_status", event.wire())

@@ -1,44 +1,41 @@
 """Uploads and downloads: participation first, type from the bytes, size while streaming.
 
 Images are re-encoded without metadata and get a thumbnail; with a malware scanner
-configured a file is PENDING until scanned, and only CLEAN files are ever served.
+configured a file is PENDING until its `scan_file` job (written with the file's row, so it
+survives a restart) has scanned it, and only CLEAN files are ever served.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import secrets
-import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from medtalk.chat.schemas import ContentType
 from medtalk.chat.service import Attachment, ChatService
-from medtalk.core import metrics
 from medtalk.core.auth import Principal
 from medtalk.core.clock import Clock
-from medtalk.core.crypto import sign, signature_matches
 from medtalk.core.errors import Invalid, Locked, NotFound, TooLarge
 from medtalk.core.events import EventSink
+from medtalk.core.links import SignedLinks
 from medtalk.core.ratelimit import RateLimiter
 from medtalk.core.wire import WireModel
 from medtalk.db.engine import Database
-from medtalk.db.tables import chat_files, chat_messages
-from medtalk.files import images
+from medtalk.files import images, store
 from medtalk.files.media import MediaCheck
-from medtalk.files.scanning import ClamdScanner, ScanQueue
+from medtalk.files.scanning import ClamdScanner, FileScans
 from medtalk.files.storage import ByteRange, FileStorage
+from medtalk.files.store import CLEAN, PENDING, NewFile, StoredFile
 from medtalk.files.validation import SNIFF_BYTES, UploadLimits, clean_file_name, sniff
+from medtalk.jobs.kinds import scan as scan_job
+from medtalk.jobs.outbox import JobOutbox
 
 logger = logging.getLogger(__name__)
-
-PENDING, CLEAN, INFECTED = "PENDING", "CLEAN", "INFECTED"
 
 
 class FileUploaded(WireModel):
@@ -56,47 +53,11 @@ class FileUploaded(WireModel):
     duration_seconds: float | None = None  # AUDIO and VIDEO
 
 
-class FileStatusChanged(WireModel):
-    """The `file_status` Socket.IO event: a scan finished."""
-
-    file_id: uuid.UUID
-    message_id: uuid.UUID | None
-    conversation_id: uuid.UUID
-    status: str
-
-
-@dataclass(frozen=True)
-class StoredFile:
-    id: uuid.UUID
-    conversation_id: uuid.UUID
-    storage_key: str
-    key_id: str | None
-    mime_type: str
-    size: int
-    status: str
-    thumbnail_key: str | None = None
-    thumbnail_key_id: str | None = None
-    thumbnail_size: int | None = None
-
-    def thumbnail(self) -> StoredFile:
-        """The thumbnail as a file of its own (same id, conversation and status)."""
-        if self.thumbnail_key is None:
-            raise NotFound("this file has no thumbnail")
-        return StoredFile(
-            id=self.id,
-            conversation_id=self.conversation_id,
-            storage_key=self.thumbnail_key,
-            key_id=self.thumbnail_key_id,
-            mime_type="image/jpeg",
-            size=self.thumbnail_size or 0,
-            status=self.status,
-        )
-
-
 @dataclass(frozen=True)
 class ImagePolicy:
-    max_pixels: int = 40_000_000
+    max_pixels: int = 24_000_000
     thumbnail_px: int = 320
+    concurrent_decodes: int = 2  # security (issue 16): each may take 4 bytes a pixel
 
 
 class FileService:
@@ -107,6 +68,7 @@ class FileService:
         chat: ChatService,
         clock: Clock,
         events: EventSink,
+        outbox: JobOutbox,
         *,
         link_secret: str,
         link_ttl_seconds: int,
@@ -123,62 +85,42 @@ class FileService:
         self._chat = chat
         self._clock = clock
         self._events = events
-        self._link_secret = link_secret
-        self._link_ttl = link_ttl_seconds
+        self._outbox = outbox
+        self._links = SignedLinks(link_secret, link_ttl_seconds, public_url)
         self._limits = limits
-        self._public_url = public_url.rstrip("/")
-        self._images = image_policy or ImagePolicy()
+        policy = image_policy or ImagePolicy()
+        self._images = images.ImageDecoder(
+            max_pixels=policy.max_pixels,
+            thumbnail_px=policy.thumbnail_px,
+            concurrency=policy.concurrent_decodes,
+        )
         self._scanner = scanner
-        self._scans = ScanQueue(self.scan) if scanner else None
+        # The scan_file job's work (files/scanning.py); None: files are CLEAN once stored.
+        self.scans = FileScans(db, storage, clock, events, scanner) if scanner else None
         # Set: downloads redirect to the storage's own presigned URL (S3), after our checks.
         self._redirect_ttl = redirect_ttl_seconds
         self._rate_limiter = rate_limiter
         self._media = media if media is not None and media.available else None
         chat.set_file_link(self.link, self.thumbnail_link)
 
-    async def start(self) -> None:
-        """Start the scan workers and re-queue files a previous run left PENDING."""
-        if self._scans is None:
-            return
-        self._scans.start()
-        async with self._db.read() as db:
-            pending = await db.execute(
-                sa.select(chat_files.c.id)
-                .where(chat_files.c.status == PENDING)
-                .order_by(chat_files.c.created_at)
-            )
-            for (file_id,) in pending:
-                self._scans.enqueue(file_id)
-
     async def stop(self) -> None:
-        if self._scans is not None:
-            await self._scans.stop()
         await self._storage.close()
 
     # --- links ----------------------------------------------------------------------------
 
     def link(self, file_id: uuid.UUID) -> str:
         """A short-lived signed download link (works without a bearer header, e.g. <img>)."""
-        return self._signed(file_id, "")
+        return self._links.signed(f"/api/v1/chat/files/{file_id}", str(file_id))
 
     def thumbnail_link(self, file_id: uuid.UUID) -> str:
-        return self._signed(file_id, "/thumbnail")
-
-    def _signed(self, file_id: uuid.UUID, suffix: str) -> str:
-        expires = int(time.time()) + self._link_ttl
-        signature = sign(self._link_secret, f"{file_id}{suffix}:{expires}")
-        return (
-            f"{self._public_url}/api/v1/chat/files/{file_id}{suffix}"
-            f"?expires={expires}&sig={signature}"
-        )
+        subject = f"{file_id}/thumbnail"
+        return self._links.signed(f"/api/v1/chat/files/{subject}", subject)
 
     def link_is_valid(
         self, file_id: uuid.UUID, expires: int, signature: str, *, thumbnail: bool = False
     ) -> bool:
-        if expires < int(time.time()):
-            return False
-        suffix = "/thumbnail" if thumbnail else ""
-        return signature_matches(self._link_secret, f"{file_id}{suffix}:{expires}", signature)
+        subject = f"{file_id}/thumbnail" if thumbnail else str(file_id)
+        return self._links.valid(subject, expires, signature)
 
     # --- upload ---------------------------------------------------------------------------
 
@@ -206,13 +148,8 @@ class FileService:
         body = _limited(_prepend(head, rest), limit, content_type)
         thumbnail: bytes | None = None
         if mime in images.CLEANABLE:
-            cleaned = await asyncio.to_thread(
-                images.clean_image,
-                b"".join([piece async for piece in body]),  # at most the IMAGE limit
-                mime,
-                max_pixels=self._images.max_pixels,
-                thumbnail_px=self._images.thumbnail_px,
-            )
+            data = b"".join([piece async for piece in body])  # at most the IMAGE limit
+            cleaned = await self._images.clean(data, mime)
             body, thumbnail = _once(cleaned.data), cleaned.thumbnail
         if content_type in (ContentType.AUDIO, ContentType.VIDEO) and self._media is not None:
             async with self._media.checked(body, mime, content_type) as media:
@@ -253,25 +190,27 @@ class FileService:
             if thumbnail_key is not None and thumbnail is not None:
                 thumbnail_key_id = await self._storage.put(thumbnail_key, _once(thumbnail))
 
+            row = NewFile(
+                id=file_id,
+                conversation_id=conversation_id,
+                uploader_id=caller.user_id,
+                storage_key=storage_key,
+                key_id=key_id,
+                mime_type=mime,
+                size=size,
+                sha256=digest.hexdigest(),
+                status=status,
+                created_at=self._clock.now(),
+                thumbnail_key=thumbnail_key,
+                thumbnail_key_id=thumbnail_key_id,
+                thumbnail_size=len(thumbnail) if thumbnail is not None else None,
+                duration_seconds=duration,
+            )
+
             async def insert_file(db: AsyncConnection, message_id: uuid.UUID) -> None:
-                await db.execute(
-                    chat_files.insert().values(
-                        id=file_id,
-                        conversation_id=conversation_id,
-                        uploader_id=caller.user_id,
-                        storage_key=storage_key,
-                        mime_type=mime,
-                        size=size,
-                        sha256=digest.hexdigest(),
-                        key_id=key_id,
-                        status=status,
-                        created_at=self._clock.now(),
-                        thumbnail_key=thumbnail_key,
-                        thumbnail_key_id=thumbnail_key_id,
-                        thumbnail_size=len(thumbnail) if thumbnail is not None else None,
-                        duration_seconds=duration,
-                    )
-                )
+                await store.insert_file(db, row)
+                if status == PENDING:
+                    await self._outbox.add(db, scan_job.SCAN_FILE, scan_job.payload(file_id))
 
             attachment = Attachment(
                 file_id, name, size, content_type, status, thumbnail_key is not None, duration
@@ -284,8 +223,8 @@ class FileService:
             if thumbnail_key is not None:
                 await self._storage.delete(thumbnail_key)
             raise
-        if self._scans is not None:
-            self._scans.enqueue(file_id)
+        if status == PENDING:
+            self._outbox.kick()
         return FileUploaded(
             message_id=message.id,
             conversation_id=conversation_id,
@@ -301,68 +240,11 @@ class FileService:
             duration_seconds=duration,
         )
 
-    # --- malware scanning -----------------------------------------------------------------
-
-    async def scan(self, file_id: uuid.UUID) -> None:
-        """Scan one PENDING file, record the verdict, tell the conversation (scan job)."""
-        if self._scanner is None:
-            return
-        stored = await self._load(file_id)
-        if stored is None or stored.status != PENDING:
-            return
-        signature = await self._scanner.scan(self._storage.read(stored.storage_key, stored.key_id))
-        status = INFECTED if signature else CLEAN
-        async with self._db.transaction() as db:
-            changed = await db.execute(
-                chat_files.update()
-                .where(chat_files.c.id == file_id, chat_files.c.status == PENDING)
-                .values(status=status, scanned_at=self._clock.now(), scan_result=signature or "OK")
-            )
-            if changed.rowcount == 0:
-                return  # another node recorded the verdict first
-            metrics.file_scanned(status.lower())
-            message_id = (
-                await db.execute(
-                    sa.select(chat_messages.c.id).where(chat_messages.c.file_id == file_id)
-                )
-            ).scalar()
-        if signature:
-            # The object is kept (encrypted, never served again) for the security team.
-            logger.warning("file %s quarantined: malware signature %s", file_id, signature)
-        event = FileStatusChanged(
-            file_id=file_id,
-            message_id=message_id,
-            conversation_id=stored.conversation_id,
-            status=status,
-        )
-        await self._events.to_conversation(stored.conversation_id, "file_status", event.wire())
-
-    async def scans_idle(self) -> None:
-        """Wait for queued scans (tests, benchmarks)."""
-        if self._scans is not None:
-            await self._scans.idle()
-
     # --- download -------------------------------------------------------------------------
 
     async def _load(self, file_id: uuid.UUID) -> StoredFile | None:
         async with self._db.read() as db:
-            row = (
-                await db.execute(sa.select(chat_files).where(chat_files.c.id == file_id))
-            ).first()
-        if row is None:
-            return None
-        return StoredFile(
-            id=row.id,
-            conversation_id=row.conversation_id,
-            storage_key=row.storage_key,
-            key_id=row.key_id,
-            mime_type=row.mime_type,
-            size=row.size,
-            status=row.status,
-            thumbnail_key=row.thumbnail_key,
-            thumbnail_key_id=row.thumbnail_key_id,
-            thumbnail_size=row.thumbnail_size,
-        )
+            return await store.get_file(db, file_id)
 
     async def find(self, file_id: uuid.UUID) -> StoredFile:
         """The file if it may be served now: NotFound if missing, Locked unless CLEAN."""

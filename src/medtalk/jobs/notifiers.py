@@ -1,12 +1,12 @@
 """Offline notifications: tell a participant a message is waiting (never what it says).
 
-LogNotifier (default) writes a log line; WebhookNotifier POSTs JSON to a URL with retries and
-an Idempotency-Key, signed with HMAC-SHA256 when a secret is set. Chosen in `create_notifier`.
+LogNotifier (default) writes a log line; WebhookNotifier POSTs JSON to a URL with an
+Idempotency-Key, signed with HMAC-SHA256 when a secret is set. Chosen in `create_notifier`.
+A failed POST fails the job, which the job retry policy (core/retry.py) tries again.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -40,10 +40,9 @@ class LogNotifier(Notifier):
 
 
 class WebhookNotifier(Notifier):
-    def __init__(self, url: str, secret: str, *, tries: int = 3, timeout: float = 5.0) -> None:
+    def __init__(self, url: str, secret: str, *, timeout: float = 5.0) -> None:
         self._url = url
         self._secret = secret.encode()
-        self._tries = tries
         self._client = httpx.AsyncClient(timeout=timeout)
 
     async def message_waiting(self, notification: dict[str, Any], idempotency_key: str) -> None:
@@ -52,21 +51,19 @@ class WebhookNotifier(Notifier):
         if self._secret:
             digest = hmac.new(self._secret, body, hashlib.sha256).hexdigest()
             headers["X-Medtalk-Signature"] = f"sha256={digest}"
-        for attempt in range(1, self._tries + 1):
-            try:
-                response = await self._client.post(self._url, content=body, headers=headers)
-                if response.status_code < 500 and response.status_code != 429:
-                    response.raise_for_status()  # a 4xx other than 429 will not get better
-                    return
-                problem = f"HTTP {response.status_code}"
-            except httpx.TransportError as exc:
-                problem = type(exc).__name__
-            if attempt == self._tries:
-                raise RuntimeError(f"webhook failed after {attempt} tries ({problem})")
-            await asyncio.sleep(0.5 * 2 ** (attempt - 1))
+        try:
+            response = await self._client.post(self._url, content=body, headers=headers)
+        except httpx.TransportError as exc:
+            raise WebhookFailed(type(exc).__name__) from None
+        if response.status_code >= 400:
+            raise WebhookFailed(f"HTTP {response.status_code}")
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         await self._client.aclose()
+
+
+class WebhookFailed(RuntimeError):
+    """The receiver was unreachable or refused (the job is retried)."""
 
 
 def create_notifier(settings: Settings) -> Notifier:

@@ -1,8 +1,14 @@
-"""The outbox relay: claims due outbox rows and hands them to the queue backend.
+"""The outbox relay: claims due outbox rows, runs them here or hands them to the broker.
 
 Runs in every `serve` node and in `medtalk worker`; on PostgreSQL relays share the table
-with `FOR UPDATE SKIP LOCKED`. A row is deleted only after the queue accepted it (publisher
-confirm) or, in-process, after its job ran; failures come back later with a growing delay.
+with `FOR UPDATE SKIP LOCKED`. A job runs here when there is no broker, or when its kind is
+not portable (it needs this node's sockets or tools); otherwise it is published. A row is
+deleted only after the broker accepted it (publisher confirm) or its job ran; failures come
+back later as the one retry policy says (core/retry.py), then end DEAD.
+
+Jobs that run here run side by side (up to `slots`), so a long assembly does not hold up
+notifications; while they run the relay keeps their rows claimed, and when it stops it hands
+back what it did not finish, so the next start (here or elsewhere) runs them at once.
 """
 
 from __future__ import annotations
@@ -10,18 +16,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Collection
 from datetime import timedelta
 
 from medtalk.core import metrics
 from medtalk.core.clock import Clock
+from medtalk.core.retry import RetryPolicy
 from medtalk.db.engine import Database
-from medtalk.jobs import outbox
-from medtalk.jobs.outbox import Job
+from medtalk.jobs import store
+from medtalk.jobs.job import Job
 from medtalk.jobs.queue import JobQueue
+from medtalk.jobs.registry import Deferred, JobRegistry
 
 logger = logging.getLogger(__name__)
 BATCH = 100
-MAX_DELAY_SECONDS = 30.0
+SLOTS = 16
+# A claimed row is hidden this long; the relay renews it while the job runs here, and if the
+# relay dies another one takes the row after that.
+CLAIM_LEASE = timedelta(seconds=30)
 # How soon a job is offered again after the broker refused it (it is not the job's fault).
 BROKER_RETRY_SECONDS = 2.0
 
@@ -31,20 +44,27 @@ class OutboxRelay:
         self,
         db: Database,
         queue: JobQueue,
+        registry: JobRegistry,
         clock: Clock,
+        policy: RetryPolicy,
         *,
         poll_seconds: float,
-        max_attempts: int,
-        retry_base_seconds: float,
         skip_locked: bool,
+        kinds: Collection[str] | None = None,
+        slots: int = SLOTS,
     ) -> None:
         self._db = db
         self._queue = queue
+        self._registry = registry
         self._clock = clock
+        self._policy = policy
         self._poll = poll_seconds
-        self._max_attempts = max_attempts
-        self._retry_base = retry_base_seconds
         self._skip_locked = skip_locked
+        self._kinds = kinds  # None: every kind; else only these (a worker: portable ones)
+        self._slots = slots
+        self._running: dict[asyncio.Task[None], Job] = {}
+        self._full = False
+        self._renewed = time.monotonic()
         self._wake = asyncio.Event()
 
     def kick(self) -> None:
@@ -54,69 +74,123 @@ class OutboxRelay:
         """Relay until cancelled; a database or broker outage only delays work."""
         while True:
             try:
-                busy = await self.relay_once()
+                busy = await self._pass()
+                await self._renew_claims()
             except Exception as exc:  # noqa: BLE001 - keep relaying after an outage
                 logger.warning("outbox relay pass failed (%s)", type(exc).__name__)
                 busy = False
             if not busy:
                 self._wake.clear()
+                wait = min(self._poll, CLAIM_LEASE.total_seconds() / 3)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll)
+                    await asyncio.wait_for(self._wake.wait(), wait)
 
     async def relay_once(self) -> bool:
-        """One batch; True if there may be more waiting."""
-        async with self._db.transaction() as db:
-            jobs = await outbox.claim_due(
-                db, self._clock.now(), BATCH, skip_locked=self._skip_locked
-            )
-            metrics.set_job_queue_depth("outbox", await outbox.pending_count(db))
-        for index, job in enumerate(jobs):
-            if not await self._hand_on(job):
-                # The broker is unreachable: the rest of the batch would only wait out the same
-                # timeout, one by one. Put them back for the next pass instead.
-                for waiting in jobs[index + 1 :]:
-                    await self._postpone(waiting, ConnectionError("broker unreachable"))
-                return False
-        return len(jobs) == BATCH
+        """One batch, waiting for the jobs it runs here; True if there may be more waiting."""
+        busy = await self._pass()
+        await asyncio.gather(*list(self._running), return_exceptions=True)
+        return busy
 
-    async def _hand_on(self, job: Job) -> bool:
-        """Publish (or run) one job; False when the broker could not take it."""
+    async def close(self) -> None:
+        """Stop the jobs running here and hand their rows back for the next start."""
+        running = list(self._running.values())
+        for task in list(self._running):
+            task.cancel()
+        await asyncio.gather(*list(self._running), return_exceptions=True)
+        if running:
+            async with self._db.transaction() as db:
+                await store.extend(db, [job.id for job in running], self._clock.now())
+
+    # --- one pass -----------------------------------------------------------------------
+
+    async def _pass(self) -> bool:
+        free = min(BATCH, self._slots - len(self._running))
+        self._full = free <= 0
+        if self._full:
+            return False
+        async with self._db.transaction() as db:
+            jobs = await store.claim_due(
+                db,
+                self._clock.now(),
+                free,
+                CLAIM_LEASE,
+                skip_locked=self._skip_locked,
+                kinds=self._kinds,
+            )
+            metrics.set_job_queue_depth("outbox", await store.pending_count(db))
+        published = []
+        for job in jobs:
+            if self._queue.runs_inline or not self._registry.portable(job.kind):
+                task = asyncio.create_task(self._run_here(job), name=f"job-{job.kind}")
+                self._running[task] = job
+                task.add_done_callback(self._done)
+            else:
+                published.append(job)
+        return await self._publish(published) and len(jobs) == free
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._running.pop(task, None)
+        if self._full:
+            self.kick()  # a slot is free again
+
+    async def _renew_claims(self) -> None:
+        if not self._running or time.monotonic() - self._renewed < CLAIM_LEASE.total_seconds() / 3:
+            return
+        self._renewed = time.monotonic()
+        async with self._db.transaction() as db:
+            ids = [job.id for job in self._running.values()]
+            await store.extend(db, ids, self._clock.now() + CLAIM_LEASE)
+
+    async def _run_here(self, job: Job) -> None:
         try:
-            await self._queue.publish(job)
+            await self._registry.run(job)
+        except Deferred as deferred:
+            await self._postpone(job, deferred)
+            return
         except Exception as exc:  # noqa: BLE001 - recorded on the row, retried later
             await self._postpone(job, exc)
-            return self._queue.runs_inline  # an inline failure is the job's, not the broker's
+            return
         async with self._db.transaction() as db:
-            await outbox.finish(db, job.id)
-        if self._queue.runs_inline:
-            metrics.job_finished(job.kind)
+            await store.finish(db, [job.id])
+        metrics.job_finished(job.kind)
+
+    async def _publish(self, jobs: list[Job]) -> bool:
+        """Hand jobs to the broker; False (the rest put back) when it could not take one."""
+        for index, job in enumerate(jobs):
+            try:
+                await self._queue.publish(job)
+            except Exception as exc:  # noqa: BLE001 - the broker is down: not the job's fault
+                # The rest of the batch would only wait out the same timeout, one by one.
+                for waiting in jobs[index:]:
+                    await self._postpone(waiting, exc, broker=True)
+                return False
+            async with self._db.transaction() as db:
+                await store.finish(db, [job.id])
         return True
 
-    async def _postpone(self, job: Job, error: Exception) -> None:
-        # A broker that is down is not the job's fault: only inline runs count toward dead, and
-        # only their delay grows; broker outages retry soon, so work resumes when it is back.
+    async def _postpone(self, job: Job, error: Exception, *, broker: bool = False) -> None:
+        now = self._clock.now()
+        failed = not broker and not isinstance(error, Deferred)
         attempt = job.attempts + 1
-        dead = self._queue.runs_inline and attempt >= self._max_attempts
-        if self._queue.runs_inline:
-            delay = min(MAX_DELAY_SECONDS, self._retry_base * 2 ** min(job.attempts, 10))
+        dead = failed and self._policy.exhausted(attempt)
+        if isinstance(error, Deferred):
+            until = error.until or now + timedelta(seconds=self._policy.delay(1))
+        elif broker:
+            until = now + timedelta(seconds=min(BROKER_RETRY_SECONDS, self._policy.base_seconds))
         else:
-            delay = min(BROKER_RETRY_SECONDS, self._retry_base)
-        logger.warning(
-            "job %s (%s) not done (%s); %s",
-            job.id,
-            job.kind,
-            type(error).__name__,
-            "dead-lettered" if dead else f"retry in {delay:.1f}s",
-        )
+            until = now + timedelta(seconds=self._policy.delay(attempt))
+        if failed:
+            logger.warning(
+                "job %s (%s) failed (%s); %s",
+                job.id,
+                job.kind,
+                type(error).__name__,
+                "dead-lettered" if dead else f"retry at {until.isoformat()}",
+            )
         if dead:
             metrics.job_dead_lettered(job.kind)
-        elif self._queue.runs_inline:
+            await self._registry.dead(job)
+        elif failed:
             metrics.job_retried(job.kind)
         async with self._db.transaction() as db:
-            await outbox.postpone(
-                db,
-                job.id,
-                self._clock.now() + timedelta(seconds=delay),
-                type(error).__name__,
-                dead=dead,
-            )
+            await store.postpone(db, job.id, until, type(error).__name__, failed=failed, dead=dead)

@@ -7,8 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from medtalk.api.audit import client_of
-from medtalk.api.deps import AuditTrailDep, ClockDep, CurrentUser, DatabaseDep
+from medtalk.api.deps import AuditTrailDep, ClockDep, CurrentUser, DatabaseDep, client_of
 from medtalk.legalhold.schemas import LegalHold, LegalHoldList, LegalHoldStatus, PlaceLegalHold
 from medtalk.legalhold.service import MAX_PAGE, LegalHolds
 

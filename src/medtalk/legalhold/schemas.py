@@ -6,8 +6,7 @@ import uuid
 
 from pydantic import Field
 
-from medtalk.chat.schemas import Timestamp
-from medtalk.core.wire import StrictWireModel, WireModel
+from medtalk.core.wire import StrictWireModel, Timestamp, WireModel
 
 
 class PlaceLegalHold(StrictWireModel):

@@ -12,24 +12,19 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from medtalk.audit import AuditTrail
+from medtalk.calls import store as calls_store
+from medtalk.chat import store as chat_store
 from medtalk.core.clock import Clock
 from medtalk.db.engine import Database
-from medtalk.db.tables import (
-    call_recording_chunks,
-    call_recordings,
-    chat_files,
-    chat_messages,
-    conversations,
-    video_call_rooms,
-)
+from medtalk.files import store as files_store
 from medtalk.files.storage import FileStorage
 from medtalk.legalhold import store as legal_holds
+from medtalk.recordings import store as recordings_store
 from medtalk.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -62,30 +57,21 @@ async def expired_conversations(
 ) -> list[uuid.UUID]:
     """Conversations past their status's retention that still hold messages or files, and
     are not under legal hold (`held`: only those that are)."""
-    now = clock.now()
-    # updated_at moves with every message and every status change (closing, archiving).
-    activity = conversations.c.updated_at
-    expired = [
-        sa.and_(conversations.c.status == status, activity < now - timedelta(days=days))
-        for status, days in days_by_status.items()
-        if days > 0
-    ]
-    if not expired:
-        return []
+    conversation = chat_store.CONVERSATION_ID
     holds_data = sa.or_(
-        sa.exists().where(chat_messages.c.conversation_id == conversations.c.id),
-        sa.exists().where(chat_files.c.conversation_id == conversations.c.id),
-        sa.exists().where(call_recordings.c.room_id.in_(_rooms_of(conversations.c.id))),
+        chat_store.has_messages(conversation),
+        files_store.of_conversation(conversation),
+        recordings_store.in_rooms(calls_store.room_ids_of_conversation(conversation)),
     )
-    on_hold = legal_holds.active_hold_exists(conversations.c.id)
-    query = (
-        sa.select(conversations.c.id)
-        .where(sa.or_(*expired), holds_data, on_hold if held else sa.not_(on_hold))
-        .order_by(conversations.c.id)
-        .limit(limit)
-    )
+    on_hold = legal_holds.active_hold_exists(conversation)
     async with db.read() as connection:
-        return [row.id for row in await connection.execute(query)]
+        return await chat_store.expired_conversation_ids(
+            connection,
+            clock.now(),
+            days_by_status,
+            [holds_data, on_hold if held else sa.not_(on_hold)],
+            limit,
+        )
 
 
 async def purge_expired(
@@ -115,34 +101,19 @@ async def purge_expired(
     return report
 
 
-def _rooms_of(conversation_id: object) -> sa.Select[tuple[uuid.UUID]]:
-    # correlate_except: inside expired_conversations' EXISTS, `conversations` is the outer
-    # query's row, not a table of this subquery (else any recording anywhere would match).
-    return (
-        sa.select(video_call_rooms.c.id)
-        .where(video_call_rooms.c.conversation_id == conversation_id)
-        .correlate_except(video_call_rooms)
-    )
-
-
-def _recordings_of(conversation_id: uuid.UUID) -> sa.Select[tuple[uuid.UUID]]:
-    return sa.select(call_recordings.c.id).where(
-        call_recordings.c.room_id.in_(_rooms_of(conversation_id))
-    )
+async def _recording_ids(
+    connection: AsyncConnection, conversation_id: uuid.UUID
+) -> list[uuid.UUID]:
+    rooms = calls_store.room_ids_of_conversation(conversation_id)
+    return await recordings_store.recording_ids_in_rooms(connection, rooms)
 
 
 async def _count(db: Database, conversation_id: uuid.UUID) -> tuple[int, int]:
     async with db.read() as connection:
-        messages = await connection.scalar(
-            sa.select(sa.func.count()).where(chat_messages.c.conversation_id == conversation_id)
-        )
-        files = await connection.scalar(
-            sa.select(sa.func.count()).where(chat_files.c.conversation_id == conversation_id)
-        )
-        recordings = await connection.scalar(
-            sa.select(sa.func.count()).select_from(_recordings_of(conversation_id).subquery())
-        )
-    return int(messages or 0), int(files or 0) + int(recordings or 0)
+        messages = await chat_store.count_messages(connection, conversation_id)
+        files = await files_store.count_of_conversation(connection, conversation_id)
+        recordings = len(await _recording_ids(connection, conversation_id))
+    return messages, files + recordings
 
 
 async def _purge(
@@ -154,22 +125,16 @@ async def _purge(
         await legal_holds.lock_conversation(connection, conversation_id)
         if await legal_holds.is_held(connection, conversation_id):
             return None
-        stored = await connection.execute(
-            sa.select(chat_files.c.storage_key, chat_files.c.thumbnail_key).where(
-                chat_files.c.conversation_id == conversation_id
-            )
-        )
-        file_rows = list(stored)
-        keys = [row.storage_key for row in file_rows]
-        keys += [row.thumbnail_key for row in file_rows if row.thumbnail_key]
-        recording_keys, recordings = await _purge_recordings(connection, conversation_id)
-        keys += recording_keys
-        messages = await connection.execute(
-            chat_messages.delete().where(chat_messages.c.conversation_id == conversation_id)
-        )
-        await connection.execute(
-            chat_files.delete().where(chat_files.c.conversation_id == conversation_id)
-        )
+        # The consent trail lives on in the audit log; the rooms keep their times but lose
+        # the link.
+        recording_ids = await _recording_ids(connection, conversation_id)
+        keys = await recordings_store.delete_recordings(connection, recording_ids)
+        if recording_ids:
+            await calls_store.clear_recording_links(connection, conversation_id)
+        messages = await chat_store.delete_messages(connection, conversation_id)
+        # Files after the messages that point at them.
+        files, file_keys = await files_store.delete_of_conversation(connection, conversation_id)
+        keys += file_keys
         await audit.append(
             connection,
             "retention.purge",
@@ -177,7 +142,7 @@ async def _purge(
             object_type="conversation",
             object_id=conversation_id,
             conversation_id=conversation_id,
-            detail=f"{messages.rowcount} messages, {len(file_rows) + recordings} files",
+            detail=f"{messages} messages, {files + len(recording_ids)} files",
         )
     # After commit: a failure here leaves sealed, unreferenced objects, never dangling rows.
     for key in keys:
@@ -185,41 +150,4 @@ async def _purge(
             await storage.delete(key)
         except Exception:
             logger.exception("could not delete a purged file object")
-    return int(messages.rowcount), len(file_rows) + recordings
-
-
-async def _purge_recordings(
-    connection: AsyncConnection, conversation_id: uuid.UUID
-) -> tuple[list[str], int]:
-    """Delete the conversation's call recordings (and their chunks); their object keys.
-
-    The consent trail lives on in the audit log; the rooms keep their times but lose the link.
-    """
-    recording_ids = list(await connection.scalars(_recordings_of(conversation_id)))
-    if not recording_ids:
-        return [], 0
-    chunk_keys = await connection.scalars(
-        sa.select(call_recording_chunks.c.storage_key).where(
-            call_recording_chunks.c.recording_id.in_(recording_ids)
-        )
-    )
-    file_keys = await connection.scalars(
-        sa.select(call_recordings.c.storage_key).where(
-            call_recordings.c.id.in_(recording_ids), call_recordings.c.storage_key.is_not(None)
-        )
-    )
-    keys = [*chunk_keys, *file_keys]
-    await connection.execute(
-        call_recording_chunks.delete().where(
-            call_recording_chunks.c.recording_id.in_(recording_ids)
-        )
-    )
-    await connection.execute(
-        call_recordings.delete().where(call_recordings.c.id.in_(recording_ids))
-    )
-    await connection.execute(
-        video_call_rooms.update()
-        .where(video_call_rooms.c.conversation_id == conversation_id)
-        .values(has_recording=False, recording_url=None)
-    )
-    return keys, len(recording_ids)
+    return messages, files + len(recording_ids)

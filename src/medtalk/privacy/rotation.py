@@ -15,16 +15,18 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from medtalk.chat import store as chat_store
+from medtalk.chat.store import SealedMessage
 from medtalk.core.clock import Clock
 from medtalk.core.crypto import DecryptionError, KeyRing
 from medtalk.db.engine import Database
-from medtalk.db.tables import chat_files, chat_messages, maintenance_checkpoints
+from medtalk.files import store as files_store
 from medtalk.files.storage import FileStorage
+from medtalk.files.store import SealedObject
+from medtalk.privacy import store
 
 logger = logging.getLogger(__name__)
 
@@ -47,29 +49,18 @@ class RotationReport:
 async def pending(db: Database, keys: KeyRing) -> tuple[int, int]:
     """(message rows, file rows) not yet under the newest key."""
     async with db.read() as connection:
-        messages = await connection.scalar(
-            sa.select(sa.func.count()).where(chat_messages.c.key_id != keys.current_id)
-        )
-        files = await connection.scalar(
-            sa.select(sa.func.count()).where(
-                chat_files.c.key_id.is_not(None), chat_files.c.key_id != keys.current_id
-            )
-        )
-    return int(messages or 0), int(files or 0)
+        messages = await chat_store.count_messages_not_under(connection, keys.current_id)
+        files = await files_store.count_not_under(connection, keys.current_id)
+    return messages, files
 
 
 async def rows_under_missing_keys(db: Database, keys: KeyRing) -> Counter[str]:
     """Rows (messages and files) whose key id is not in the ring, per key id."""
     found: Counter[str] = Counter()
+    known = list(keys.keys)
     async with db.read() as connection:
-        for table in (chat_messages, chat_files):
-            query = (
-                sa.select(table.c.key_id, sa.func.count())
-                .where(table.c.key_id.is_not(None), table.c.key_id.not_in(list(keys.keys)))
-                .group_by(table.c.key_id)
-            )
-            for key_id, count in await connection.execute(query):
-                found[key_id] += int(count)
+        found.update(await chat_store.message_keys_outside(connection, known))
+        found.update(await files_store.keys_outside(connection, known))
     return found
 
 
@@ -103,28 +94,16 @@ class KeyRotation:
         return f"rotate:{table}:{self._keys.current_id}"
 
     async def _checkpoint(self, name: str) -> uuid.UUID | None:
-        query = sa.select(maintenance_checkpoints.c.position).where(
-            maintenance_checkpoints.c.name == name
-        )
         async with self._db.read() as db:
-            position = (await db.execute(query)).scalar_one_or_none()
+            position = await store.checkpoint(db, name)
         return uuid.UUID(position) if position else None
 
     async def _save_checkpoint(self, db: AsyncConnection, name: str, last: uuid.UUID) -> None:
-        values = {"position": str(last), "updated_at": self._clock.now()}
-        updated = await db.execute(
-            maintenance_checkpoints.update()
-            .where(maintenance_checkpoints.c.name == name)
-            .values(**values)
-        )
-        if updated.rowcount == 0:
-            await db.execute(maintenance_checkpoints.insert().values(name=name, **values))
+        await store.save_checkpoint(db, name, str(last), self._clock.now())
 
     async def _clear_checkpoint(self, name: str) -> None:
         async with self._db.transaction() as db:
-            await db.execute(
-                maintenance_checkpoints.delete().where(maintenance_checkpoints.c.name == name)
-            )
+            await store.clear_checkpoint(db, name)
 
     # --- messages -------------------------------------------------------------------------
 
@@ -133,16 +112,8 @@ class KeyRotation:
         after = await self._checkpoint(name)
         current = self._keys.current_id
         while True:
-            query = (
-                sa.select(chat_messages.c.id, chat_messages.c.key_id, chat_messages.c.content)
-                .where(chat_messages.c.key_id != current)
-                .order_by(chat_messages.c.id)
-                .limit(self._batch)
-            )
-            if after is not None:
-                query = query.where(chat_messages.c.id > after)
             async with self._db.transaction() as db:
-                rows = list(await db.execute(query))
+                rows = await chat_store.messages_not_under(db, current, after, self._batch)
                 if not rows:
                     break
                 for row in rows:
@@ -155,7 +126,7 @@ class KeyRotation:
     async def _reseal_message(
         self,
         db: AsyncConnection,
-        row: Any,
+        row: SealedMessage,
         report: RotationReport,
     ) -> int:
         if row.key_id not in self._keys.keys:
@@ -168,16 +139,7 @@ class KeyRotation:
             return 0
         key_id, sealed = self._keys.seal_text(text, associated=str(row.id))
         # Only if nobody changed the row meanwhile (compare-and-set on the old ciphertext).
-        result = await db.execute(
-            chat_messages.update()
-            .where(
-                chat_messages.c.id == row.id,
-                chat_messages.c.key_id == row.key_id,
-                chat_messages.c.content == row.content,
-            )
-            .values(key_id=key_id, content=sealed)
-        )
-        return int(result.rowcount)
+        return int(await chat_store.reseal_message(db, row, key_id, sealed))
 
     # --- files ----------------------------------------------------------------------------
 
@@ -186,16 +148,10 @@ class KeyRotation:
         after = await self._checkpoint(name)
         current = self._keys.current_id
         while True:
-            query = (
-                sa.select(chat_files.c.id, chat_files.c.key_id, chat_files.c.storage_key)
-                .where(chat_files.c.key_id.is_not(None), chat_files.c.key_id != current)
-                .order_by(chat_files.c.id)
-                .limit(max(1, self._batch // 10))
-            )
-            if after is not None:
-                query = query.where(chat_files.c.id > after)
             async with self._db.read() as db:
-                rows = list(await db.execute(query))
+                rows = await files_store.files_not_under(
+                    db, current, after, max(1, self._batch // 10)
+                )
             if not rows:
                 break
             for row in rows:
@@ -206,7 +162,7 @@ class KeyRotation:
             advance(len(rows))
         await self._clear_checkpoint(name)
 
-    async def _reseal_file(self, row: Any, report: RotationReport) -> int:
+    async def _reseal_file(self, row: SealedObject, report: RotationReport) -> int:
         if row.key_id not in self._keys.keys:
             return 0
         new_key = secrets.token_hex(20)
@@ -223,12 +179,8 @@ class KeyRotation:
             logger.error("file %s has no stored object", row.id)
             return 0
         async with self._db.transaction() as db:
-            result = await db.execute(
-                chat_files.update()
-                .where(chat_files.c.id == row.id, chat_files.c.storage_key == row.storage_key)
-                .values(storage_key=new_key, key_id=key_id)
-            )
-        if result.rowcount:
+            switched = await files_store.switch_object(db, row, new_key, key_id)
+        if switched:
             await self._storage.delete(row.storage_key)
             return 1
         await self._storage.delete(new_key)  # the row changed under us (purged): drop the copy

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -15,35 +14,34 @@ from medtalk.core.errors import Invalid, MedtalkError
 logger = logging.getLogger(__name__)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-Handler = Callable[[Any, str, Any], Awaitable[dict[str, Any]]]
 
 
-def acknowledged(handler: Handler) -> Callable[[Any, str, Any], Awaitable[Any]]:
-    @functools.wraps(handler)
-    async def wrapper(self: Any, sid: str, data: Any = None) -> Any:
-        event = handler.__name__.removeprefix("on_")
-        with metrics.socket_event(event) as outcome:
-            try:
-                return await handler(self, sid, data)
-            except MedtalkError as error:
-                outcome["outcome"] = error.code
-                metrics.error("socket", error.code)
-                if error.status_code in (401, 403, 404):  # refused access is audited
-                    audit_refusal = getattr(self, "_audit_refusal", None)
-                    if audit_refusal is not None:
-                        await audit_refusal(sid, event, error)
-                return error.to_dict()
-            except ValidationError as error:
-                outcome["outcome"] = Invalid.code
-                metrics.error("socket", Invalid.code)
-                return Invalid(_validation_message(error)).to_dict()
-            except Exception:
-                outcome["outcome"] = "INTERNAL"
-                metrics.error("socket", "INTERNAL")
-                logger.exception("socket event %s failed", event)
-                return {"error": {"code": "INTERNAL", "message": "internal error"}}
+# Records an access refused with 401/403/404 (the audit trail), given the event and the error.
+OnRefusal = Callable[[str, MedtalkError], Awaitable[None]]
 
-    return wrapper
+
+async def answer(
+    event: str, call: Callable[[], Awaitable[dict[str, Any]]], on_refusal: OnRefusal
+) -> dict[str, Any]:
+    """Run one event's handler and turn its outcome into the acknowledgement."""
+    with metrics.socket_event(event) as outcome:
+        try:
+            return await call()
+        except MedtalkError as error:
+            outcome["outcome"] = error.code
+            metrics.error("socket", error.code)
+            if error.status_code in (401, 403, 404):  # refused access is audited
+                await on_refusal(event, error)
+            return error.to_dict()
+        except ValidationError as error:
+            outcome["outcome"] = Invalid.code
+            metrics.error("socket", Invalid.code)
+            return Invalid(_validation_message(error)).to_dict()
+        except Exception:
+            outcome["outcome"] = "INTERNAL"
+            metrics.error("socket", "INTERNAL")
+            logger.exception("socket event %s failed", event)
+            return {"error": {"code": "INTERNAL", "message": "internal error"}}
 
 
 def _validation_message(error: ValidationError) -> str:

@@ -1,7 +1,9 @@
-"""The spec's Socket.IO events on namespace /ws/chat; each handler parses, calls a service, acks.
+"""The /ws/chat namespace: the socket's session (connect, token expiry and refresh, revocation,
+presence) and the dispatch of every other event to a registered handler group.
 
-Every handler answers with an acknowledgement: the result on success, `{"error": {code,
-message}}` on failure (mapped in `_acknowledged`, the one place for it).
+Chat, calls and recording register their handler groups (chat/events.py, calls/events.py,
+recordings/events.py). Every event is answered with an acknowledgement: the result on success,
+`{"error": {code, message}}` on failure (mapped in realtime/acks.py, the one place for it).
 """
 
 from __future__ import annotations
@@ -10,71 +12,85 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import socketio
 
 from medtalk.audit import AuditTrail, Client, Outcome
-from medtalk.calls.events import CallEvents
-from medtalk.chat.schemas import (
-    ConversationRef,
-    JoinConversationRequest,
-    MarkReadRequest,
-    SendMessageRequest,
-)
 from medtalk.chat.service import ChatService
 from medtalk.core import metrics
-from medtalk.core.auth import Principal, RevocationCheck, TokenVerifier
-from medtalk.core.clock import Clock, iso_z
+from medtalk.core.auth import Principal, RevocationCheck, TokenVerifier, bearer_token
+from medtalk.core.clock import iso_z
 from medtalk.core.errors import Invalid, MedtalkError, Unauthorized
 from medtalk.core.logging import update_context
-from medtalk.realtime.acks import acknowledged as _acknowledged
-from medtalk.realtime.acks import parse as _parse
-from medtalk.realtime.delivery import Delivery
+from medtalk.realtime.acks import answer
 from medtalk.realtime.edge import SocketCap
-from medtalk.realtime.fanout import NAMESPACE, conversation_room, user_room
-from medtalk.realtime.presence import MemoryPresence, Presence
-from medtalk.recordings.events import RecordingEvents
+from medtalk.realtime.fanout import NAMESPACE, user_room
+from medtalk.realtime.handlers import Caller, EventHandler, HandlerGroup, SocketState
+from medtalk.realtime.presence import Presence
 from medtalk.users.service import UserDirectory
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class SocketState:
-    principal: Principal
-    joined: set[uuid.UUID] = field(default_factory=set)
-    # security (issue 9): audit context and the timer that cuts the socket at token expiry.
-    client: Client = field(default_factory=Client)
-    expiry: asyncio.TimerHandle | None = None
-
-
-class ChatNamespace(RecordingEvents, CallEvents, socketio.AsyncNamespace):  # type: ignore[misc]
+class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     def __init__(
         self,
         verifier: TokenVerifier,
         users: UserDirectory,
         chat: ChatService,
-        delivery: Delivery,
-        audit: AuditTrail | None = None,
-        revocations: RevocationCheck | None = None,
+        audit: AuditTrail,
+        revocations: RevocationCheck,
+        presence: Presence,
         sweep_seconds: float = 15.0,
-        presence: Presence | None = None,
     ) -> None:
         super().__init__(NAMESPACE)
         self._verifier = verifier
         self._users = users
         self._chat = chat
-        self._delivery = delivery
-        self._presence = presence or MemoryPresence(Clock(), typing_ttl_seconds=8.0)
+        self._presence = presence
         self._sockets: dict[str, SocketState] = {}
+        self._groups: list[HandlerGroup] = []
+        self._handlers: dict[str, EventHandler] = {
+            "refresh_token": self._refresh_token,
+        }
         self._audit = audit
         self._revocations = revocations
         self._sweep_seconds = sweep_seconds
         self._sweeper: asyncio.Task[None] | None = None
         self.socket_cap = SocketCap()  # security (issue 16): sockets per user
+
+    def register(self, group: HandlerGroup) -> None:
+        """Route the group's events to it; an event name belongs to one group only."""
+        handlers = group.handlers()
+        taken = self._handlers.keys() & handlers.keys()
+        if taken:
+            raise ValueError(f"socket events registered twice: {sorted(taken)}")
+        self._handlers.update(handlers)
+        self._groups.append(group)
+
+    def events(self) -> set[str]:
+        """The client events this namespace answers (realtime/edge.py lets only these in)."""
+        return set(self._handlers)
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        """python-socketio's dispatch: connect and disconnect are ours, the rest registered."""
+        handler = self._handlers.get(event)
+        if handler is None:
+            return await super().trigger_event(event, *args)
+        sid, data = args[0], (args[1] if len(args) > 1 else None)
+        return await answer(
+            event,
+            lambda: self._handle(handler, sid, data),
+            lambda name, error: self._audit_refusal(sid, name, error),
+        )
+
+    async def _handle(self, handler: EventHandler, sid: str, data: Any) -> dict[str, Any]:
+        state = self._sockets.get(sid)
+        if state is None:
+            raise Unauthorized("not connected")
+        return await handler(Caller(sid, state), data)
 
     def connected_count(self) -> int:
         return len(self._sockets)
@@ -82,7 +98,7 @@ class ChatNamespace(RecordingEvents, CallEvents, socketio.AsyncNamespace):  # ty
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         client = _client(environ)
         try:
-            principal = await self._verifier.verify_header(_bearer(environ, auth))
+            principal = await self._verifier.verify_bearer(_handshake_token(environ, auth))
             await self._users.ensure(principal)
             self.socket_cap.check(principal.user_id)  # no await between check and opened
         except MedtalkError as error:
@@ -103,7 +119,8 @@ class ChatNamespace(RecordingEvents, CallEvents, socketio.AsyncNamespace):  # ty
         self._schedule_expiry(sid, state)
         self._start_sweeper()
         await self.enter_room(sid, user_room(principal.user_id))
-        self.calls_socket_opened(principal)
+        for group in self._groups:
+            await group.socket_opened(Caller(sid, state))
         await self._record("socket.connect", principal, client, Outcome.OK)
         if await self._presence.socket_connected(principal.user_id, sid):
             await self.announce_presence(principal.user_id)
@@ -112,15 +129,13 @@ class ChatNamespace(RecordingEvents, CallEvents, socketio.AsyncNamespace):  # ty
         state = self._sockets.pop(sid, None)
         if state is not None:
             metrics.socket_disconnected(reason if isinstance(reason, str) else None)
-        if state is not None and state.expiry is not None:
-            state.expiry.cancel()
-        self._delivery.unsubscribe(sid)
         if state is None:
             return
+        if state.expiry is not None:
+            state.expiry.cancel()
         self.socket_cap.closed(state.principal.user_id)
-        await self.calls_socket_closed(state.principal)
-        for conversation_id in state.joined:
-            await self._presence.set_typing(conversation_id, state.principal.user_id, False)
+        for group in self._groups:
+            await group.socket_closed(Caller(sid, state))
         if await self._presence.socket_disconnected(state.principal.user_id, sid):
             await self.announce_presence(state.principal.user_id)
 
@@ -176,12 +191,11 @@ class ChatNamespace(RecordingEvents, CallEvents, socketio.AsyncNamespace):  # ty
         return len(doomed)
 
     def _start_sweeper(self) -> None:
-        if self._revocations is not None and (self._sweeper is None or self._sweeper.done()):
+        if self._sweeper is None or self._sweeper.done():
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
 
     async def _sweep(self) -> None:
         """Revocations made on other nodes reach this node's sockets within one sweep."""
-        assert self._revocations is not None
         while self._sockets:
             await asyncio.sleep(self._sweep_seconds)
             for sid, state in list(self._sockets.items()):
@@ -191,15 +205,13 @@ class ChatNamespace(RecordingEvents, CallEvents, socketio.AsyncNamespace):  # ty
                 except Exception:
                     logger.exception("revocation sweep failed")
 
-    @_acknowledged
-    async def on_refresh_token(self, sid: str, data: Any) -> dict[str, Any]:
+    async def _refresh_token(self, caller: Caller, data: Any) -> dict[str, Any]:
         """`refresh_token` {token}: a fresh token of the same user keeps the socket open."""
-        state = self._state(sid)
-        token = data.get("token") if isinstance(data, dict) else None
-        if not isinstance(token, str) or not token.strip():
+        sid, state = caller.sid, caller.state
+        token = bearer_token(data.get("token") if isinstance(data, dict) else None)
+        if token is None:
             raise Invalid("token is required")
-        header = token if token.lower().startswith("bearer ") else f"Bearer {token}"
-        principal = await self._verifier.verify_header(header)
+        principal = await self._verifier.verify_bearer(token)
         if principal.user_id != state.principal.user_id or principal.role != state.principal.role:
             raise Invalid("the new token is for another user", code="TOKEN_MISMATCH")
         state.principal = principal
@@ -219,8 +231,6 @@ class ChatNamespace(RecordingEvents, CallEvents, socketio.AsyncNamespace):  # ty
         object_id: object = None,
         detail: str | None = None,
     ) -> None:
-        if self._audit is None:
-            return
         await self._audit.record(
             action,
             actor=principal,
@@ -245,104 +255,6 @@ class ChatNamespace(RecordingEvents, CallEvents, socketio.AsyncNamespace):  # ty
         except Exception:
             logger.exception("could not record a refused socket event in the audit trail")
 
-    def _state(self, sid: str) -> SocketState:
-        state = self._sockets.get(sid)
-        if state is None:
-            raise Unauthorized("not connected")
-        return state
-
-    @_acknowledged
-    async def on_join_conversation(self, sid: str, data: Any) -> dict[str, Any]:
-        request = _parse(JoinConversationRequest, data)
-        state = self._state(sid)
-        conversation = await self._chat.conversation_for(state.principal, request.conversation_id)
-        await self.enter_room(sid, conversation_room(conversation.id))
-        state.joined.add(conversation.id)
-        replayed = await self._delivery.subscribe(
-            sid, conversation.id, request.last_seq, conversation.last_seq
-        )
-        await self._record(  # security: joining reads the conversation (replay, live messages)
-            "conversation.join",
-            state.principal,
-            state.client,
-            Outcome.OK,
-            conversation_id=conversation.id,
-            object_type="conversation",
-            object_id=conversation.id,
-            detail=f"replayed {replayed}",
-        )
-        typing = await self._presence.typing(conversation.id)
-        return {
-            "conversationId": str(conversation.id),
-            "joined": True,
-            "replayed": replayed,
-            "typing": [str(user) for user in typing if user != state.principal.user_id],
-        }
-
-    @_acknowledged
-    async def on_leave_conversation(self, sid: str, data: Any) -> dict[str, Any]:
-        request = _parse(ConversationRef, data)
-        state = self._state(sid)
-        state.joined.discard(request.conversation_id)
-        await self.leave_room(sid, conversation_room(request.conversation_id))
-        self._delivery.unsubscribe(sid, request.conversation_id)
-        return {"conversationId": str(request.conversation_id), "joined": False}
-
-    @_acknowledged
-    async def on_send_message(self, sid: str, data: Any) -> dict[str, Any]:
-        request = _parse(SendMessageRequest, data)
-        state = self._state(sid)
-        sent = await self._chat.send_message(
-            state.principal,
-            request.conversation_id,
-            request.content,
-            request.content_type,
-            request.client_message_id,
-        )
-        await self._record(  # security: audit trail
-            "message.send",
-            state.principal,
-            state.client,
-            Outcome.OK,
-            conversation_id=sent.conversation_id,
-            object_type="message",
-            object_id=sent.message_id,
-        )
-        return sent.wire()
-
-    @_acknowledged
-    async def on_mark_read(self, sid: str, data: Any) -> dict[str, Any]:
-        request = _parse(MarkReadRequest, data)
-        receipt = await self._chat.mark_read(self._state(sid).principal, request.message_id)
-        return receipt.wire()
-
-    @_acknowledged
-    async def on_typing_start(self, sid: str, data: Any) -> dict[str, Any]:
-        return await self._relay_typing(sid, data, "typing_start")
-
-    @_acknowledged
-    async def on_typing_stop(self, sid: str, data: Any) -> dict[str, Any]:
-        return await self._relay_typing(sid, data, "typing_stop")
-
-    async def _relay_typing(self, sid: str, data: Any, event: str) -> dict[str, Any]:
-        request = _parse(ConversationRef, data)
-        state = self._state(sid)
-        if request.conversation_id not in state.joined:
-            # Only sockets that passed the participation check on join may signal typing.
-            raise Invalid("join the conversation first", code="NOT_JOINED")
-        await self._presence.set_typing(
-            request.conversation_id, state.principal.user_id, event == "typing_start"
-        )
-        payload = {
-            "conversationId": str(request.conversation_id),
-            "userId": str(state.principal.user_id),
-            "userName": state.principal.name,
-        }
-        await self.emit(
-            event, payload, room=conversation_room(request.conversation_id), skip_sid=sid
-        )
-        return {"ok": True}
-
 
 def _client(environ: dict[str, Any]) -> Client:
     """Peer address and user agent of the handshake (uvicorn applies trusted proxy headers)."""
@@ -352,16 +264,7 @@ def _client(environ: dict[str, Any]) -> Client:
     return Client(ip=ip, user_agent=environ.get("HTTP_USER_AGENT"))
 
 
-def _bearer(environ: dict[str, Any], auth: Any) -> str | None:
+def _handshake_token(environ: dict[str, Any], auth: Any) -> str | None:
     """The token from the handshake: `auth: {token}` as the spec's client sends it, else header."""
-    token: Any = None
-    if isinstance(auth, dict):
-        token = auth.get("token")
-    elif isinstance(auth, str):
-        token = auth
-    if not token:
-        token = environ.get("HTTP_AUTHORIZATION")
-    if not isinstance(token, str) or not token.strip():
-        return None
-    token = token.strip()
-    return token if token.lower().startswith("bearer ") else f"Bearer {token}"
+    token: Any = auth.get("token") if isinstance(auth, dict) else auth
+    return bearer_token(token) or bearer_token(environ.get("HTTP_AUTHORIZATION"))

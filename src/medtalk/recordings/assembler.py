@@ -1,9 +1,10 @@
-"""The assembly job: stopped recordings become one stored, scanned, encrypted file.
+"""The assembly work: a stopped recording becomes one stored, scanned, encrypted file.
 
-Runs as one asyncio task in each `serve` process, like the max-duration enforcer. State lives
-only in the database and the file store: a recording is claimed with a lease (renewed while
-it is worked on), so after a crash or restart the next pass picks it up again, and several
-nodes never assemble the same recording at the same time.
+Run by the `assemble_recording` job (jobs/kinds/assemble_recording.py). State lives only in
+the database and the file store: a recording is claimed with a lease (renewed while it is
+worked on), so several nodes never assemble the same recording at the same time; a job that
+finds it not yet due or held is deferred (`Deferred`) to the moment it may be claimed, and
+after a crash or restart the job runs again and takes over once the lease has run out.
 """
 
 from __future__ import annotations
@@ -18,27 +19,26 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from medtalk.calls import store as rooms
-from medtalk.core.background import DeadlineLoop
+from medtalk.calls import rooms
 from medtalk.core.clock import Clock
 from medtalk.core.events import EventSink
 from medtalk.db.engine import Database
 from medtalk.files.scanning import ClamdScanner
 from medtalk.files.storage import FileStorage
+from medtalk.jobs.registry import Deferred
 from medtalk.recordings import store
 from medtalk.recordings.links import RecordingLinks
 from medtalk.recordings.media import MediaError, MediaTools, container_of
-from medtalk.recordings.service import RecordingService
 from medtalk.recordings.store import ChunkRow, RecordingRow
 
 logger = logging.getLogger(__name__)
 
 READ_CHUNK = 256 * 1024
-MAX_ATTEMPTS = 6
+WAITING = ("STOPPED", "ASSEMBLING")
 
 
 class _Failed(Exception):
@@ -52,16 +52,12 @@ class _Failed(Exception):
 @dataclass(frozen=True)
 class AssemblyPolicy:
     lease: timedelta
-    poll_seconds: float
     work_dir: Path
 
 
-class RecordingAssembler(DeadlineLoop):
-    name = "recording-assembly"
-
+class RecordingAssembler:
     def __init__(
         self,
-        service: RecordingService,
         db: Database,
         clock: Clock,
         events: EventSink,
@@ -71,8 +67,7 @@ class RecordingAssembler(DeadlineLoop):
         policy: AssemblyPolicy,
         scanner: ClamdScanner | None = None,
     ) -> None:
-        super().__init__(clock, policy.poll_seconds)
-        self._service = service
+        self._clock = clock
         self._db = db
         self._events = events
         self._storage = storage
@@ -80,30 +75,20 @@ class RecordingAssembler(DeadlineLoop):
         self._media = media
         self._policy = policy
         self._scanner = scanner
-        service.on_stopped = self.wake
-
-    # --- the job loop ---------------------------------------------------------------------
-
-    async def run_pass(self) -> datetime | None:
-        await self._service.stop_recordings_of_finished_calls()
-        return await self.run_due()
-
-    async def run_due(self) -> datetime | None:
-        """Assemble every due recording, one at a time; when the next one falls due."""
-        async with self._db.read() as db:
-            due = await store.due_for_assembly(db, self._clock.now())
-        for recording_id in due:
-            await self.assemble(recording_id)
-        async with self._db.read() as db:
-            return await store.next_due(db)
-
-    # --- one recording --------------------------------------------------------------------
 
     async def assemble(self, recording_id: uuid.UUID) -> None:
+        """Assemble one recording (the job's handler). Returns when it is READY or FAILED, or
+        needs no assembly (yet: Jibri's file writes a new job); raises Deferred when it is not
+        due or another runner holds it; any other exception: the job is retried."""
         now = self._clock.now()
         async with self._db.transaction() as db:
+            found = await store.get_recording(db, recording_id)
+            if found is None or found.status not in WAITING or found.next_attempt_at is None:
+                return
+            if found.next_attempt_at > now:
+                raise Deferred("recording not due or held", until=found.next_attempt_at)
             if not await store.claim(db, recording_id, now, now + self._policy.lease):
-                return  # not due, or another node took it
+                raise Deferred("another runner claimed the recording")
             recording = await store.get_recording(db, recording_id)
         assert recording is not None
         work = self._policy.work_dir / recording.id.hex
@@ -117,7 +102,8 @@ class RecordingAssembler(DeadlineLoop):
             await self._fail(recording, "MEDIA_INVALID")
         except Exception:
             logger.exception("recording %s: assembly failed; will retry", recording.id)
-            await self._retry_later(recording)
+            await self._release(recording)
+            raise
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -208,7 +194,7 @@ class RecordingAssembler(DeadlineLoop):
             if done:
                 await store.delete_chunks(db, recording.id)
                 url = self._links.stable(recording.room_id, recording.id)
-                await store.set_room_recording(db, recording.room_id, url)
+                await rooms.set_recording_url(db, recording.room_id, url)
         if not done:
             await self._storage.delete(key)
             return
@@ -236,12 +222,14 @@ class RecordingAssembler(DeadlineLoop):
                     next_attempt_at=self._clock.now() + self._policy.lease,
                 )
 
-    async def _fail(self, recording: RecordingRow, reason: str) -> None:
+    async def _fail(
+        self, recording: RecordingRow, reason: str, expected: tuple[str, ...] = ("ASSEMBLING",)
+    ) -> None:
         async with self._db.transaction() as db:
             failed = await store.update_recording(
                 db,
                 recording.id,
-                expected=("ASSEMBLING",),
+                expected=expected,
                 status="FAILED",
                 failure=reason,
                 next_attempt_at=None,
@@ -249,23 +237,23 @@ class RecordingAssembler(DeadlineLoop):
         if failed:
             await self._announce(recording, "recording_failed", {"reason": reason})
 
-    async def _retry_later(self, recording: RecordingRow) -> None:
-        """A dependency failed (storage, scanner): back off, give up after a few attempts."""
-        if recording.attempts + 1 >= MAX_ATTEMPTS:
-            await self._fail(recording, "GAVE_UP")
-            return
-        backoff = timedelta(seconds=min(600, 5 * 4**recording.attempts))
+    async def _release(self, recording: RecordingRow) -> None:
+        """A dependency failed (storage, scanner): let the job's retry claim it at once."""
         async with self._db.transaction() as db:
             await store.update_recording(
-                db,
-                recording.id,
-                expected=("ASSEMBLING",),
-                next_attempt_at=self._clock.now() + backoff,
+                db, recording.id, expected=("ASSEMBLING",), next_attempt_at=self._clock.now()
             )
+
+    async def give_up(self, recording_id: uuid.UUID) -> None:
+        """Every attempt failed (the job is dead-lettered): FAILED, and both sides are told."""
+        async with self._db.read() as db:
+            recording = await store.get_recording(db, recording_id)
+        if recording is not None and recording.status in WAITING:
+            await self._fail(recording, "GAVE_UP", expected=WAITING)
 
     async def _announce(self, recording: RecordingRow, event: str, extra: dict[str, Any]) -> None:
         async with self._db.read() as db:
-            room = await rooms.get_room(db, recording.room_id)
+            room = await rooms.room(db, recording.room_id)
         if room is None:
             return
         payload = {"roomId": str(room.id), "recordingId": str(recording.id), **extra}

@@ -1,53 +1,42 @@
 """Recording consent as Socket.IO events on /ws/chat (docs/recording.md).
 
-`RecordingEvents` is mixed into the chat namespace like `CallEvents`: parse, call the service,
-acknowledge.
+A handler group registered on the namespace like `CallEvents`: parse, call the service,
+acknowledge. The service writes the audit rows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from medtalk.core.auth import Principal
-from medtalk.core.errors import Unavailable
-from medtalk.realtime.acks import acknowledged, parse
+from medtalk.realtime.acks import parse
+from medtalk.realtime.handlers import Caller, EventHandler, HandlerGroup
 from medtalk.recordings.schemas import ConsentAnswer, RecordingRoomRef
 from medtalk.recordings.service import RecordingService
 
 
-class RecordingEvents:
-    """Handlers for the namespace; it must provide `_state(sid).principal`."""
-
-    _recordings: RecordingService | None = None
-
-    def attach_recordings(self, recordings: RecordingService) -> None:
+class RecordingEvents(HandlerGroup):
+    def __init__(self, recordings: RecordingService) -> None:
         self._recordings = recordings
 
-    def _recording_service(self) -> RecordingService:
-        if self._recordings is None:
-            raise Unavailable("call recording is not enabled on this server")
-        return self._recordings
+    def handlers(self) -> Mapping[str, EventHandler]:
+        return {
+            "recording_request": self.recording_request,
+            "recording_consent": self.recording_consent,
+            "recording_stop": self.recording_stop,
+        }
 
-    def _recording_caller(self, sid: str) -> Principal:
-        principal: Principal = self._state(sid).principal  # type: ignore[attr-defined]
-        return principal
-
-    @acknowledged
-    async def on_recording_request(self, sid: str, data: Any) -> dict[str, Any]:
+    async def recording_request(self, caller: Caller, data: Any) -> dict[str, Any]:
         request = parse(RecordingRoomRef, data)
-        ack = await self._recording_service().request(self._recording_caller(sid), request.room_id)
+        ack = await self._recordings.request(caller.principal, request.room_id)
         return ack.wire()
 
-    @acknowledged
-    async def on_recording_consent(self, sid: str, data: Any) -> dict[str, Any]:
+    async def recording_consent(self, caller: Caller, data: Any) -> dict[str, Any]:
         answer = parse(ConsentAnswer, data)
-        ack = await self._recording_service().consent(
-            self._recording_caller(sid), answer.room_id, answer.accepted
-        )
+        ack = await self._recordings.consent(caller.principal, answer.room_id, answer.accepted)
         return ack.wire()
 
-    @acknowledged
-    async def on_recording_stop(self, sid: str, data: Any) -> dict[str, Any]:
+    async def recording_stop(self, caller: Caller, data: Any) -> dict[str, Any]:
         request = parse(RecordingRoomRef, data)
-        ack = await self._recording_service().stop(self._recording_caller(sid), request.room_id)
+        ack = await self._recordings.stop(caller.principal, request.room_id)
         return ack.wire()

@@ -9,8 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import Response, StreamingResponse
 
-from medtalk.api.audit import client_of
-from medtalk.api.deps import BearerCredentials, CurrentUser, RecordingsDep, authenticate
+from medtalk.api.deps import BearerCredentials, CurrentUser, RecordingsDep, authenticate, client_of
 from medtalk.api.ranges import RANGE_RESPONSES, ranged_response
 from medtalk.core.errors import NotFound, Unauthorized
 from medtalk.recordings.schemas import ChunkStored, RecordingAck, RecordingList, RecordingStatus

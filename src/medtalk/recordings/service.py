@@ -2,7 +2,8 @@
 
 No recording without consent: media is accepted only for a recording the patient agreed to,
 only from the doctor who asked, only while it runs. Persist first, announce after commit.
-Assembly of the chunks into one file is the background job in assembler.py.
+Assembly of the chunks into one file is an `assemble_recording` job (jobs/kinds/), written in
+the transaction that stops the recording; assembler.py does the work.
 """
 
 from __future__ import annotations
@@ -12,24 +13,26 @@ import hmac
 import logging
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from medtalk.audit import AuditTrail, Client
-from medtalk.calls import store as rooms
-from medtalk.calls.store import RoomRow
+from medtalk.calls import rooms
+from medtalk.calls.rooms import RoomRow, visible_room
 from medtalk.core.auth import Principal
 from medtalk.core.clock import Clock, iso_z
 from medtalk.core.errors import Conflict, Forbidden, Invalid, Locked, NotFound, TooLarge
 from medtalk.core.events import EventSink, announce_to_users
-from medtalk.core.ids import new_id, parse_uuid
+from medtalk.core.ids import new_id
 from medtalk.db.engine import Database
 from medtalk.files.storage import ByteRange, FileStorage
+from medtalk.jobs.kinds import assemble_recording as assembly_job
+from medtalk.jobs.outbox import JobOutbox
 from medtalk.recordings import store
 from medtalk.recordings.links import RecordingLinks
 from medtalk.recordings.media import container_of
@@ -42,6 +45,8 @@ from medtalk.recordings.schemas import (
 from medtalk.recordings.store import RecordingRow
 
 logger = logging.getLogger(__name__)
+# A recording this long past due that nobody holds has lost its job: the sweep re-queues it.
+ORPHANED_AFTER = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ class RecordingPolicy:
     max_bytes: int
     final_chunk_grace: timedelta
     jibri_secret: str
-    refuse_dev_jibri_secret: str | None = None  # production: this value never authenticates
+    refuse_dev_jibri_secret: str | None = None  # this value never authenticates
 
 
 class RecordingService:
@@ -62,6 +67,7 @@ class RecordingService:
         storage: FileStorage,
         links: RecordingLinks,
         policy: RecordingPolicy,
+        outbox: JobOutbox,
         audit: AuditTrail | None = None,
     ) -> None:
         self._audit = audit
@@ -71,8 +77,7 @@ class RecordingService:
         self._storage = storage
         self.links = links
         self._policy = policy
-        # Set by the assembler: a recording stopped, so its assembly may be due sooner.
-        self.on_stopped: Callable[[], None] = lambda: None
+        self._outbox = outbox
 
     # --- consent --------------------------------------------------------------------------
 
@@ -142,18 +147,18 @@ class RecordingService:
             # audit: recording.consent_given
             await self._audited("recording.consent_given", room, recording.id, actor=caller)
             await self._emit(
-                _members(room), "recording_started", {**payload, "startedAt": iso_z(now)}
+                room.members, "recording_started", {**payload, "startedAt": iso_z(now)}
             )
             return _ack(recording, RecordingState.RECORDING)
         # audit: recording.consent_refused
         await self._audited("recording.consent_refused", room, recording.id, actor=caller)
-        await self._emit(_members(room), "recording_declined", payload)
+        await self._emit(room.members, "recording_declined", payload)
         return _ack(recording, RecordingState.DECLINED)
 
     async def stop(self, caller: Principal, room_id: uuid.UUID) -> RecordingAck:
         """Either side stops the recording (the patient withdraws consent) or the request."""
         async with self._db.transaction() as db:
-            room = await _visible_room(db, caller, room_id, lock=True)
+            room = await visible_room(db, caller, room_id, lock=True)
             if not room.is_member(caller.user_id):
                 raise Forbidden("only the call's participants stop its recording")
             recording = await store.active_recording(db, room.id)
@@ -166,19 +171,38 @@ class RecordingService:
     async def call_finished(self, room_id: uuid.UUID) -> None:
         """The call ended: a running recording stops, an unanswered request lapses."""
         async with self._db.transaction() as db:
-            room = await rooms.get_room(db, room_id)
+            room = await rooms.room(db, room_id)
             recording = await store.active_recording(db, room_id)
             if room is None or recording is None:
                 return
             state = await self._stop(db, recording, None)
         await self._announce_stop(room, recording, state, None)
 
-    async def stop_recordings_of_finished_calls(self) -> None:
-        """Crash recovery: a call ended but its recording was never stopped."""
+    async def recover(self) -> None:
+        """Crash recovery (a periodic sweep): a call ended but its recording was never
+        stopped; a recording is overdue for assembly but no runner holds it (its job was lost,
+        e.g. written by a version before assembly jobs)."""
+        now = self._clock.now()
         async with self._db.read() as db:
-            leftovers = await store.running_in_finished_rooms(db)
-        for recording, _ended_at in leftovers:
+            leftovers = await store.running_in_rooms(db, rooms.finished_room_ids())
+            orphans = await store.due_for_assembly(db, now - ORPHANED_AFTER)
+        for recording in leftovers:
             await self.call_finished(recording.room_id)
+        if orphans:
+            async with self._db.transaction() as db:
+                for recording_id in orphans:
+                    await self._queue_assembly(db, recording_id, now)
+            self._outbox.kick()
+
+    async def _queue_assembly(
+        self, db: AsyncConnection, recording_id: uuid.UUID, due: datetime
+    ) -> None:
+        await self._outbox.add(
+            db,
+            assembly_job.ASSEMBLE_RECORDING,
+            assembly_job.payload(recording_id),
+            not_before=due,
+        )
 
     async def _stop(
         self, db: AsyncConnection, recording: RecordingRow, stopped_by: uuid.UUID | None
@@ -200,6 +224,8 @@ class RecordingService:
             stopped_by=stopped_by,
             next_attempt_at=due,
         )
+        if due is not None:
+            await self._queue_assembly(db, recording.id, due)
         return RecordingState.STOPPED
 
     async def _announce_stop(
@@ -215,7 +241,7 @@ class RecordingService:
             await self._audited(
                 "recording.request_withdrawn", room, recording.id, actor_id=stopped_by
             )
-            await self._emit(_members(room), "recording_declined", payload)
+            await self._emit(room.members, "recording_declined", payload)
             return
         # audit: recording.consent_withdrawn (by the patient) / recording.stopped
         withdrawn = stopped_by is not None and stopped_by == room.guest_id
@@ -226,9 +252,9 @@ class RecordingService:
             actor_id=stopped_by,
             detail=None if stopped_by else "call ended",
         )
-        self.on_stopped()
+        self._outbox.kick()
         await self._emit(
-            _members(room),
+            room.members,
             "recording_stopped",
             {
                 **payload,
@@ -250,7 +276,7 @@ class RecordingService:
     ) -> ChunkStored:
         """Store one recorder chunk, encrypted; the same index twice is stored once."""
         async with self._db.read() as db:
-            room = await _visible_room(db, caller, room_id)
+            room = await visible_room(db, caller, room_id)
             recording = await _recording_of(db, room, recording_id)
             if caller.user_id != recording.requested_by:
                 raise Forbidden("only the doctor who is recording uploads its media")
@@ -271,16 +297,7 @@ class RecordingService:
                 current = await store.get_recording(db, recording.id, lock=True)
                 assert current is not None
                 self._check_accepting(current)
-                await store.insert_chunk(
-                    db,
-                    recording_id=recording.id,
-                    chunk_index=index,
-                    storage_key=stored.key,
-                    key_id=stored.key_id,
-                    size=stored.size,
-                    sha256=stored.sha256,
-                    received_at=self._clock.now(),
-                )
+                await stored.insert(db, recording.id, index, self._clock.now())
         except IntegrityError:
             # The same index arrived twice at once; the other copy won.
             await self._storage.delete(stored.key)
@@ -345,7 +362,10 @@ class RecordingService:
     # --- Jibri (provider jitsi) -----------------------------------------------------------
 
     def jibri_authorized(self, secret: str | None) -> bool:
-        if not secret or secret == self._policy.refuse_dev_jibri_secret:
+        """security (issue 16): a configured secret only; unset, no Jibri upload is accepted."""
+        if not secret or not self._policy.jibri_secret:
+            return False
+        if secret == self._policy.refuse_dev_jibri_secret:
             return False
         return hmac.compare_digest(secret.encode(), self._policy.jibri_secret.encode())
 
@@ -353,27 +373,20 @@ class RecordingService:
         """Jibri's finished file for a room (by id or name), attached to its consented
         recording and handed to the assembly job."""
         async with self._db.read() as db:
-            room = await _room_by_ref(db, room_ref)
+            room = await rooms.room_by_ref(db, room_ref)
             recording = await store.latest_consented(db, room.id) if room else None
             if room is None:
                 raise NotFound("no such room")
             if recording is None:
                 raise Conflict("the patient did not consent to recording", code="NO_CONSENT")
+            if recording.source != "jibri":  # security (issue 16): browsers record p2p rooms
+                raise Conflict("this room is not recorded by Jibri", code="NOT_JIBRI")
             index = len(await store.chunks(db, recording.id))
         stored = await self._put(body, self._policy.max_bytes, require_container=True)
         now = self._clock.now()
         try:
             async with self._db.transaction() as db:
-                await store.insert_chunk(
-                    db,
-                    recording_id=recording.id,
-                    chunk_index=index,
-                    storage_key=stored.key,
-                    key_id=stored.key_id,
-                    size=stored.size,
-                    sha256=stored.sha256,
-                    received_at=now,
-                )
+                await stored.insert(db, recording.id, index, now)
                 values: dict[str, Any] = {"status": "STOPPED", "next_attempt_at": now}
                 if recording.stopped_at is None:
                     values["stopped_at"] = now
@@ -381,6 +394,7 @@ class RecordingService:
                     db, recording.id, expected=("RECORDING", "STOPPED"), **values
                 ):
                     raise Conflict("the recording is already assembled", code="NO_CONSENT")
+                await self._queue_assembly(db, recording.id, now)
         except BaseException:
             await self._storage.delete(stored.key)
             raise
@@ -388,7 +402,7 @@ class RecordingService:
         await self._audited("recording.jibri_upload", room, recording.id, detail="jibri")
         if recording.status == RecordingState.RECORDING:
             await self._announce_stop(room, recording, RecordingState.STOPPED, None)
-        self.on_stopped()
+        self._outbox.kick()
         return _ack(recording, RecordingState.STOPPED)
 
     # --- status and downloads -------------------------------------------------------------
@@ -397,13 +411,13 @@ class RecordingService:
         self, caller: Principal, room_id: uuid.UUID, recording_id: uuid.UUID
     ) -> RecordingStatus:
         async with self._db.read() as db:
-            room = await _visible_room(db, caller, room_id)
+            room = await visible_room(db, caller, room_id)
             recording = await _recording_of(db, room, recording_id)
             return await self._status(db, recording)
 
     async def list_for_room(self, caller: Principal, room_id: uuid.UUID) -> list[RecordingStatus]:
         async with self._db.read() as db:
-            room = await _visible_room(db, caller, room_id)
+            room = await visible_room(db, caller, room_id)
             return [await self._status(db, r) for r in await store.recordings_of_room(db, room.id)]
 
     async def _status(self, db: AsyncConnection, recording: RecordingRow) -> RecordingStatus:
@@ -442,7 +456,7 @@ class RecordingService:
     ) -> RecordingRow:
         """A READY recording: for a participant or ADMIN (caller), or a signed link (None)."""
         async with self._db.read() as db:
-            room = await rooms.get_room(db, room_id)
+            room = await rooms.room(db, room_id)
             if room is None:
                 raise NotFound("no such recording")
             if caller is not None and not (room.is_member(caller.user_id) or caller.is_admin):
@@ -459,7 +473,7 @@ class RecordingService:
         if self._audit is None:
             return
         async with self._db.read() as db:
-            room = await rooms.get_room(db, recording.room_id)
+            room = await rooms.room(db, recording.room_id)
         await self._audit.record(
             "recording.download",
             actor=caller,
@@ -534,27 +548,29 @@ class _Stored:
     size: int
     sha256: str
 
+    async def insert(
+        self, db: AsyncConnection, recording_id: uuid.UUID, index: int, now: datetime
+    ) -> None:
+        """The chunk row of this stored object."""
+        await store.insert_chunk(
+            db,
+            recording_id=recording_id,
+            chunk_index=index,
+            storage_key=self.key,
+            key_id=self.key_id,
+            size=self.size,
+            sha256=self.sha256,
+            received_at=now,
+        )
+
 
 def _ack(recording: RecordingRow, state: RecordingState) -> RecordingAck:
     return RecordingAck(room_id=recording.room_id, recording_id=recording.id, status=state)
 
 
-def _members(room: RoomRow) -> set[uuid.UUID]:
-    return {room.host_id, room.guest_id}
-
-
-async def _visible_room(
-    db: AsyncConnection, caller: Principal, room_id: uuid.UUID, *, lock: bool = False
-) -> RoomRow:
-    room = await rooms.get_room(db, room_id, lock=lock)
-    if room is None or not (room.is_member(caller.user_id) or caller.is_admin):
-        raise NotFound("no such room")
-    return room
-
-
 async def _in_progress_room(db: AsyncConnection, caller: Principal, room_id: uuid.UUID) -> RoomRow:
     # The room row lock serializes consent changes of one room across nodes (PostgreSQL).
-    room = await _visible_room(db, caller, room_id, lock=True)
+    room = await visible_room(db, caller, room_id, lock=True)
     if room.status != "IN_PROGRESS":
         raise Conflict("recording needs a call in progress", code="CALL_NOT_IN_PROGRESS")
     return room
@@ -567,11 +583,3 @@ async def _recording_of(
     if recording is None or recording.room_id != room.id:
         raise NotFound("no such recording")
     return recording
-
-
-async def _room_by_ref(db: AsyncConnection, room_ref: str) -> RoomRow | None:
-    room_id = parse_uuid(room_ref)
-    if room_id is not None:
-        return await rooms.get_room(db, room_id)
-    room_id = await store.room_id_by_name(db, room_ref)
-    return await rooms.get_room(db, room_id) if room_id else None

@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from medtalk.db.tables import call_recording_chunks, call_recordings, video_call_rooms
+from medtalk.db.tables import call_recording_chunks, call_recordings
 
 ACTIVE = ("REQUESTED", "RECORDING")
 
@@ -163,39 +163,14 @@ async def due_for_assembly(db: AsyncConnection, now: datetime) -> list[uuid.UUID
     return list((await db.execute(query)).scalars())
 
 
-async def next_due(db: AsyncConnection) -> datetime | None:
-    query = sa.select(sa.func.min(call_recordings.c.next_attempt_at)).where(
-        call_recordings.c.status.in_(("STOPPED", "ASSEMBLING"))
+async def running_in_rooms(
+    db: AsyncConnection, room_ids: sa.Select[tuple[uuid.UUID]]
+) -> list[RecordingRow]:
+    """REQUESTED/RECORDING recordings of the given rooms."""
+    query = sa.select(*_COLUMNS).where(
+        call_recordings.c.status.in_(ACTIVE), call_recordings.c.room_id.in_(room_ids)
     )
-    value: datetime | None = (await db.execute(query)).scalar_one_or_none()
-    return value
-
-
-async def running_in_finished_rooms(db: AsyncConnection) -> list[tuple[RecordingRow, datetime]]:
-    """REQUESTED/RECORDING recordings whose call is over (a crash between ending the call and
-    stopping its recording), with the moment the call ended."""
-    query = (
-        sa.select(*_COLUMNS, video_call_rooms.c.ended_at)
-        .join(video_call_rooms, video_call_rooms.c.id == call_recordings.c.room_id)
-        .where(
-            call_recordings.c.status.in_(ACTIVE),
-            video_call_rooms.c.status.in_(("ENDED", "CANCELLED")),
-        )
-    )
-    rows = []
-    for row in await db.execute(query):
-        values = row._asdict()
-        ended_at = values.pop("ended_at")
-        rows.append((RecordingRow(**values), ended_at))
-    return rows
-
-
-async def set_room_recording(db: AsyncConnection, room_id: uuid.UUID, url: str) -> None:
-    await db.execute(
-        video_call_rooms.update()
-        .where(video_call_rooms.c.id == room_id)
-        .values(has_recording=True, recording_url=url)
-    )
+    return [_recording(row) for row in await db.execute(query)]
 
 
 # --- chunks -------------------------------------------------------------------------------
@@ -242,8 +217,40 @@ async def delete_chunks(db: AsyncConnection, recording_id: uuid.UUID) -> None:
     )
 
 
-async def room_id_by_name(db: AsyncConnection, room_name: str) -> uuid.UUID | None:
-    """Jibri knows the conference by its name (`consultation-...`), not by our id."""
-    query = sa.select(video_call_rooms.c.id).where(video_call_rooms.c.room_name == room_name)
-    room_id: uuid.UUID | None = (await db.execute(query)).scalar_one_or_none()
-    return room_id
+# --- retention (privacy/retention.py) ----------------------------------------------------
+
+
+def in_rooms(room_ids: sa.Select[tuple[uuid.UUID]]) -> sa.ColumnElement[bool]:
+    """True where some recording belongs to one of `room_ids` (for an EXISTS)."""
+    return sa.exists().where(call_recordings.c.room_id.in_(room_ids))
+
+
+async def recording_ids_in_rooms(
+    db: AsyncConnection, room_ids: sa.Select[tuple[uuid.UUID]]
+) -> list[uuid.UUID]:
+    query = sa.select(call_recordings.c.id).where(call_recordings.c.room_id.in_(room_ids))
+    return list(await db.scalars(query))
+
+
+async def delete_recordings(db: AsyncConnection, recording_ids: list[uuid.UUID]) -> list[str]:
+    """Delete recordings and their chunks; the object keys they held (chunks and files)."""
+    if not recording_ids:
+        return []
+    chunk_keys = await db.scalars(
+        sa.select(call_recording_chunks.c.storage_key).where(
+            call_recording_chunks.c.recording_id.in_(recording_ids)
+        )
+    )
+    file_keys = await db.scalars(
+        sa.select(call_recordings.c.storage_key).where(
+            call_recordings.c.id.in_(recording_ids), call_recordings.c.storage_key.is_not(None)
+        )
+    )
+    keys = [*chunk_keys, *file_keys]
+    await db.execute(
+        call_recording_chunks.delete().where(
+            call_recording_chunks.c.recording_id.in_(recording_ids)
+        )
+    )
+    await db.execute(call_recordings.delete().where(call_recordings.c.id.in_(recording_ids)))
+    return keys

@@ -9,9 +9,8 @@ from fastapi import APIRouter, Request
 
 from medtalk.api.audit import AuditDep
 from medtalk.api.deps import CurrentUser, RevocationsDep
-from medtalk.chat.schemas import Timestamp
 from medtalk.core.errors import Forbidden
-from medtalk.core.wire import WireModel
+from medtalk.core.wire import Timestamp, WireModel
 
 router = APIRouter(tags=["sessions"])
 

@@ -6,6 +6,7 @@ shadows /api, /socket.io, /docs or /openapi.json, whatever order routers are add
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import anyio
@@ -22,14 +23,23 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self' https:; frame-src https:; "
     "connect-src 'self' ws: wss: http: https:; img-src 'self' blob: data: http: https:; "
     "media-src 'self' blob: http: https:; style-src 'self' 'unsafe-inline'; "
-    "object-src 'none'; base-uri 'none'; frame-ancestors *"
+    "object-src 'none'; base-uri 'none'"
 )
-PAGE_HEADERS = {
-    "Cache-Control": "no-cache",
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
+
+
+def page_headers(frame_ancestors: Sequence[str] = ()) -> dict[str, str]:
+    """Headers of the client's page. Only this origin and the listed ones (the platform's own
+    app, MEDTALK_WEB_FRAME_ANCESTORS) may frame it (security, issue 16: it was any site)."""
+    ancestors = " ".join(["'self'", *frame_ancestors])
+    return {
+        "Cache-Control": "no-cache",
+        "Content-Security-Policy": f"{CONTENT_SECURITY_POLICY}; frame-ancestors {ancestors}",
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+        # Browsers without CSP frame-ancestors: same origin only (they cannot take a list).
+        "X-Frame-Options": "SAMEORIGIN",
+    }
+
 
 NOT_BUILT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>medtalk</title></head>
@@ -60,14 +70,17 @@ class _HashedAssets(StaticFiles):
         return response
 
 
-def install_web_client(api: FastAPI, static_dir: Path = STATIC_DIR) -> None:
+def install_web_client(
+    api: FastAPI, static_dir: Path = STATIC_DIR, *, frame_ancestors: Sequence[str] = ()
+) -> None:
     """Route `/` and the client's own paths to index.html; `/assets/` to the built files."""
     index = static_dir / "index.html"
+    headers = page_headers(frame_ancestors)
 
     async def page() -> Response:
         if not index.is_file():
             return HTMLResponse(NOT_BUILT, status_code=200, headers={"Cache-Control": "no-cache"})
-        return FileResponse(index, media_type="text/html", headers=PAGE_HEADERS)
+        return FileResponse(index, media_type="text/html", headers=headers)
 
     for path in ("/", "/conversations/{conversation_id}", "/call/{room_id}"):
         api.add_api_route(path, page, methods=["GET", "HEAD"], include_in_schema=False)

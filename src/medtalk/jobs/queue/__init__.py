@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from medtalk.jobs.queue.base import JobHandler, JobQueue
+from medtalk.core.retry import RetryPolicy
+from medtalk.jobs.queue.base import JobQueue
 from medtalk.jobs.queue.inprocess import InProcessQueue
 from medtalk.settings import Settings
 
-__all__ = ["InProcessQueue", "JobHandler", "JobQueue", "create_queue"]
+__all__ = ["InProcessQueue", "JobQueue", "create_queue"]
 
 
-def create_queue(settings: Settings, handler: JobHandler) -> JobQueue:
+def create_queue(settings: Settings, policy: RetryPolicy) -> JobQueue:
     """RabbitMQ when MEDTALK_AMQP_URL is set; else jobs run in-process from the outbox."""
     if settings.amqp_url:
         from medtalk.jobs.queue.rabbitmq import RabbitMQQueue
 
-        return RabbitMQQueue(
-            settings.amqp_url,
-            settings.amqp_prefix,
-            max_attempts=settings.job_max_attempts,
-            retry_base_seconds=settings.job_retry_base_seconds,
-        )
-    return InProcessQueue(handler)
+        return RabbitMQQueue(settings.amqp_url, settings.amqp_prefix, policy)
+    return InProcessQueue()

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
 
-from medtalk.jobs.outbox import Job
-
-JobHandler = Callable[[Job], Awaitable[None]]
+from medtalk.jobs.job import Job
+from medtalk.jobs.registry import JobRegistry
 
 
 class JobQueue(ABC):
-    # True when `publish` runs the job itself: its failures are the job's failures (retries,
-    # dead letters are then kept in the outbox table).
+    # True when there is no broker: the relay runs every job itself (retries and dead letters
+    # are then kept in the outbox table).
     runs_inline: bool = False
 
     async def start(self) -> None:  # noqa: B027 - optional hook
@@ -22,8 +20,8 @@ class JobQueue(ABC):
     async def publish(self, job: Job) -> None:
         """Hand the job on durably; returns only once it is accepted (raises otherwise)."""
 
-    async def consume(self, handler: JobHandler) -> None:  # noqa: B027 - optional hook
-        """Run `handler` for every job until closed (worker side)."""
+    async def consume(self, registry: JobRegistry) -> None:  # noqa: B027 - optional hook
+        """Run every job with the registry's handlers until closed (worker side)."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Disconnect."""

@@ -9,31 +9,33 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
 from medtalk.core import metrics
-from medtalk.jobs.outbox import Job
-from medtalk.jobs.queue.base import JobHandler, JobQueue
+from medtalk.core.clock import Clock
+from medtalk.core.retry import RetryPolicy
+from medtalk.jobs.job import Job
+from medtalk.jobs.queue.base import JobQueue
+from medtalk.jobs.registry import Deferred, JobRegistry
 
 logger = logging.getLogger(__name__)
 ROUTING_KEY = "job"
 
 
 class RabbitMQQueue(JobQueue):
-    def __init__(
-        self, url: str, prefix: str, *, max_attempts: int, retry_base_seconds: float
-    ) -> None:
+    def __init__(self, url: str, prefix: str, policy: RetryPolicy) -> None:
         self._url = url
         self._names = {
             "jobs": f"{prefix}.jobs",
             "retry": f"{prefix}.jobs.retry",
             "dead": f"{prefix}.jobs.dead",
         }
-        self._max_attempts = max_attempts
-        self._retry_base = retry_base_seconds
+        self._policy = policy
+        self._clock = Clock()
         self._connection: AbstractRobustConnection | None = None
         self._channel: Any = None
         self._exchange: Any = None
@@ -81,7 +83,7 @@ class RabbitMQQueue(JobQueue):
         )
         await exchange.publish(message, routing_key=routing_key, timeout=10)
 
-    async def consume(self, handler: JobHandler) -> None:
+    async def consume(self, registry: JobRegistry) -> None:
         queue = await self._channel.get_queue(self._names["jobs"])
 
         async def on_message(message: AbstractIncomingMessage) -> None:
@@ -93,25 +95,39 @@ class RabbitMQQueue(JobQueue):
                 await message.reject(requeue=False)
                 return
             try:
-                await handler(job)
+                await registry.run(job)
+            except Deferred as deferred:
+                await self._park(message, job, attempt, self._wait_until(deferred))
+                return
             except Exception as exc:  # noqa: BLE001 - any failure is retried, then dead-lettered
-                await self._retry_or_bury(message, job, attempt + 1, exc)
+                await self._retry_or_bury(registry, message, job, attempt + 1, exc)
                 return
             await message.ack()
             metrics.job_finished(job.kind)
 
         await queue.consume(on_message, no_ack=False)
 
+    def _wait_until(self, deferred: Deferred) -> float:
+        if deferred.until is None:
+            return self._policy.delay(1)
+        return max(0.0, (deferred.until - self._clock.now()) / timedelta(seconds=1))
+
     async def _retry_or_bury(
-        self, message: AbstractIncomingMessage, job: Job, attempt: int, error: Exception
+        self,
+        registry: JobRegistry,
+        message: AbstractIncomingMessage,
+        job: Job,
+        attempt: int,
+        error: Exception,
     ) -> None:
-        if attempt >= self._max_attempts:
+        if self._policy.exhausted(attempt):
             logger.error("job %s (%s) failed %d times; dead-lettered", job.id, job.kind, attempt)
+            await registry.dead(job)
             await message.reject(requeue=False)
             metrics.job_dead_lettered(job.kind)
             return
         metrics.job_retried(job.kind)
-        delay = self._retry_base * 2 ** (attempt - 1)
+        delay = self._policy.delay(attempt)
         logger.warning(
             "job %s (%s) failed (%s); retry %d in %.1fs",
             job.id,
@@ -120,7 +136,12 @@ class RabbitMQQueue(JobQueue):
             attempt,
             delay,
         )
-        # Park it in the retry queue until its expiration, then it returns to the jobs queue.
+        await self._park(message, job, attempt, delay)
+
+    async def _park(
+        self, message: AbstractIncomingMessage, job: Job, attempt: int, delay: float
+    ) -> None:
+        """Into the retry queue until its expiration, then back to the jobs queue."""
         await self._send(
             self._channel.default_exchange,
             self._names["retry"],

@@ -20,10 +20,10 @@ import redis.asyncio as aioredis
 
 from medtalk.core.crypto import KeyRing
 from medtalk.core.redis import redis_client
+from medtalk.core.retry import reconnecting
 from medtalk.realtime.broadcast.base import Deliver, MessageBroadcast, Resync
 
 logger = logging.getLogger(__name__)
-MAX_BACKOFF = 2.0
 
 
 class RedisBroadcast(MessageBroadcast):
@@ -59,28 +59,24 @@ class RedisBroadcast(MessageBroadcast):
             logger.warning("message fan-out publish failed (%s)", type(exc).__name__)
 
     async def _listen(self, on_reconnect: Resync) -> None:
-        backoff = 0.1
-        first = True
-        while True:
-            pubsub = self._listen_redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(self._channel)
-                if not first:
-                    logger.info("message fan-out reconnected; resyncing")
-                    await on_reconnect()
-                first, backoff = False, 0.1
-                async for message in pubsub.listen():
-                    await self._on_message(message)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - reconnect and resync
-                logger.warning("message fan-out lost Redis (%s); retrying", type(exc).__name__)
-                first = False
-                await asyncio.sleep(backoff)
-                backoff = min(MAX_BACKOFF, backoff * 2)
-            finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+        """Listen for ever; after a lost connection, reconnect (core/retry.py) and resync."""
+        async for attempt in reconnecting("message fan-out (Redis)", first=0.1, most=2.0):
+            with attempt:
+                await self._listen_once(on_reconnect, resync=attempt.retry_state.attempt_number > 1)
+
+    async def _listen_once(self, on_reconnect: Resync, *, resync: bool) -> None:
+        pubsub = self._listen_redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(self._channel)
+            if resync:
+                logger.info("message fan-out reconnected; resyncing")
+                await on_reconnect()
+            async for message in pubsub.listen():
+                await self._on_message(message)
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+        raise ConnectionError("the subscription ended")  # listen() ends only on a lost link
 
     async def _on_message(self, message: dict[str, Any]) -> None:
         if message.get("type") != "message":

@@ -1,7 +1,8 @@
 """Group commit: concurrent requests written by one writer task, many per transaction.
 
-Under load, one transaction (and one commit) per text message was the first ceiling: each
-costs several statements and round trips of driver and SQLAlchemy overhead (bench/README.md).
+Used by chat messages (chat/service.py) and the audit trail (audit/trail.py). Under load, one
+transaction (and one commit) per text message was the first ceiling: each costs several
+statements and round trips of driver and SQLAlchemy overhead (bench/README.md).
 `GroupCommit` queues requests; its writer takes whatever is waiting (up to `max_batch`, after
 an optional short window) and hands the lot to `write_batch`, which stores them in one
 transaction. Each request still gets its own result or its own domain error.
@@ -10,6 +11,8 @@ If the batch transaction fails as a whole (a constraint race, a deadlock, a bug)
 was committed; the writer then stores the requests one by one with `write_one`, so one bad
 request cannot sink the others and no message is lost or half-stored. A database that is away
 fails everyone in the batch with the same Unavailable error, as it would have one by one.
+There is one writer per event loop, and it writes batches (and fallbacks) strictly in the
+order requests were submitted, so what chains rows (the audit HMAC chain) sees that order.
 """
 
 from __future__ import annotations
@@ -78,7 +81,7 @@ class GroupCommit(Generic[Request, Result]):
             return
         except Exception:  # noqa: BLE001 - rolled back as a whole: retry one by one
             if len(batch) > 1:
-                logger.warning("a batch of %d messages failed; storing them one by one", len(batch))
+                logger.warning("a batch of %d writes failed; storing them one by one", len(batch))
             await self._one_by_one(batch)
             return
         for (_, future), result in zip(batch, results, strict=True):

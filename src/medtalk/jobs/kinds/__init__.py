@@ -1,0 +1,1 @@
+"""One module per job kind, each with one handler; all are registered in jobs/runtime.py."""
