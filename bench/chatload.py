@@ -401,7 +401,12 @@ def _auth(value: str) -> dict[str, str]:
 
 
 async def run_step(
-    server: Server, pairs: list[Pair], rate: int, seconds: float, recorder: Recorder
+    server: Server,
+    pairs: list[Pair],
+    rate: int,
+    seconds: float,
+    recorder: Recorder,
+    drain_seconds: float = 5,
 ) -> StepResult:
     processes = server.measured()
     me = psutil.Process()
@@ -450,7 +455,7 @@ async def run_step(
         if sent % 200 == 0:
             peak_rss = max(peak_rss, _rss(processes))
     elapsed = time.perf_counter() - began
-    drain_deadline = time.perf_counter() + 5
+    drain_deadline = time.perf_counter() + drain_seconds
     # Poll (bounded): deliveries land in a callback, there is no single event to wait on.
     while (pending or recorder.sent_at) and time.perf_counter() < drain_deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
