@@ -148,6 +148,8 @@ def medtalk_env(scenario: str, workdir: Path, port: int) -> dict[str, str]:
         # The spec's 30 messages/minute per user would cap each pair at 0.5 msg/s: raised here,
         # by configuration, for the benchmark only.
         "MEDTALK_RATE_MESSAGES_PER_MINUTE": str(BENCH_RATE_LIMIT),
+        # The idle runs hold up to 20,000 sockets with 100 tokens: no per-user socket cap.
+        "MEDTALK_MAX_SOCKETS_PER_USER": "0",
         **BENCH_ENV,
         # Another checkout's src/ to compare against (before/after), e.g. `git archive main src`.
         **(

@@ -37,6 +37,7 @@ from medtalk.recordings.assembler import AssemblyPolicy, RecordingAssembler
 from medtalk.recordings.links import RecordingLinks
 from medtalk.recordings.media import MediaTools
 from medtalk.recordings.service import RecordingPolicy, RecordingService
+from medtalk.search.index import SearchIndex
 from medtalk.sessions import RevocationList, create_revocation_list
 from medtalk.settings import DEV_JIBRI_SECRET, Settings
 from medtalk.users.service import UserDirectory
@@ -116,6 +117,7 @@ def build_container(
         ),
         patients_bind_appointments=settings.patients_bind_appointments,
     )
+    chat.set_search_index(SearchIndex(keys))  # issue 19: the blind index, with each message
     links = RecordingLinks(
         settings.link_secret, settings.recording_link_ttl_seconds, settings.public_url
     )
