@@ -286,6 +286,12 @@ class Settings(BaseSettings):
         60, gt=0, description="the server ends a call this long after it started (spec: 60)"
     )
     call_default_duration_minutes: int = Field(30, ge=1, description="planned call length")
+    call_rejoin_grace_seconds: float = Field(
+        60,
+        ge=0,
+        description="a participant whose connection drops (reload, network change) may come "
+        "back into the call this long before they count as having left",
+    )
     call_join_early_minutes: float = Field(
         15, ge=0, description="how long before scheduledTime the room opens"
     )

@@ -7,7 +7,6 @@ survives a restart) has scanned it, and only CLEAN files are ever served.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 import uuid
@@ -24,6 +23,7 @@ from medtalk.core.errors import Invalid, Locked, NotFound, TooLarge
 from medtalk.core.events import EventSink
 from medtalk.core.links import SignedLinks
 from medtalk.core.ratelimit import RateLimiter
+from medtalk.core.streams import Measured
 from medtalk.core.wire import WireModel
 from medtalk.db.engine import Database
 from medtalk.files import images, store
@@ -172,20 +172,11 @@ class FileService:
     ) -> FileUploaded:
         storage_key = secrets.token_hex(20)
         thumbnail_key = secrets.token_hex(20) if thumbnail is not None else None
-        digest = hashlib.sha256()
-        size = 0
-
-        async def counted() -> AsyncIterator[bytes]:
-            nonlocal size
-            async for piece in body:
-                size += len(piece)
-                digest.update(piece)
-                yield piece
-
+        measured = Measured(body)
         status = PENDING if self._scanner else CLEAN
         file_id = uuid.uuid4()
         try:
-            key_id = await self._storage.put(storage_key, counted())
+            key_id = await self._storage.put(storage_key, measured.stream())
             thumbnail_key_id = None
             if thumbnail_key is not None and thumbnail is not None:
                 thumbnail_key_id = await self._storage.put(thumbnail_key, _once(thumbnail))
@@ -197,8 +188,8 @@ class FileService:
                 storage_key=storage_key,
                 key_id=key_id,
                 mime_type=mime,
-                size=size,
-                sha256=digest.hexdigest(),
+                size=measured.size,
+                sha256=measured.sha256,
                 status=status,
                 created_at=self._clock.now(),
                 thumbnail_key=thumbnail_key,
@@ -213,7 +204,13 @@ class FileService:
                     await self._outbox.add(db, scan_job.SCAN_FILE, scan_job.payload(file_id))
 
             attachment = Attachment(
-                file_id, name, size, content_type, status, thumbnail_key is not None, duration
+                file_id,
+                name,
+                measured.size,
+                content_type,
+                status,
+                thumbnail_key is not None,
+                duration,
             )
             message = await self._chat.send_attachment(
                 caller, conversation_id, attachment, insert_file
@@ -232,7 +229,7 @@ class FileService:
             file_url=self.link(file_id),
             thumbnail_url=self.thumbnail_link(file_id) if thumbnail_key else None,
             file_name=name,
-            file_size=size,
+            file_size=measured.size,
             file_type=content_type,
             mime_type=mime,
             file_status=status,
