@@ -31,7 +31,7 @@ migrate: setup
 	.venv/bin/medtalk migrate
 
 bench: setup
-	@(cd bench/node-baseline && [ -d node_modules ] || npm ci --silent --no-audit --no-fund)
+	@(cd bench/node-baseline && [ -d node_modules/socket.io-client ] || npm ci --silent --no-audit --no-fund)
 	.venv/bin/python bench/chatload.py --scenario sqlite --scenario postgresql \
-		--scenario cluster --scenario node \
-		--idle 1000,5000,10000,20000 --idle-scenario postgresql --idle-scenario node
+		--scenario cluster --scenario node --client python --client node --seconds 4 \
+		--idle 5000,20000 --idle-scenario postgresql --idle-scenario node

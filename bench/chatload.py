@@ -54,7 +54,9 @@ BENCH_RATE_LIMIT = 1_000_000
 BENCH_ENV = dict(
     item.split("=", 1) for item in os.environ.get("MEDTALK_BENCH_ENV", "").split() if "=" in item
 )
-DEFAULT_RATES = [250, 500, 1000, 1500, 2000, 3000, 4000, 6000, 8000]
+DEFAULT_RATES = [10, 100, 250, 500, 1000, 1500, 2000, 3000, 4000, 6000, 8000]
+CLIENTS = ["python", "node"]  # bench/sioclient.py, or the official socket.io-client 4 in Node
+NODE_DIR = ROOT / "bench" / "node-baseline"
 
 
 def raise_file_limit() -> None:
@@ -125,7 +127,7 @@ class Server:
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], path: str) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a busy shared machine imports slowly
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}")
@@ -146,6 +148,8 @@ def medtalk_env(scenario: str, workdir: Path, port: int) -> dict[str, str]:
         # The spec's 30 messages/minute per user would cap each pair at 0.5 msg/s: raised here,
         # by configuration, for the benchmark only.
         "MEDTALK_RATE_MESSAGES_PER_MINUTE": str(BENCH_RATE_LIMIT),
+        # The idle runs hold up to 20,000 sockets with 100 tokens: no per-user socket cap.
+        "MEDTALK_MAX_SOCKETS_PER_USER": "0",
         **BENCH_ENV,
         # Another checkout's src/ to compare against (before/after), e.g. `git archive main src`.
         **(
@@ -253,7 +257,7 @@ def forget_redis_prefix(url: str, prefix: str) -> None:
 def start_node_baseline(workdir: Path) -> Server:
     port = free_port()
     directory = ROOT / "bench" / "node-baseline"
-    if not (directory / "node_modules").exists():
+    if not (directory / "node_modules" / "socket.io-client").exists():
         subprocess.run(
             ["npm", "ci", "--silent", "--no-audit", "--no-fund"], cwd=directory, check=True
         )
@@ -332,7 +336,9 @@ class StepResult:
     client_cpu_pct: float = 0.0
     load_average: float = 0.0
     unanswered: int = 0  # sent, but neither acknowledged nor refused by the end of the drain
-    cpu_ms_per_message: float = 0.0  # server CPU time / messages delivered
+    cpu_ms_per_message: float = 0.0  # server CPU time (all threads, all processes) / delivered
+    outbox_after: int | None = None  # jobs pending when the step's drain ended
+    outbox_zero_s: float | None = None  # then seconds until none was pending (None: not in 5 s)
 
 
 @dataclass
@@ -350,8 +356,9 @@ class Recorder:
                 self.latencies.append(time.perf_counter() - started)
 
 
-async def open_pairs(server: Server, count: int, recorder: Recorder) -> list[Pair]:
-    pairs: list[Pair] = []
+async def create_pairs(server: Server, count: int) -> list[dict[str, str]]:
+    """`count` patient/doctor pairs, each with its conversation (created over REST)."""
+    created = []
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
         for _ in range(count):
             patient_id, doctor_id = uuid.uuid4(), uuid.uuid4()
@@ -366,12 +373,28 @@ async def open_pairs(server: Server, count: int, recorder: Recorder) -> list[Pai
                 )
                 response.raise_for_status()
                 conversation = response.json()["conversationId"]
-            patient = SioClient(server.url, NAMESPACE, patient_token, lambda *_: None)
-            doctor = SioClient(server.url, NAMESPACE, doctor_token, recorder.on_event)
-            await patient.connect()
-            await doctor.connect()
-            await doctor.emit("join_conversation", {"conversationId": conversation})
-            pairs.append(Pair(conversation, patient, doctor))
+            created.append(
+                {
+                    "conversationId": conversation,
+                    "patientToken": patient_token,
+                    "doctorToken": doctor_token,
+                }
+            )
+    return created
+
+
+async def open_pairs(server: Server, count: int, recorder: Recorder) -> list[Pair]:
+    pairs: list[Pair] = []
+    for created in await create_pairs(server, count):
+        conversation = created["conversationId"]
+        patient = SioClient(server.url, NAMESPACE, created["patientToken"], lambda *_: None)
+        doctor = SioClient(server.url, NAMESPACE, created["doctorToken"], recorder.on_event)
+        await patient.connect()
+        await doctor.connect()
+        # Both sides join, as the spec's client does: each message reaches two sockets.
+        await patient.emit("join_conversation", {"conversationId": conversation})
+        await doctor.emit("join_conversation", {"conversationId": conversation})
+        pairs.append(Pair(conversation, patient, doctor))
     return pairs
 
 
@@ -380,7 +403,12 @@ def _auth(value: str) -> dict[str, str]:
 
 
 async def run_step(
-    server: Server, pairs: list[Pair], rate: int, seconds: float, recorder: Recorder
+    server: Server,
+    pairs: list[Pair],
+    rate: int,
+    seconds: float,
+    recorder: Recorder,
+    drain_seconds: float = 5,
 ) -> StepResult:
     processes = server.measured()
     me = psutil.Process()
@@ -429,7 +457,7 @@ async def run_step(
         if sent % 200 == 0:
             peak_rss = max(peak_rss, _rss(processes))
     elapsed = time.perf_counter() - began
-    drain_deadline = time.perf_counter() + 5
+    drain_deadline = time.perf_counter() + drain_seconds
     # Poll (bounded): deliveries land in a callback, there is no single event to wait on.
     while (pending or recorder.sent_at) and time.perf_counter() < drain_deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
@@ -522,6 +550,30 @@ async def outbox_drain(server: Server) -> dict[str, float | None] | None:
     return {"pending": backlog, "drained_s": took if not left else None}
 
 
+async def step_backlog(server: Server, result: StepResult) -> None:
+    """The outbox after a step: pending jobs, and how soon none is (the target: within 5 s)."""
+    backlog = await asyncio.to_thread(server.outbox_backlog)
+    if backlog is None:
+        return
+    result.outbox_after = backlog
+    started = time.perf_counter()
+    while backlog and time.perf_counter() - started < 5:
+        await asyncio.sleep(0.25)
+        backlog = await asyncio.to_thread(server.outbox_backlog) or 0
+    result.outbox_zero_s = None if backlog else round(time.perf_counter() - started, 2)
+
+
+def report_step(label: str, result: StepResult) -> bool:
+    """Print one step; True if the server is saturated (stop stepping up)."""
+    print(
+        f"  {label:>22} offered {result.offered_per_s:>5}/s -> {result.delivered_per_s:>7}/s "
+        f"p50 {result.p50_ms} ms p99 {result.p99_ms} ms errors {result.errors} "
+        f"CPU {result.cpu_ms_per_message} ms/msg outbox {result.outbox_after}",
+        flush=True,
+    )
+    return bool(result.delivered_per_s < 0.9 * result.offered_per_s or not result.p99_ms < 1000)
+
+
 async def throughput(
     server: Server, pairs_count: int, rates: list[int], seconds: float
 ) -> tuple[list[StepResult], dict[str, float | None] | None]:
@@ -536,14 +588,9 @@ async def throughput(
             result = await run_step(server, pairs, rate, seconds, recorder)
             if profiler is not None:
                 profiler.wait(30)
+            await step_backlog(server, result)
             results.append(result)
-            print(
-                f"  {server.name:>10} offered {rate:>5}/s -> {result.delivered_per_s:>7}/s "
-                f"p50 {result.p50_ms} ms p99 {result.p99_ms} ms errors {result.errors}",
-                flush=True,
-            )
-            saturated = result.delivered_per_s < 0.9 * rate or result.p99_ms > 1000
-            if saturated:
+            if report_step(server.name, result):
                 break
         backlog = await outbox_drain(server)
     finally:
@@ -551,6 +598,68 @@ async def throughput(
             await pair.patient.close()
             await pair.doctor.close()
     return results, backlog
+
+
+async def throughput_node_client(
+    server: Server, pairs_count: int, rates: list[int], seconds: float, workdir: Path
+) -> list[StepResult]:
+    """The same steps, sent and received by bench/node-baseline/load.mjs (socket.io-client 4).
+
+    Node runs each step and reports its latencies; this side samples the server's CPU and RSS
+    at the step's start and end and checks the outbox between steps.
+    """
+    config = {
+        "url": server.url,
+        "namespace": NAMESPACE,
+        "pairs": await create_pairs(server, pairs_count),
+        "rates": rates,
+        "seconds": seconds,
+    }
+    path = workdir / f"node-load-{uuid.uuid4().hex[:6]}.json"
+    path.write_text(json.dumps(config))
+    child = await asyncio.create_subprocess_exec(
+        "node",
+        "load.mjs",
+        str(path),
+        cwd=NODE_DIR,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert child.stdout is not None and child.stdin is not None
+    processes = server.measured()
+    client = psutil.Process(child.pid)
+    results: list[StepResult] = []
+    cpu_before = client_before = started = 0.0
+    try:
+        while line := await asyncio.wait_for(child.stdout.readline(), 300):
+            event = json.loads(line)
+            if event["event"] == "step-start":
+                cpu_before, client_before = _cpu(processes), _cpu([client])
+                started = time.perf_counter()
+            elif event["event"] == "step":
+                wall = time.perf_counter() - started
+                cpu, client_cpu = _cpu(processes) - cpu_before, _cpu([client]) - client_before
+                fields = {k: v for k, v in event.items() if k in StepResult.__dataclass_fields__}
+                result = StepResult(
+                    **{k: (float("nan") if v is None else v) for k, v in fields.items()},
+                    server_cpu_pct=round(100 * cpu / wall, 1),
+                    server_rss_mb=round(_rss(processes) / 2**20, 1),
+                    client_cpu_pct=round(100 * client_cpu / wall, 1),
+                    load_average=round(os.getloadavg()[0], 2),
+                    cpu_ms_per_message=round(1000 * cpu / max(1, event["delivered"]), 3),
+                )
+                await step_backlog(server, result)
+                results.append(result)
+                report_step(f"{server.name} (node client)", result)
+                child.stdin.write(b"go\n")
+                await child.stdin.drain()
+            elif event["event"] == "done":
+                break
+    finally:
+        if child.returncode is None:
+            child.kill()
+        await child.wait()
+    return results
 
 
 IDLE_PER_PROCESS = 5000  # client connections one load-generator process holds
@@ -704,6 +813,8 @@ COLUMNS = {
     "CPU ms/msg": "cpu_ms_per_message",
     "peak RSS MB": "server_rss_mb",
     "client CPU %": "client_cpu_pct",
+    "outbox after": "outbox_after",
+    "outbox 0 in s": "outbox_zero_s",
     "load avg": "load_average",
 }
 SCENARIOS = ["sqlite", "postgresql", "cluster", "node"]
@@ -753,18 +864,76 @@ def versus_baseline(results: dict[str, list[StepResult]]) -> str:
         kept = [s for s in steps if s.delivered_per_s >= 0.95 * s.offered_per_s and s.p99_ms < 100]
         return max(kept, key=lambda s: s.delivered_per_s, default=None)
 
-    node = best(results["node"]) if "node" in results else None
     lines = [
         "| scenario | sustained msg/s (p99 < 100 ms) | p99 there | vs Node |",
         "|---|---|---|---|",
     ]
     for name, steps in results.items():
+        baseline = "node (node client)" if name.endswith("(node client)") else "node"
+        node = best(results[baseline]) if baseline in results else None
         top = best(steps)
         if top is None:
             lines.append(f"| {name} | none | - | - |")
             continue
         ratio = f"{top.delivered_per_s / node.delivered_per_s:.2f}x" if node else "-"
         lines.append(f"| {name} | {top.delivered_per_s} | {top.p99_ms} ms | {ratio} |")
+    return "\n".join(lines)
+
+
+def _at(steps: list[StepResult], rate: int) -> StepResult | None:
+    return next((step for step in steps if step.offered_per_s == rate), None)
+
+
+def _max_rate(steps: list[StepResult], p99_ms: float = 50) -> float:
+    """The highest delivered rate of a step that kept up (>= 95 %) with p99 under `p99_ms`."""
+    kept = [
+        s.delivered_per_s
+        for s in steps
+        if s.delivered_per_s >= 0.95 * s.offered_per_s and s.p99_ms < p99_ms
+    ]
+    return max(kept, default=0.0)
+
+
+def targets_markdown(
+    results: dict[str, list[StepResult]], idle: dict[str, list[dict[str, float]]]
+) -> str:
+    """Issue 15's target table, one row per run (scenario x load client)."""
+
+    def value(step: StepResult | None, key: str) -> str:
+        return "-" if step is None else str(getattr(step, key))
+
+    lines = [
+        "| run | p50 at 10 msg/s (< 8 ms) | p99 at 250 msg/s (< 20 ms) | max msg/s, p99 < 50 ms "
+        "(PG >= 3,000, SQLite >= 2,000) | CPU ms/msg at 100 (<= 0.5) | CPU ms/msg at 1,000 "
+        "(<= 0.15) | outbox: most pending after a step; all back to 0 in 5 s | 2 nodes vs 1 "
+        "(>= 1.0x) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, steps in results.items():
+        outbox = [s for s in steps if s.outbox_after is not None]
+        drained = "-"
+        if outbox:
+            most = max(s.outbox_after or 0 for s in outbox)
+            every = all(s.outbox_zero_s is not None for s in outbox)
+            drained = f"{most}; {'yes' if every else 'no'}"
+        versus = "-"
+        if name.startswith("cluster"):
+            single = results.get(name.replace("cluster", "postgresql", 1))
+            if single and _max_rate(single):
+                versus = f"{_max_rate(steps) / _max_rate(single):.2f}x"
+        lines.append(
+            f"| {name} | {value(_at(steps, 10), 'p50_ms')} | {value(_at(steps, 250), 'p99_ms')} "
+            f"| {_max_rate(steps)} | {value(_at(steps, 100), 'cpu_ms_per_message')} "
+            f"| {value(_at(steps, 1000), 'cpu_ms_per_message')} | {drained} | {versus} |"
+        )
+    for server, rows in idle.items():
+        measured = [row for row in rows if "error" not in row]
+        if measured:
+            top = max(measured, key=lambda row: row["connections"])
+            lines.append(
+                f"\nidle, {server}: {int(top['connections'])} connections in "
+                f"{top['server_rss_mb']} MB RSS (target: 20,000 in <= 600 MB)"
+            )
     return "\n".join(lines)
 
 
@@ -803,6 +972,12 @@ def main() -> None:
         help="server(s) for --idle (default: postgresql)",
     )
     parser.add_argument("--profile-rate", type=int, help="py-spy the server at this offered rate")
+    parser.add_argument(
+        "--client",
+        action="append",
+        choices=CLIENTS,
+        help="load client(s): python (bench/sioclient.py, default) and/or node (socket.io-client)",
+    )
     args = parser.parse_args()
     global PROFILE_AT
     PROFILE_AT = args.profile_rate
@@ -826,10 +1001,21 @@ def main() -> None:
         for scenario in args.scenario or []:
             server = start(scenario, Path(tmp))
             try:
-                steps, backlog = asyncio.run(throughput(server, args.pairs, rates, args.seconds))
-                results[scenario] = steps
-                if backlog:
-                    report.setdefault("outbox_backlog_after_run", {})[scenario] = backlog
+                for client in args.client or ["python"]:
+                    label = scenario if client == "python" else f"{scenario} (node client)"
+                    if client == "python":
+                        steps, backlog = asyncio.run(
+                            throughput(server, args.pairs, rates, args.seconds)
+                        )
+                        if backlog:
+                            report.setdefault("outbox_backlog_after_run", {})[label] = backlog
+                    else:
+                        steps = asyncio.run(
+                            throughput_node_client(
+                                server, args.pairs, rates, args.seconds, Path(tmp)
+                            )
+                        )
+                    results[label] = steps
             finally:
                 server.stop()
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -860,6 +1046,8 @@ def write_report(report: dict[str, Any], results: dict[str, list[StepResult]], s
         text += ["", f"outbox jobs pending after the run: {report['outbox_backlog_after_run']}"]
     if report.get("idle"):
         text += ["", idle_markdown(report["idle"])]
+    if results:
+        text += ["", "Targets (issue 15):", "", targets_markdown(results, report.get("idle", {}))]
     (RESULTS / f"chatload-{stamp}.md").write_text("\n".join(text) + "\n")
     print("\n".join(text), flush=True)
 

@@ -87,6 +87,34 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@contextlib.contextmanager
+def serve_jwks(public_key: Any, kid: str = "k1", alg: str = "RS256") -> Iterator[str]:
+    """A real HTTP server on loopback publishing `public_key` as a JWKS, as an IdP would;
+    yields its URL."""
+    import json
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(public_key))
+    body = json.dumps({"keys": [{**jwk, "kid": kid, "use": "sig", "alg": alg}]}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", free_port()), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/.well-known/jwks.json"
+    finally:
+        server.shutdown()
+
+
 @dataclass
 class LiveServer:
     base_url: str

@@ -48,6 +48,7 @@ from medtalk.realtime.fanout import NAMESPACE, SocketEventSink
 from medtalk.realtime.node import NodeTasks
 from medtalk.recordings import routes as recording_routes
 from medtalk.recordings.events import RecordingEvents
+from medtalk.search import routes as search_routes
 from medtalk.sessions import routes as session_routes
 from medtalk.settings import Settings
 from medtalk.web import install_demo_accounts, install_web_client
@@ -186,6 +187,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     api.include_router(privacy_routes.router)
     api.include_router(fhir_routes.router)
     api.include_router(legal_hold_routes.router)
+    api.include_router(search_routes.router)
     if origins is not None:
         api.add_middleware(
             CORSMiddleware,

@@ -37,6 +37,7 @@ from medtalk.recordings.assembler import AssemblyPolicy, RecordingAssembler
 from medtalk.recordings.links import RecordingLinks
 from medtalk.recordings.media import MediaTools
 from medtalk.recordings.service import RecordingPolicy, RecordingService
+from medtalk.search.index import SearchIndex
 from medtalk.sessions import RevocationList, create_revocation_list
 from medtalk.settings import DEV_JIBRI_SECRET, Settings
 from medtalk.users.service import UserDirectory
@@ -90,7 +91,13 @@ def build_container(
     storage = create_storage(settings, keys)
     events = EventBus()
     revocations = create_revocation_list(settings, db, clock)
-    audit = AuditTrail(db, clock, settings.audit_secret)
+    audit = AuditTrail(
+        db,
+        clock,
+        settings.audit_secret,
+        refusals_per_window=settings.audit_refusals_per_window,
+        refusal_window_seconds=settings.audit_refusal_window_seconds,
+    )
     chat = ChatService(
         db,
         keys,
@@ -110,6 +117,7 @@ def build_container(
         ),
         patients_bind_appointments=settings.patients_bind_appointments,
     )
+    chat.set_search_index(SearchIndex(keys))  # issue 19: the blind index, with each message
     links = RecordingLinks(
         settings.link_secret, settings.recording_link_ttl_seconds, settings.public_url
     )

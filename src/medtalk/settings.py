@@ -134,6 +134,15 @@ class Settings(BaseSettings):
     audit_secret: str = Field(
         DEV_AUDIT_SECRET, description="HMAC secret chaining audit rows (tamper evidence)"
     )
+    audit_refusals_per_window: int = Field(
+        60,
+        ge=0,
+        description="refused requests of one client (IP and user) written as audit rows per "
+        "window; the rest become one `audit.refusals_suppressed` row with their count; 0 = all",
+    )
+    audit_refusal_window_seconds: float = Field(
+        60.0, gt=0, description="the window of audit_refusals_per_window"
+    )
     revocation_cache_seconds: float = Field(
         5.0, description="how long a 'not revoked' answer is cached in-process"
     )
@@ -277,6 +286,12 @@ class Settings(BaseSettings):
         60, gt=0, description="the server ends a call this long after it started (spec: 60)"
     )
     call_default_duration_minutes: int = Field(30, ge=1, description="planned call length")
+    call_rejoin_grace_seconds: float = Field(
+        60,
+        ge=0,
+        description="a participant whose connection drops (reload, network change) may come "
+        "back into the call this long before they count as having left",
+    )
     call_join_early_minutes: float = Field(
         15, ge=0, description="how long before scheduledTime the room opens"
     )

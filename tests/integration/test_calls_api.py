@@ -151,9 +151,12 @@ async def test_join_starts_the_call_and_end_reports_duration_once(world: World) 
     for socket_ in (patient_socket, doctor_socket):
         started = await socket_.events.next("call_started")
         assert started["roomId"] == room_id and _close_to(started["startedAt"], datetime.now(UTC))
-    again = await doctor.joins_room(room_id)  # a repeated join changes nothing
+    # A repeated join (a reloaded page) changes no state; it is announced so that the other
+    # side renegotiates with the new page's peer connection (issue 17).
+    again = await doctor.joins_room(room_id)
     assert again["status"] == "IN_PROGRESS"
-    await patient_socket.events.none("participant_joined", within=0.2)
+    assert (await patient_socket.events.next("participant_joined"))["userId"] == str(doctor.id)
+    await patient_socket.events.none("call_started", within=0.2)
 
     ended = await patient.ends_call(room_id)
     assert ended["recording"] == {"available": False, "url": None}
@@ -306,22 +309,31 @@ async def test_signals_are_relayed_only_between_joined_participants(world: World
     assert after["error"]["code"] == "CALL_ENDED"
 
 
-async def test_closing_the_last_socket_leaves_the_room(world: World) -> None:
+async def test_a_dropped_socket_is_reconnecting_and_a_rejoin_renegotiates(world: World) -> None:
+    """Closing the last socket is not leaving (reload, network change): the other side hears
+    `participant_reconnecting`, then `participant_reconnected` when a socket is back, and a
+    page joining the running call again (a reload) is announced with `participant_joined`
+    so the other side renegotiates. The call stays IN_PROGRESS throughout."""
     patient, doctor, room = await world.video_consultation()
     doctor_socket = await doctor.connects()
     patient_socket = await patient.connects()
     await doctor.joins_room(room["roomId"])
     await patient.joins_room(room["roomId"])
     await patient_socket.close()
-    left = await doctor_socket.events.next("participant_left")
-    assert left == {
+    who = {
         "roomId": room["roomId"],
         "userId": str(patient.id),
         "userName": patient.name,
         "role": "PATIENT",
     }
+    assert await doctor_socket.events.next("participant_reconnecting") == who
+    await patient.connects()
+    assert await doctor_socket.events.next("participant_reconnected") == who
+    await doctor_socket.events.none("participant_left", within=0.3)
     rejoined = await patient.joins_room(room["roomId"])
     assert rejoined["status"] == "IN_PROGRESS" and len(rejoined["participants"]) == 2
+    assert rejoined["startedAt"] is not None
+    assert await doctor_socket.events.next("participant_joined") == who
 
 
 async def test_call_stats_are_stored_and_scored(world: World, server: LiveServer) -> None:

@@ -3,12 +3,9 @@ mixed symmetric/asymmetric configurations, roles that are not spelled exactly.""
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import jwt
 import pytest
@@ -18,7 +15,7 @@ from pydantic import ValidationError
 from medtalk.core.auth import TokenVerifier
 from medtalk.core.errors import Unauthorized
 from medtalk.settings import Settings
-from world import World, free_port
+from world import World, serve_jwks
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -85,24 +82,8 @@ def rsa_key() -> rsa.RSAPrivateKey:
 
 @pytest.fixture(scope="module")
 def jwks_url(rsa_key: rsa.RSAPrivateKey) -> Iterator[str]:
-    """A loopback HTTP server publishing the public key, as an identity provider would."""
-    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key()))
-    body = json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]}).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", free_port()), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/.well-known/jwks.json"
-    server.shutdown()
+    with serve_jwks(rsa_key.public_key()) as url:
+        yield url
 
 
 @pytest.mark.parametrize(

@@ -156,7 +156,6 @@ class CallView {
       h("header", { class: "call-header" },
         h("h2", { id: "call-title", i18n: "callTitle" }), this.timerEl, this.qualityEl),
       this.statusEl, this.stage, this.controls);
-    window.addEventListener("pagehide", this.onPageHide);
   }
 
   async start(): Promise<void> {
@@ -176,7 +175,35 @@ class CallView {
       this.rt.on<{ roomId: string; userName: string }>("participant_left", (e) => {
         if (e.roomId === this.roomId && !this.ended) this.setStatus(t("participantLeft", { name: e.userName }));
       }),
+      // Rejoin (issue 17): the other side's connection dropped; they have the grace period
+      // to come back (reload, network change) before they count as having left.
+      this.rt.on<{ roomId: string; userName: string }>("participant_reconnecting", (e) => {
+        if (e.roomId === this.roomId && !this.ended) this.setStatus(t("peerReconnecting", { name: e.userName }));
+      }),
+      this.rt.on<{ roomId: string }>("participant_reconnected", (e) => {
+        if (e.roomId !== this.roomId || this.ended) return;
+        if (this.startedAt !== null) this.setStatus(t("callConnected"));
+        if (this.carrier instanceof PeerCall) this.carrier.reconnected();
+      }),
+      // A page joining the running call again was reloaded: its connection is new.
+      this.rt.on<{ roomId: string; userId: string }>("participant_joined", (e) => {
+        if (e.roomId !== this.roomId || this.ended || e.userId === this.me.userId) return;
+        if (this.startedAt !== null && this.carrier instanceof PeerCall) {
+          this.setStatus(t("callConnected"));
+          this.carrier.renegotiate();
+        }
+      }),
     );
+    // Our own socket: lost, then back (the call goes on; media is restarted if it stopped).
+    this.unsubscribe.push(this.rt.onState((state) => {
+      if (this.ended || this.startedAt === null) return;
+      if (state === "online") {
+        this.setStatus(t("callConnected"));
+        if (this.carrier instanceof PeerCall) this.carrier.reconnected();
+      } else {
+        this.setStatus(t("selfReconnecting"));
+      }
+    }));
     try {
       const token = await api<RoomToken>("GET", `/api/v1/video-call/rooms/${this.roomId}/token`);
       if (this.ended) return;
@@ -194,6 +221,12 @@ class CallView {
         return;
       }
       const peer = new PeerCall(this.roomId, this.me, this.rt, token, ui, this.otherName, hangUp);
+      peer.onMediaState = (flowing) => {
+        if (this.ended || this.startedAt === null) return;
+        this.el.classList.toggle("media-interrupted", !flowing);
+        if (flowing) this.setStatus(t("callConnected"));
+        else this.setStatus(t("mediaReconnecting"));
+      };
       this.carrier = peer;
       this.attachRecording(peer);
       let mediaFailed = false;
@@ -205,7 +238,7 @@ class CallView {
       const joined = await this.join(peer.hasVideo, peer.hasAudio);
       if (this.ended) return;
       if (mediaFailed) peer.reportFailure("media_failed");
-      if (joined.status === "IN_PROGRESS") this.started();
+      if (joined.status === "IN_PROGRESS") this.started(joined.startedAt);
       else if (joined.status === "ENDED" || joined.status === "CANCELLED") this.finish(null, t("callEnded"));
       else this.setStatus(t("callWaiting", { name: this.otherName ?? "…" }));
     } catch (error) {
@@ -228,11 +261,13 @@ class CallView {
     });
   }
 
-  private started(): void {
+  private started(serverStartedAt: string | null = null): void {
     if (this.ended) return;
     if (this.startedAt === null) {
-      // This device's clock: the server's startedAt may be skewed against it.
-      this.startedAt = Date.now();
+      // This device's clock, except when rejoining a running call (a reload): then the
+      // server's start, so the duration keeps counting (at most "now": clocks may be skewed).
+      const since = serverStartedAt ? Date.parse(serverStartedAt) : Number.NaN;
+      this.startedAt = Number.isFinite(since) ? Math.min(since, Date.now()) : Date.now();
       this.timer = window.setInterval(() => this.tick(), 1000);
       this.tick();
     }
@@ -275,7 +310,6 @@ class CallView {
 
   private teardown(): void {
     window.clearInterval(this.timer);
-    window.removeEventListener("pagehide", this.onPageHide);
     for (const off of this.unsubscribe) off();
     this.unsubscribe = [];
     this.carrier?.stop();
@@ -293,10 +327,6 @@ class CallView {
     this.recording = null;
     this.el.remove();
   }
-
-  private onPageHide = (): void => {
-    if (!this.ended) this.rt.socket.emit("hangup", { roomId: this.roomId });
-  };
 
   private setStatus(text: string): void {
     this.statusEl.textContent = text;

@@ -6,6 +6,7 @@ import { formatTime, onLangChange, t } from "./i18n";
 import type { Realtime } from "./realtime";
 import type { Identity } from "./session";
 import { describeError } from "./errors";
+import { SearchBox } from "./search";
 import { otherName, preview, ThreadView } from "./thread";
 import type {
   ConversationList,
@@ -57,6 +58,7 @@ export class ChatApp {
   private typingSentAt = 0;
   private typingIdle = 0;
   private loaded: Promise<void>;
+  private jumpTo: { conversationId: string; seq: number } | null = null; // a search result
 
   constructor(
     private readonly me: Identity,
@@ -67,6 +69,13 @@ export class ChatApp {
     this.pane = h("main", { id: "main", class: "thread-pane", tabindex: -1 });
     this.el = h("div", { class: "chat" },
       h("nav", { class: "conversations", "aria-labelledby": "conversations-title" },
+        new SearchBox({
+          conversationName: (id) => {
+            const summary = this.conversations.get(id)?.summary;
+            return summary ? otherName(summary, this.me) : "";
+          },
+          jump: (conversationId, seq) => void this.jump(conversationId, seq),
+        }).el,
         h("h2", { id: "conversations-title", i18n: "conversations" }), this.listEl),
       this.pane);
     this.listen();
@@ -178,6 +187,34 @@ export class ChatApp {
     if (conversation.hasMore === null) await this.loadOlder(conversation).catch((e) => thread.showError(e));
     await thread.fill();
     thread.focusComposer();
+    const wanted = this.jumpTo;
+    if (wanted?.conversationId === conversationId) {
+      this.jumpTo = null;
+      await this.reveal(conversation, thread, wanted.seq);
+    }
+  }
+
+  /** Open the conversation of a search result and show that message. */
+  private async jump(conversationId: string, seq: number): Promise<void> {
+    const conversation = this.conversations.get(conversationId);
+    if (this.openId === conversationId && this.thread && conversation) {
+      await this.reveal(conversation, this.thread, seq);
+      return;
+    }
+    this.jumpTo = { conversationId, seq };
+    this.hooks.navigate(`/conversations/${conversationId}`);
+  }
+
+  private async reveal(conversation: Conversation, thread: ThreadView, seq: number): Promise<void> {
+    try {
+      // Older pages until the message is there (bounded: a page is 30 messages).
+      for (let i = 0; i < 200 && !conversation.messages.has(seq); i++) {
+        if (!(await this.loadOlder(conversation))) break;
+      }
+    } catch (error) {
+      thread.showError(error);
+    }
+    thread.focusMessage(seq);
   }
 
   private async loadOlder(conversation: Conversation): Promise<boolean> {

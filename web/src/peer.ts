@@ -14,12 +14,16 @@ export interface CallUi {
   quality: HTMLElement;
 }
 
-// As the spec's WebRTC section asks: 720p video, echo cancellation and noise suppression.
+// As the spec's WebRTC section asks: 720p at 30 fps, echo cancellation and noise suppression.
 const MEDIA: MediaStreamConstraints = {
-  video: { width: 1280, height: 720 },
+  video: { width: 1280, height: 720, frameRate: 30 },
   audio: { echoCancellation: true, noiseSuppression: true },
 };
 const STATS_EVERY_MS = 2500;
+const DISCONNECTED_GRACE_MS = 2000; // a disconnected ICE path often recovers by itself
+const RESTART_RETRY_MS = 4000; // restart again while the connection is not back
+const ICE_REFRESH_BEFORE_MS = 10 * 60 * 1000; // fetch fresh TURN credentials this long before
+const ICE_REFRESH_MIN_MS = 60 * 1000;
 const REPORT_EVERY = 2; // samples: call_stats goes to the server about every 5 s
 
 interface Sample {
@@ -32,12 +36,17 @@ interface Sample {
 export class PeerCall implements RecordingMedia {
   hasVideo = false;
   hasAudio = false;
-  private pc: RTCPeerConnection;
+  private pc!: RTCPeerConnection;
+  private iceServers: RTCIceServer[];
+  private restartTimer = 0;
+  private refreshTimer = 0;
+  private connected = false;
   private local: MediaStream | null = null;
   private localVideo: HTMLVideoElement;
   private remoteVideo: HTMLVideoElement;
   private queued: RTCIceCandidateInit[] = [];
   private offered = false;
+  private stopped = false;
   private statsTimer = 0;
   private samples = 0;
   private previous: Sample | null = null;
@@ -59,12 +68,8 @@ export class PeerCall implements RecordingMedia {
     this.isHost = me.role === "DOCTOR"; // the contract: the host (doctor) offers
     const config = token.configuration ?? { stunServers: [], turnServers: [] };
     this.relayOffered = (config.turnServers ?? []).length > 0;
-    this.pc = new RTCPeerConnection({
-      iceServers: [
-        ...(config.stunServers ?? []).map((urls) => ({ urls })),
-        ...(config.turnServers ?? []).map((s) => ({ urls: s.urls, username: s.username, credential: s.credential })),
-      ],
-    });
+    this.iceServers = iceServers(config);
+    this.scheduleIceRefresh(config);
     this.remoteVideo = h("video", {
       class: "remote-video",
       autoplay: true,
@@ -82,6 +87,7 @@ export class PeerCall implements RecordingMedia {
       h("button", { type: "button", class: "danger hang-up", onclick: hangUp },
         h("span", { i18n: "hangUp" })),
     );
+    this.newConnection();
     this.wire();
   }
 
@@ -91,13 +97,12 @@ export class PeerCall implements RecordingMedia {
       this.local = await navigator.mediaDevices.getUserMedia(MEDIA);
     } catch (error) {
       // Still take part: receive the other side even without a camera or microphone.
-      this.pc.addTransceiver("audio", { direction: "recvonly" });
-      this.pc.addTransceiver("video", { direction: "recvonly" });
+      this.addMedia();
       this.muteButton.disabled = true;
       this.cameraButton.disabled = true;
       throw error;
     }
-    if (this.pc.signalingState === "closed") {
+    if (this.stopped) {
       // The call ended while the browser was asking for the camera: let go of it at once.
       for (const track of this.local.getTracks()) track.stop();
       this.local = null;
@@ -105,29 +110,123 @@ export class PeerCall implements RecordingMedia {
     }
     this.hasVideo = this.local.getVideoTracks().length > 0;
     this.hasAudio = this.local.getAudioTracks().length > 0;
-    for (const track of this.local.getTracks()) this.pc.addTrack(track, this.local);
+    this.addMedia();
     this.localVideo.srcObject = this.local;
   }
 
-  private wire(): void {
-    this.pc.ontrack = (event) => {
+  /** Our tracks into the current connection (receive-only without camera and microphone). */
+  private addMedia(): void {
+    if (this.local) {
+      for (const track of this.local.getTracks()) this.pc.addTrack(track, this.local);
+    } else {
+      this.pc.addTransceiver("audio", { direction: "recvonly" });
+      this.pc.addTransceiver("video", { direction: "recvonly" });
+    }
+  }
+
+  /** A peer connection with the current ICE servers and our handlers. */
+  private newConnection(): void {
+    this.pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    this.connected = false;
+    const pc = this.pc;
+    pc.ontrack = (event) => {
+      if (pc !== this.pc) return;
       const stream = event.streams[0] ?? new MediaStream([event.track]);
       if (this.remoteVideo.srcObject !== stream) {
         this.remoteVideo.srcObject = stream;
         this.watchFirstFrame();
       }
     };
-    this.pc.onicecandidate = (event) => {
-      if (event.candidate) {
+    pc.onicecandidate = (event) => {
+      if (event.candidate && pc === this.pc) {
         this.rt.call("ice_candidate", { roomId: this.roomId, candidate: event.candidate.toJSON() }).catch(() => undefined);
       }
     };
-    this.pc.onconnectionstatechange = () => {
-      if (this.pc.connectionState === "failed") {
-        this.reportFailure(this.relayOffered ? "turn_failed" : "ice_failed");
-        if (this.isHost) void this.offer(true);
+    pc.oniceconnectionstatechange = () => {
+      if (pc !== this.pc) return;
+      const state = pc.iceConnectionState;
+      if (state === "connected" || state === "completed") {
+        window.clearTimeout(this.restartTimer);
+        this.restartTimer = 0;
+        this.connected = true;
+        this.onMediaState(true);
+      } else if (state === "disconnected" || state === "failed") {
+        this.onMediaState(false);
+        if (state === "failed" && !this.connected) this.reportFailure(this.relayOffered ? "turn_failed" : "ice_failed");
+        // The offerer restarts ICE: at once when failed, after a short wait when disconnected
+        // (a disconnected path often comes back by itself).
+        this.scheduleRestart(state === "failed" ? 0 : DISCONNECTED_GRACE_MS);
       }
     };
+  }
+
+  /** Set by the call view: media flows (true) or stopped (false). */
+  onMediaState: (flowing: boolean) => void = () => {};
+
+  /** Host only: offer again with an ICE restart (new candidates, same media), retried while
+   * the connection is not back. */
+  scheduleRestart(delayMs: number): void {
+    if (!this.isHost || this.stopped || !this.offered || this.restartTimer) return;
+    this.restartTimer = window.setTimeout(() => {
+      this.restartTimer = 0;
+      const state = this.pc.iceConnectionState;
+      if (this.stopped || state === "connected" || state === "completed") return;
+      void this.offer(true).catch(() => undefined);
+      this.scheduleRestart(RESTART_RETRY_MS);
+    }, delayMs);
+  }
+
+  /** The other side came back with a new page (a reload): a new connection, renegotiated.
+   * The host offers; the guest waits for that offer. */
+  renegotiate(): void {
+    if (this.stopped) return;
+    this.rebuild();
+    if (this.isHost) void this.offer(false).catch(() => undefined);
+  }
+
+  private rebuild(): void {
+    window.clearTimeout(this.restartTimer);
+    this.restartTimer = 0;
+    this.pc.close();
+    this.queued = [];
+    this.remoteVideo.classList.remove("playing");
+    this.newConnection();
+    this.addMedia();
+  }
+
+  /** The other side's or our socket is back: if media is not flowing, restart ICE now. */
+  reconnected(): void {
+    const state = this.pc.iceConnectionState;
+    if (state !== "connected" && state !== "completed") {
+      window.clearTimeout(this.restartTimer);
+      this.restartTimer = 0;
+      this.scheduleRestart(0);
+    }
+  }
+
+  /** TURN credentials expire: fetch fresh ones over the socket a while before, for the next
+   * ICE restart (setConfiguration keeps the running connection as it is). */
+  private scheduleIceRefresh(config: RoomToken["configuration"]): void {
+    const expiry = Math.min(...(config.turnServers ?? []).map((s) => Number((s.username ?? "").split(":")[0]) * 1000));
+    if (!Number.isFinite(expiry)) return;
+    const wait = Math.max(ICE_REFRESH_MIN_MS, expiry - Date.now() - ICE_REFRESH_BEFORE_MS);
+    this.refreshTimer = window.setTimeout(() => void this.refreshIce(), Math.min(wait, 2 ** 31 - 1));
+  }
+
+  private async refreshIce(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const ack = await this.rt.call<{ configuration: RoomToken["configuration"] }>(
+        "call_ice_servers", { roomId: this.roomId });
+      this.iceServers = iceServers(ack.configuration);
+      this.pc.setConfiguration({ iceServers: this.iceServers });
+      this.scheduleIceRefresh(ack.configuration);
+    } catch {
+      this.refreshTimer = window.setTimeout(() => void this.refreshIce(), ICE_REFRESH_MIN_MS);
+    }
+  }
+
+  private wire(): void {
     const mine = (signal: Signal) => signal.roomId === this.roomId;
     this.offs.push(
       this.rt.on<Signal>("offer", (s) => mine(s) && void this.onOffer(s)),
@@ -149,22 +248,41 @@ export class PeerCall implements RecordingMedia {
 
   private async offer(iceRestart: boolean): Promise<void> {
     this.offered = true;
-    const offer = await this.pc.createOffer({ iceRestart });
-    await this.pc.setLocalDescription(offer);
+    const pc = this.pc;
+    if (pc.signalingState === "have-local-offer") await pc.setLocalDescription({ type: "rollback" });
+    const offer = await pc.createOffer({ iceRestart });
+    await pc.setLocalDescription(offer);
+    // Not answered (the other page was not listening yet)? Offer again until connected.
+    this.scheduleRestart(RESTART_RETRY_MS);
     await this.rt.call("offer", { roomId: this.roomId, sdp: { type: offer.type, sdp: offer.sdp } });
+  }
+
+  /** An offer or answer from another peer connection than the one we talk to (the other
+   * page was reloaded): start over with a new connection of our own. */
+  private fromNewPeer(sdp: string | undefined): boolean {
+    const current = this.pc.remoteDescription?.sdp;
+    return Boolean(current && sdp && fingerprint(current) !== fingerprint(sdp));
   }
 
   private async onOffer(signal: Signal): Promise<void> {
     if (!signal.sdp) return;
-    await this.pc.setRemoteDescription(signal.sdp);
+    if (this.fromNewPeer(signal.sdp.sdp)) this.rebuild();
+    const pc = this.pc;
+    if (pc.signalingState === "have-local-offer") await pc.setLocalDescription({ type: "rollback" });
+    await pc.setRemoteDescription(signal.sdp);
     await this.flushCandidates();
-    const answer = await this.pc.createAnswer();
-    await this.pc.setLocalDescription(answer);
+    const answer = await pc.createAnswer();
+    await pc.setLocalDescription(answer);
     await this.rt.call("answer", { roomId: this.roomId, sdp: { type: answer.type, sdp: answer.sdp } });
   }
 
   private async onAnswer(signal: Signal): Promise<void> {
-    if (!signal.sdp || this.pc.signalingState !== "have-local-offer") return;
+    if (!signal.sdp) return;
+    if (this.fromNewPeer(signal.sdp.sdp)) {
+      this.renegotiate();
+      return;
+    }
+    if (this.pc.signalingState !== "have-local-offer") return;
     await this.pc.setRemoteDescription(signal.sdp);
     await this.flushCandidates();
   }
@@ -273,6 +391,9 @@ export class PeerCall implements RecordingMedia {
   }
 
   stop(): void {
+    this.stopped = true;
+    window.clearTimeout(this.restartTimer);
+    window.clearTimeout(this.refreshTimer);
     window.clearInterval(this.statsTimer);
     for (const off of this.offs) off();
     for (const track of this.local?.getTracks() ?? []) track.stop();
@@ -280,6 +401,18 @@ export class PeerCall implements RecordingMedia {
     this.remoteVideo.srcObject = null;
     this.localVideo.srcObject = null;
   }
+}
+
+/** The DTLS fingerprint of a session description: one per peer connection. */
+function fingerprint(sdp: string): string {
+  return /^a=fingerprint:(.*)$/m.exec(sdp)?.[1]?.trim() ?? "";
+}
+
+function iceServers(config: RoomToken["configuration"] | undefined): RTCIceServer[] {
+  return [
+    ...(config?.stunServers ?? []).map((urls) => ({ urls })),
+    ...(config?.turnServers ?? []).map((s) => ({ urls: s.urls, username: s.username, credential: s.credential })),
+  ];
 }
 
 /** 0-100 from what this side sees, used until (and between) the server's qualityScore acks. */

@@ -47,8 +47,11 @@ export class Realtime {
     });
   }
 
-  onState(listener: (state: ConnectionState, reconnected: boolean) => void): void {
+  onState(listener: (state: ConnectionState, reconnected: boolean) => void): () => void {
     this.stateListeners.push(listener);
+    return () => {
+      this.stateListeners = this.stateListeners.filter((l) => l !== listener);
+    };
   }
 
   private setState(state: ConnectionState, reconnected: boolean): void {

@@ -124,6 +124,17 @@ export class ThreadView {
     this.input.focus();
   }
 
+  /** Scroll to a message (a search result) and mark it until the next one is shown. */
+  focusMessage(seq: number): void {
+    const item = this.list.querySelector<HTMLElement>(`li[data-seq="${seq}"]`);
+    if (!item) return;
+    for (const old of this.list.querySelectorAll(".found")) old.classList.remove("found");
+    item.classList.add("found");
+    item.tabIndex = -1;
+    item.scrollIntoView({ block: "center" });
+    item.focus({ preventScroll: true });
+  }
+
   destroy(): void {
     this.observer.disconnect();
     document.removeEventListener("visibilitychange", this.onPageVisible);

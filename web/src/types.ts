@@ -118,6 +118,7 @@ export interface Participant {
 export interface JoinResult {
   participants: Participant[];
   status: "WAITING" | "IN_PROGRESS" | "ENDED" | "CANCELLED";
+  startedAt?: string | null;
 }
 
 export interface CallIncoming {

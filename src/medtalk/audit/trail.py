@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from medtalk.audit.refusals import SUMMARY_ACTION, RefusalSampler, Suppressed
 from medtalk.core.auth import Principal
 from medtalk.core.clock import Clock, iso_z
 from medtalk.core.errors import MedtalkError
@@ -142,13 +143,24 @@ class AuditTrail:
     that fails as a whole is appended row by row, in the same order."""
 
     def __init__(
-        self, db: Database, clock: Clock, secret: str, *, max_batch: int = MAX_BATCH
+        self,
+        db: Database,
+        clock: Clock,
+        secret: str,
+        *,
+        max_batch: int = MAX_BATCH,
+        refusals_per_window: int = 0,
+        refusal_window_seconds: float = 60.0,
     ) -> None:
         self._db = db
         self._clock = clock
         self._secret = secret.encode()
         self._writer: GroupCommit[_Entry, int] = GroupCommit(
             self._commit_batch, self._commit_one, max_batch=max_batch
+        )
+        # security (issue 16): refusals per client and window, the rest as one summary row
+        self.refusals = RefusalSampler(
+            refusals_per_window, refusal_window_seconds, self._write_suppressed
         )
 
     async def record(
@@ -165,10 +177,27 @@ class AuditTrail:
         actor_id: uuid.UUID | None = None,
         role: str | None = None,
     ) -> int:
-        """Append one row; returns its seq once it is committed."""
+        """Append one row; returns its seq once it is committed (0: a refusal only counted)."""
         entry = self._entry(
             action, actor, object_type, object_id, conversation_id, outcome, client, detail,
             actor_id, role,
+        )  # fmt: skip
+        if entry.outcome != Outcome.OK and not self.refusals.admit(
+            entry.at, entry.client_ip, entry.actor_id, entry.role, entry.user_agent
+        ):
+            return 0
+        return await self._writer.submit(entry)
+
+    async def _write_suppressed(self, suppressed: Suppressed) -> int:
+        window = self.refusals.window_seconds
+        detail = (
+            f"{suppressed.count} more refusals of this client in the {window:g} s from "
+            f"{iso_z(suppressed.window_start)} were counted, not written one by one"
+        )
+        entry = self._entry(
+            SUMMARY_ACTION, None, None, None, None, Outcome.DENIED,
+            Client(suppressed.client_ip, suppressed.user_agent), detail,
+            suppressed.actor_id, suppressed.role,
         )  # fmt: skip
         return await self._writer.submit(entry)
 

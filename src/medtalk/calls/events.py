@@ -17,6 +17,7 @@ from medtalk.calls.schemas import (
     CallFailure,
     CallStatsReport,
     CandidateSignal,
+    IceServersRequest,
     RoomRef,
     SdpSignal,
 )
@@ -41,6 +42,7 @@ class CallEvents(HandlerGroup):
             "hangup": self.hangup,
             "call_stats": self.call_stats,
             "call_failure": self.call_failure,
+            "call_ice_servers": self.call_ice_servers,
         }
 
     # --- connection bookkeeping -------------------------------------------------------------
@@ -48,9 +50,14 @@ class CallEvents(HandlerGroup):
     async def socket_opened(self, caller: Caller) -> None:
         user_id = caller.principal.user_id
         self._sockets[user_id] = self._sockets.get(user_id, 0) + 1
+        try:
+            await self._calls.participant_connected(user_id)  # back within the grace period?
+        except Exception:
+            logger.exception("could not record a participant coming back")
 
     async def socket_closed(self, caller: Caller) -> None:
-        """When a user's last socket here closes, they have left the rooms they were in."""
+        """When a user's last socket here closes, they may come back within the grace period
+        (issue 17); after it they have left the rooms they were in."""
         user_id = caller.principal.user_id
         remaining = self._sockets.get(user_id, 1) - 1
         if remaining > 0:
@@ -58,7 +65,7 @@ class CallEvents(HandlerGroup):
             return
         self._sockets.pop(user_id, None)
         try:
-            await self._calls.participant_gone(user_id)
+            await self._calls.participant_disconnected(user_id)
         except Exception:
             logger.exception("could not record a participant leaving")
 
@@ -101,3 +108,8 @@ class CallEvents(HandlerGroup):
         report = parse(CallFailure, data)
         counted = await self._calls.report_failure(caller.principal, report.room_id, report.reason)
         return {"roomId": str(report.room_id), "counted": counted}
+
+    async def call_ice_servers(self, caller: Caller, data: Any) -> dict[str, Any]:
+        request = parse(IceServersRequest, data)
+        ice = await self._calls.ice_servers(caller.principal, request.room_id)
+        return {"roomId": str(request.room_id), "configuration": ice.wire()}

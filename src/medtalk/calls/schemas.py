@@ -118,6 +118,8 @@ class Participant(WireModel):
 class JoinedRoom(WireModel):
     participants: list[Participant]
     status: RoomStatus
+    # issue 17: a page that rejoins a running call keeps counting from the real start
+    started_at: Timestamp | None = None
 
 
 class Recording(WireModel):
@@ -168,6 +170,12 @@ class CandidateSignal(StrictWireModel):
 
 
 class RoomRef(StrictWireModel):
+    room_id: uuid.UUID
+
+
+class IceServersRequest(StrictWireModel):
+    """`call_ice_servers`: fresh ICE servers (TURN credentials) for a long call's restarts."""
+
     room_id: uuid.UUID
 
 

@@ -9,6 +9,7 @@ gets NotFound, so room ids reveal nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import uuid
@@ -70,6 +71,7 @@ class CallPolicy:
     stun_urls: tuple[str, ...] = ()
     turn_urls: tuple[str, ...] = ()
     turn_secret: str = ""
+    rejoin_grace_seconds: float = 60.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CallPolicy:
@@ -82,6 +84,7 @@ class CallPolicy:
             stun_urls=tuple(settings.stun_urls),
             turn_urls=tuple(settings.turn_urls),
             turn_secret=settings.turn_secret,
+            rejoin_grace_seconds=settings.call_rejoin_grace_seconds,
         )
 
 
@@ -110,6 +113,8 @@ class CallService:
         self.call_finished: Topic[uuid.UUID] = Topic("call_finished")
         # (room, user) pairs whose media failure was counted (insertion-ordered, bounded).
         self._failures_reported: dict[tuple[uuid.UUID, uuid.UUID], None] = {}
+        # Users whose connection dropped: they leave when the grace period ends (issue 17).
+        self._away: dict[uuid.UUID, asyncio.Task[None]] = {}
 
     # --- rooms ----------------------------------------------------------------------------
 
@@ -251,21 +256,34 @@ class CallService:
         now = self._clock.now()
         _check_open(room, now, early_ok=True)
         token = self._token(room, caller.user_id, caller.name, caller.role)
-        ice = ice_configuration(
-            list(self._policy.stun_urls),
-            list(self._policy.turn_urls),
-            self._policy.turn_secret or None,
-            str(caller.user_id),
-            self._token_expiry(room),
-        )
         await self._audited(context, "room.token", room.id)
         return RoomToken(
             access_token=token,
             join_url=self._provider.join_url(room.id, room.room_name, token),
             provider=room.provider,
             room_name=room.room_name,
-            configuration=IceConfiguration.model_validate(ice),
+            configuration=self._ice(room, caller.user_id),
         )
+
+    async def ice_servers(self, caller: Principal, room_id: uuid.UUID) -> IceConfiguration:
+        """Fresh ICE servers for a participant of a running call (`call_ice_servers`): a long
+        call fetches new TURN credentials before its old ones expire, for its next restart."""
+        async with self._db.read() as db:
+            room = await visible_room(db, caller, room_id)
+            if await store.get_participant(db, room.id, caller.user_id) is None:
+                raise Conflict("join the room first", code="NOT_JOINED")
+        _check_open(room, self._clock.now(), early_ok=True)
+        return self._ice(room, caller.user_id)
+
+    def _ice(self, room: RoomRow, user_id: uuid.UUID) -> IceConfiguration:
+        ice = ice_configuration(
+            list(self._policy.stun_urls),
+            list(self._policy.turn_urls),
+            self._policy.turn_secret or None,
+            str(user_id),
+            self._token_expiry(room),
+        )
+        return IceConfiguration.model_validate(ice)
 
     async def _audited(
         self,
@@ -342,7 +360,10 @@ class CallService:
                 and await store.start_room(db, room.id, now)
             )
         status = RoomStatus.IN_PROGRESS if started else RoomStatus(room.status)
-        if entered:
+        self._came_back(caller.user_id)
+        # A page joining a running call it never left was reloaded: its peer connection is
+        # new, so the other side must renegotiate; participant_joined tells it to.
+        if entered or status == RoomStatus.IN_PROGRESS:
             await self._emit(
                 room.members - {caller.user_id},
                 "participant_joined",
@@ -367,7 +388,55 @@ class CallService:
                 for p in present
             ],
             status=status,
+            started_at=now if started else room.started_at,
         )
+
+    # --- connection drops and the rejoin grace period (issue 17) ------------------------------
+
+    async def participant_disconnected(self, user_id: uuid.UUID) -> None:
+        """The user's last socket on this node closed (reload, network loss or change). The
+        others see `participant_reconnecting`; without a rejoin within the grace period the
+        user has left (`participant_left`). The call itself goes on meanwhile."""
+        grace = self._policy.rejoin_grace_seconds
+        if grace <= 0:
+            await self.participant_gone(user_id)
+            return
+        await self._announce_presence(user_id, "participant_reconnecting")
+        self._came_back(user_id)
+        self._away[user_id] = asyncio.create_task(self._leave_after(user_id, grace))
+
+    async def participant_connected(self, user_id: uuid.UUID) -> None:
+        """A socket of the user opened: if they were away, they are back in their calls."""
+        if self._came_back(user_id):
+            await self._announce_presence(user_id, "participant_reconnected")
+
+    def _came_back(self, user_id: uuid.UUID) -> bool:
+        task = self._away.pop(user_id, None)
+        if task is None:
+            return False
+        task.cancel()
+        return True
+
+    async def _leave_after(self, user_id: uuid.UUID, grace: float) -> None:
+        await asyncio.sleep(grace)
+        if self._away.get(user_id) is asyncio.current_task():
+            del self._away[user_id]
+        try:
+            await self.participant_gone(user_id)
+        except Exception:
+            logger.exception("could not record a participant leaving")
+
+    async def _announce_presence(self, user_id: uuid.UUID, event: str) -> None:
+        async with self._db.read() as db:
+            rooms = await store.active_rooms_of(db, user_id)
+            present = [(room, await store.get_participant(db, room.id, user_id)) for room in rooms]
+        for room, participant in present:
+            if participant is not None:
+                await self._emit(
+                    room.members - {user_id},
+                    event,
+                    _participant_event(room.id, user_id, participant.name, participant.role),
+                )
 
     async def participant_gone(self, user_id: uuid.UUID) -> None:
         """The user's last socket closed: they left every room they were in."""

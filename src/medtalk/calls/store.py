@@ -348,3 +348,27 @@ async def clear_recording_links(db: AsyncConnection, conversation_id: uuid.UUID)
         .where(video_call_rooms.c.conversation_id == conversation_id)
         .values(has_recording=False, recording_url=None)
     )
+
+
+# --- for recordings (through calls/rooms.py) ----------------------------------------------
+
+
+def finished_room_ids() -> sa.Select[tuple[uuid.UUID]]:
+    """A subquery of the rooms whose call is over (ended or cancelled)."""
+    return sa.select(video_call_rooms.c.id).where(
+        video_call_rooms.c.status.in_(("ENDED", "CANCELLED"))
+    )
+
+
+async def set_recording_url(db: AsyncConnection, room_id: uuid.UUID, url: str) -> None:
+    await db.execute(
+        video_call_rooms.update()
+        .where(video_call_rooms.c.id == room_id)
+        .values(has_recording=True, recording_url=url)
+    )
+
+
+async def room_id_by_name(db: AsyncConnection, room_name: str) -> uuid.UUID | None:
+    query = sa.select(video_call_rooms.c.id).where(video_call_rooms.c.room_name == room_name)
+    room_id: uuid.UUID | None = (await db.execute(query)).scalar_one_or_none()
+    return room_id

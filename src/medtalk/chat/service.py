@@ -38,6 +38,7 @@ from medtalk.core.ratelimit import RateLimiter
 from medtalk.db.engine import Database, after_commit
 from medtalk.db.group_commit import GroupCommit
 from medtalk.jobs.outbox import JobOutbox
+from medtalk.search.index import SearchIndex, Written
 from medtalk.users import store as user_store
 
 logger = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class ChatService:
         self._thumbnail_link = thumbnail_link or (lambda file_id: f"{file_link(file_id)}/thumbnail")
         self._rate_limiter = rate_limiter
         self._outbox = outbox
+        self._search: SearchIndex | None = None
         # performance (issue 8): text messages group-committed by one writer (db/group_commit.py)
         self._text_writer: GroupCommit[_NewMessage, _Stored] | None = None
         if batch_max > 1:
@@ -110,6 +112,10 @@ class ChatService:
         self._file_link = file_link
         if thumbnail_link is not None:
             self._thumbnail_link = thumbnail_link
+
+    def set_search_index(self, search: SearchIndex) -> None:
+        """Index every new message's words in its transaction (search/, issue 19)."""
+        self._search = search
 
     # --- conversations --------------------------------------------------------------------
 
@@ -473,6 +479,8 @@ class ChatService:
             results.append((message, True))
         if fresh:
             await store.insert_messages(db, [message for message, _ in fresh])
+            if self._search is not None:  # issue 19: the blind index, in the same transaction
+                await self._search.add(db, [Written.of(m, r.content) for m, r in fresh])
             for message, request in fresh:
                 if request.attachment is not None:
                     await request.attachment[1](db, message.id)

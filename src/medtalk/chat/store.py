@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -349,6 +350,33 @@ async def messages_after_seq(
         .order_by(chat_messages.c.seq)
         .limit(limit)
     )
+    return [_message(row) for row in await db.execute(query)]
+
+
+async def newest_with_seqs(
+    db: AsyncConnection,
+    wanted: Mapping[uuid.UUID, Sequence[int]],
+    before: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[MessageRow]:
+    """Up to `limit` of the messages named by (conversation, seqs), newest first, older than
+    `before` (sent_at, id) if given: search results, in one query."""
+    if not wanted:
+        return []
+    # A row-value IN: one index probe per (conversation, seq), on SQLite and PostgreSQL alike.
+    named = sa.tuple_(chat_messages.c.conversation_id, chat_messages.c.seq).in_(
+        [(conversation, seq) for conversation, seqs in wanted.items() for seq in seqs]
+    )
+    query = _select_messages().where(named)
+    if before is not None:
+        moment, message_id = before
+        query = query.where(
+            sa.or_(
+                chat_messages.c.sent_at < moment,
+                sa.and_(chat_messages.c.sent_at == moment, chat_messages.c.id < message_id),
+            )
+        )
+    query = query.order_by(chat_messages.c.sent_at.desc(), chat_messages.c.id.desc()).limit(limit)
     return [_message(row) for row in await db.execute(query)]
 
 

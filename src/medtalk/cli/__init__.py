@@ -11,6 +11,7 @@ import typer
 from medtalk.cli import security
 from medtalk.cli.common import load_settings, run_with_container
 from medtalk.core.auth import Role, mint_token
+from medtalk.search.cli import search_app
 from medtalk.settings import Settings
 
 app = typer.Typer(
@@ -202,6 +203,8 @@ def main() -> None:
 
 # security (issue 9): keys rotate, audit verify/export, retention purge, export --user
 security.register(app)
+# search (issue 19): rebuild the blind index
+app.add_typer(search_app, name="search")
 
 if __name__ == "__main__":
     main()

@@ -34,8 +34,12 @@ def keys_rotate(
     from rich.progress import Progress
 
     from medtalk.privacy.rotation import KeyRotation, pending
+    from medtalk.search.cli import echo_report, rebuild_with_progress
+    from medtalk.search.index import RebuildReport
 
     settings = load_settings()
+
+    rebuilt: list[RebuildReport] = []
 
     async def rotate(rt: Container) -> Any:
         messages, files = await pending(rt.db, rt.keys)
@@ -46,6 +50,7 @@ def keys_rotate(
             report = await KeyRotation(
                 rt.db, rt.keys, rt.storage, rt.clock, batch_size=batch_size
             ).run(lambda n: progress.advance(task, n))
+        rebuilt.append(await rebuild_with_progress(rt))  # the blind index follows the key
         await rt.audit.record(
             "keys.rotate",
             role="OPERATOR",
@@ -60,6 +65,7 @@ def keys_rotate(
         f"{report.messages_rotated} messages and {report.files_rotated} files now under key "
         f"{report.current_key}"
     )
+    echo_report(rebuilt[0])
     if report.unreadable:
         typer.echo(
             f"{report.unreadable} rows fail authentication (tampered?) and were left", err=True

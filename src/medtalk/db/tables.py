@@ -411,3 +411,24 @@ legal_holds = sa.Table(
 
 # Read from the file by ffprobe when it is uploaded; shown by the player before it loads.
 chat_files.append_column(sa.Column("duration_seconds", sa.Float))
+
+# --- search in encrypted history (issue 19, migration 0019_search_index) ---------------------
+
+# Which key of the ring made each conversation's index terms (rebuilt when keys rotate).
+search_conversations = sa.Table(
+    "search_conversations",
+    metadata,
+    sa.Column("conversation_id", sa.Uuid, sa.ForeignKey("conversations.id"), primary_key=True),
+    sa.Column("key_id", sa.String(64), nullable=False),
+)
+
+# The blind index: `term` is a keyed hash of (conversation, word) (search/blind.py); `bits`
+# marks which of the 64 messages of `block` (seq // 64) hold that word. No ids, no text.
+search_terms = sa.Table(
+    "search_terms",
+    metadata,
+    sa.Column("term", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("block", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("bits", sa.BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)

@@ -1,13 +1,28 @@
-"""Malware scanning: a ClamAV daemon client (INSTREAM). Scans run as durable `scan_file` jobs
-(jobs/kinds/scan.py), retried by the job retry policy."""
+"""Malware scanning: a ClamAV daemon client (INSTREAM), and `FileScans`, the work of the durable
+`scan_file` job (jobs/kinds/scan.py, retried by the job retry policy): scan one PENDING file,
+record CLEAN or INFECTED, announce `file_status` to the conversation."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import struct
+import uuid
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
+
+from medtalk.chat import store as chat_store
+from medtalk.core import metrics
+from medtalk.core.clock import Clock
+from medtalk.core.events import EventSink
+from medtalk.core.wire import WireModel
+from medtalk.db.engine import Database
+from medtalk.files import store
+from medtalk.files.storage import FileStorage
+from medtalk.files.store import CLEAN, INFECTED, PENDING
+
+logger = logging.getLogger(__name__)
 
 # clamd refuses INSTREAM chunks over its StreamMaxLength in total; each chunk is length-prefixed.
 CHUNK = 256 * 1024
@@ -85,3 +100,53 @@ def _verdict(reply: str) -> str | None:
     if reply.endswith(": OK") or reply == "OK":
         return None
     raise ScanError(f"clamd answered {reply[:100]!r}")
+
+
+class FileStatusChanged(WireModel):
+    """The `file_status` Socket.IO event: a scan finished."""
+
+    file_id: uuid.UUID
+    message_id: uuid.UUID | None
+    conversation_id: uuid.UUID
+    status: str
+
+
+class FileScans:
+    def __init__(
+        self,
+        db: Database,
+        storage: FileStorage,
+        clock: Clock,
+        events: EventSink,
+        scanner: ClamdScanner,
+    ) -> None:
+        self._db = db
+        self._storage = storage
+        self._clock = clock
+        self._events = events
+        self._scanner = scanner
+
+    async def scan(self, file_id: uuid.UUID) -> None:
+        """Scan one PENDING file, record the verdict, tell the conversation (the scan job)."""
+        async with self._db.read() as db:
+            stored = await store.get_file(db, file_id)
+        if stored is None or stored.status != PENDING:
+            return
+        signature = await self._scanner.scan(self._storage.read(stored.storage_key, stored.key_id))
+        status = INFECTED if signature else CLEAN
+        now = self._clock.now()
+        async with self._db.transaction() as db:
+            if not await store.record_verdict(db, file_id, status, signature or "OK", now):
+                return  # another node recorded the verdict first
+            metrics.file_scanned(status.lower())
+            message_id = await chat_store.message_id_of_file(db, file_id)
+        if signature:
+            # The object is kept (encrypted, never served again) for the security team.
+            logger.warning("file %s quarantined: malware signature %s", file_id, signature)
+        event = FileStatusChanged(
+            file_id=file_id,
+            message_id=message_id,
+            conversation_id=stored.conversation_id,
+            status=status,
+        )
+        await self._events.to_conversation(stored.conversation_id, "file_status", event.wire())

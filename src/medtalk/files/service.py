@@ -7,7 +7,6 @@ survives a restart) has scanned it, and only CLEAN files are ever served.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 import uuid
@@ -16,23 +15,22 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from medtalk.chat import store as chat_store
 from medtalk.chat.schemas import ContentType
 from medtalk.chat.service import Attachment, ChatService
-from medtalk.core import metrics
 from medtalk.core.auth import Principal
 from medtalk.core.clock import Clock
 from medtalk.core.errors import Invalid, Locked, NotFound, TooLarge
 from medtalk.core.events import EventSink
 from medtalk.core.links import SignedLinks
 from medtalk.core.ratelimit import RateLimiter
+from medtalk.core.streams import Measured
 from medtalk.core.wire import WireModel
 from medtalk.db.engine import Database
 from medtalk.files import images, store
 from medtalk.files.media import MediaCheck
-from medtalk.files.scanning import ClamdScanner
+from medtalk.files.scanning import ClamdScanner, FileScans
 from medtalk.files.storage import ByteRange, FileStorage
-from medtalk.files.store import CLEAN, INFECTED, PENDING, NewFile, StoredFile
+from medtalk.files.store import CLEAN, PENDING, NewFile, StoredFile
 from medtalk.files.validation import SNIFF_BYTES, UploadLimits, clean_file_name, sniff
 from medtalk.jobs.kinds import scan as scan_job
 from medtalk.jobs.outbox import JobOutbox
@@ -53,15 +51,6 @@ class FileUploaded(WireModel):
     file_status: str
     seq: int
     duration_seconds: float | None = None  # AUDIO and VIDEO
-
-
-class FileStatusChanged(WireModel):
-    """The `file_status` Socket.IO event: a scan finished."""
-
-    file_id: uuid.UUID
-    message_id: uuid.UUID | None
-    conversation_id: uuid.UUID
-    status: str
 
 
 @dataclass(frozen=True)
@@ -106,6 +95,8 @@ class FileService:
             concurrency=policy.concurrent_decodes,
         )
         self._scanner = scanner
+        # The scan_file job's work (files/scanning.py); None: files are CLEAN once stored.
+        self.scans = FileScans(db, storage, clock, events, scanner) if scanner else None
         # Set: downloads redirect to the storage's own presigned URL (S3), after our checks.
         self._redirect_ttl = redirect_ttl_seconds
         self._rate_limiter = rate_limiter
@@ -181,20 +172,11 @@ class FileService:
     ) -> FileUploaded:
         storage_key = secrets.token_hex(20)
         thumbnail_key = secrets.token_hex(20) if thumbnail is not None else None
-        digest = hashlib.sha256()
-        size = 0
-
-        async def counted() -> AsyncIterator[bytes]:
-            nonlocal size
-            async for piece in body:
-                size += len(piece)
-                digest.update(piece)
-                yield piece
-
+        measured = Measured(body)
         status = PENDING if self._scanner else CLEAN
         file_id = uuid.uuid4()
         try:
-            key_id = await self._storage.put(storage_key, counted())
+            key_id = await self._storage.put(storage_key, measured.stream())
             thumbnail_key_id = None
             if thumbnail_key is not None and thumbnail is not None:
                 thumbnail_key_id = await self._storage.put(thumbnail_key, _once(thumbnail))
@@ -206,8 +188,8 @@ class FileService:
                 storage_key=storage_key,
                 key_id=key_id,
                 mime_type=mime,
-                size=size,
-                sha256=digest.hexdigest(),
+                size=measured.size,
+                sha256=measured.sha256,
                 status=status,
                 created_at=self._clock.now(),
                 thumbnail_key=thumbnail_key,
@@ -222,7 +204,13 @@ class FileService:
                     await self._outbox.add(db, scan_job.SCAN_FILE, scan_job.payload(file_id))
 
             attachment = Attachment(
-                file_id, name, size, content_type, status, thumbnail_key is not None, duration
+                file_id,
+                name,
+                measured.size,
+                content_type,
+                status,
+                thumbnail_key is not None,
+                duration,
             )
             message = await self._chat.send_attachment(
                 caller, conversation_id, attachment, insert_file
@@ -241,41 +229,13 @@ class FileService:
             file_url=self.link(file_id),
             thumbnail_url=self.thumbnail_link(file_id) if thumbnail_key else None,
             file_name=name,
-            file_size=size,
+            file_size=measured.size,
             file_type=content_type,
             mime_type=mime,
             file_status=status,
             seq=message.seq,
             duration_seconds=duration,
         )
-
-    # --- malware scanning -----------------------------------------------------------------
-
-    async def scan(self, file_id: uuid.UUID) -> None:
-        """Scan one PENDING file, record the verdict, tell the conversation (scan job)."""
-        if self._scanner is None:
-            return
-        stored = await self._load(file_id)
-        if stored is None or stored.status != PENDING:
-            return
-        signature = await self._scanner.scan(self._storage.read(stored.storage_key, stored.key_id))
-        status = INFECTED if signature else CLEAN
-        now = self._clock.now()
-        async with self._db.transaction() as db:
-            if not await store.record_verdict(db, file_id, status, signature or "OK", now):
-                return  # another node recorded the verdict first
-            metrics.file_scanned(status.lower())
-            message_id = await chat_store.message_id_of_file(db, file_id)
-        if signature:
-            # The object is kept (encrypted, never served again) for the security team.
-            logger.warning("file %s quarantined: malware signature %s", file_id, signature)
-        event = FileStatusChanged(
-            file_id=file_id,
-            message_id=message_id,
-            conversation_id=stored.conversation_id,
-            status=status,
-        )
-        await self._events.to_conversation(stored.conversation_id, "file_status", event.wire())
 
     # --- download -------------------------------------------------------------------------
 

@@ -70,7 +70,9 @@ def job_registry(
     archive_after = timedelta(days=settings.archive_after_days)
     sweeps = [archive.sweep(db, clock, outbox, archive_after, settings.archive_sweep_seconds)]
     if node is not None:
-        kinds += [scan.kind(node.files.scan), assemble_recording.kind(node.assembler)]
+        if node.files.scans is not None:
+            kinds.append(scan.kind(node.files.scans.scan))
+        kinds.append(assemble_recording.kind(node.assembler))
         sweeps.append(assemble_recording.sweep(node.recordings, settings.recording_poll_seconds))
     return JobRegistry(kinds, sweeps)
 

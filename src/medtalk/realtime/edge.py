@@ -44,6 +44,7 @@ CLIENT_EVENTS = frozenset(
         "hangup",
         "call_stats",
         "call_failure",  # media failed after joining (issue 17)
+        "call_ice_servers",  # fresh TURN credentials for a long call (issue 17)
         # recording consent (issue 10)
         "recording_request",
         "recording_consent",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import os
 import secrets
@@ -23,9 +22,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from medtalk.calls import store as rooms
+from medtalk.calls import rooms
 from medtalk.core.clock import Clock
 from medtalk.core.events import EventSink
+from medtalk.core.streams import Measured
 from medtalk.db.engine import Database
 from medtalk.files.scanning import ClamdScanner
 from medtalk.files.storage import FileStorage
@@ -163,17 +163,9 @@ class RecordingAssembler:
         self, recording: RecordingRow, path: Path, mime_type: str, duration: float | None
     ) -> None:
         key = secrets.token_hex(20)
-        digest = hashlib.sha256()
-        size = 0
-
-        async def counted() -> AsyncIterator[bytes]:
-            nonlocal size
-            async for piece in _read(path):
-                size += len(piece)
-                digest.update(piece)
-                yield piece
-
-        key_id = await self._storage.put(key, counted())
+        measured = Measured(_read(path))
+        key_id = await self._storage.put(key, measured.stream())
+        size = measured.size
         now = self._clock.now()
         async with self._db.transaction() as db:
             done = await store.update_recording(
@@ -185,7 +177,7 @@ class RecordingAssembler:
                 key_id=key_id,
                 mime_type=mime_type,
                 size=size,
-                sha256=digest.hexdigest(),
+                sha256=measured.sha256,
                 duration_seconds=duration,
                 ready_at=now,
                 next_attempt_at=None,
@@ -194,7 +186,7 @@ class RecordingAssembler:
             if done:
                 await store.delete_chunks(db, recording.id)
                 url = self._links.stable(recording.room_id, recording.id)
-                await store.set_room_recording(db, recording.room_id, url)
+                await rooms.set_recording_url(db, recording.room_id, url)
         if not done:
             await self._storage.delete(key)
             return
@@ -253,7 +245,7 @@ class RecordingAssembler:
 
     async def _announce(self, recording: RecordingRow, event: str, extra: dict[str, Any]) -> None:
         async with self._db.read() as db:
-            room = await rooms.get_room(db, recording.room_id)
+            room = await rooms.room(db, recording.room_id)
         if room is None:
             return
         payload = {"roomId": str(room.id), "recordingId": str(recording.id), **extra}

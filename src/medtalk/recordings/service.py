@@ -22,14 +22,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from medtalk.audit import AuditTrail, Client, RequestContext
-from medtalk.calls import store as rooms
-from medtalk.calls.rooms import visible_room
-from medtalk.calls.store import RoomRow
+from medtalk.calls import rooms
+from medtalk.calls.rooms import RoomRow, visible_room
 from medtalk.core.auth import Principal
 from medtalk.core.clock import Clock, iso_z
 from medtalk.core.errors import Conflict, Forbidden, Invalid, Locked, NotFound, TooLarge
 from medtalk.core.events import EventSink, announce_to_users
-from medtalk.core.ids import new_id, parse_uuid
+from medtalk.core.ids import new_id
 from medtalk.db.engine import Database
 from medtalk.files.storage import ByteRange, FileStorage
 from medtalk.jobs.kinds import assemble_recording as assembly_job
@@ -183,7 +182,7 @@ class RecordingService:
     async def call_finished(self, room_id: uuid.UUID) -> None:
         """The call ended: a running recording stops, an unanswered request lapses."""
         async with self._db.transaction() as db:
-            room = await rooms.get_room(db, room_id)
+            room = await rooms.room(db, room_id)
             recording = await store.active_recording(db, room_id)
             if room is None or recording is None:
                 return
@@ -196,9 +195,9 @@ class RecordingService:
         e.g. written by a version before assembly jobs)."""
         now = self._clock.now()
         async with self._db.read() as db:
-            leftovers = await store.running_in_finished_rooms(db)
+            leftovers = await store.running_in_rooms(db, rooms.finished_room_ids())
             orphans = await store.due_for_assembly(db, now - ORPHANED_AFTER)
-        for recording, _ended_at in leftovers:
+        for recording in leftovers:
             await self.call_finished(recording.room_id)
         if orphans:
             async with self._db.transaction() as db:
@@ -315,16 +314,7 @@ class RecordingService:
                 current = await store.get_recording(db, recording.id, lock=True)
                 assert current is not None
                 self._check_accepting(current)
-                await store.insert_chunk(
-                    db,
-                    recording_id=recording.id,
-                    chunk_index=index,
-                    storage_key=stored.key,
-                    key_id=stored.key_id,
-                    size=stored.size,
-                    sha256=stored.sha256,
-                    received_at=self._clock.now(),
-                )
+                await stored.insert(db, recording.id, index, self._clock.now())
         except IntegrityError:
             # The same index arrived twice at once; the other copy won.
             await self._storage.delete(stored.key)
@@ -400,7 +390,7 @@ class RecordingService:
         """Jibri's finished file for a room (by id or name), attached to its consented
         recording and handed to the assembly job."""
         async with self._db.read() as db:
-            room = await _room_by_ref(db, room_ref)
+            room = await rooms.room_by_ref(db, room_ref)
             recording = await store.latest_consented(db, room.id) if room else None
             if room is None:
                 raise NotFound("no such room")
@@ -413,16 +403,7 @@ class RecordingService:
         now = self._clock.now()
         try:
             async with self._db.transaction() as db:
-                await store.insert_chunk(
-                    db,
-                    recording_id=recording.id,
-                    chunk_index=index,
-                    storage_key=stored.key,
-                    key_id=stored.key_id,
-                    size=stored.size,
-                    sha256=stored.sha256,
-                    received_at=now,
-                )
+                await stored.insert(db, recording.id, index, now)
                 values: dict[str, Any] = {"status": "STOPPED", "next_attempt_at": now}
                 if recording.stopped_at is None:
                     values["stopped_at"] = now
@@ -492,7 +473,7 @@ class RecordingService:
     ) -> RecordingRow:
         """A READY recording: for a participant or ADMIN (caller), or a signed link (None)."""
         async with self._db.read() as db:
-            room = await rooms.get_room(db, room_id)
+            room = await rooms.room(db, room_id)
             if room is None:
                 raise NotFound("no such recording")
             if caller is not None and not (room.is_member(caller.user_id) or caller.is_admin):
@@ -509,7 +490,7 @@ class RecordingService:
         if self._audit is None:
             return
         async with self._db.read() as db:
-            room = await rooms.get_room(db, recording.room_id)
+            room = await rooms.room(db, recording.room_id)
         await self._audit.record(
             "recording.download",
             actor=caller,
@@ -586,6 +567,21 @@ class _Stored:
     size: int
     sha256: str
 
+    async def insert(
+        self, db: AsyncConnection, recording_id: uuid.UUID, index: int, now: datetime
+    ) -> None:
+        """The chunk row of this stored object."""
+        await store.insert_chunk(
+            db,
+            recording_id=recording_id,
+            chunk_index=index,
+            storage_key=self.key,
+            key_id=self.key_id,
+            size=self.size,
+            sha256=self.sha256,
+            received_at=now,
+        )
+
 
 def _ack(recording: RecordingRow, state: RecordingState) -> RecordingAck:
     return RecordingAck(room_id=recording.room_id, recording_id=recording.id, status=state)
@@ -606,11 +602,3 @@ async def _recording_of(
     if recording is None or recording.room_id != room.id:
         raise NotFound("no such recording")
     return recording
-
-
-async def _room_by_ref(db: AsyncConnection, room_ref: str) -> RoomRow | None:
-    room_id = parse_uuid(room_ref)
-    if room_id is not None:
-        return await rooms.get_room(db, room_id)
-    room_id = await store.room_id_by_name(db, room_ref)
-    return await rooms.get_room(db, room_id) if room_id else None

@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from medtalk.db.tables import call_recording_chunks, call_recordings, video_call_rooms
+from medtalk.db.tables import call_recording_chunks, call_recordings
 
 ACTIVE = ("REQUESTED", "RECORDING")
 
@@ -163,31 +163,14 @@ async def due_for_assembly(db: AsyncConnection, now: datetime) -> list[uuid.UUID
     return list((await db.execute(query)).scalars())
 
 
-async def running_in_finished_rooms(db: AsyncConnection) -> list[tuple[RecordingRow, datetime]]:
-    """REQUESTED/RECORDING recordings whose call is over (a crash between ending the call and
-    stopping its recording), with the moment the call ended."""
-    query = (
-        sa.select(*_COLUMNS, video_call_rooms.c.ended_at)
-        .join(video_call_rooms, video_call_rooms.c.id == call_recordings.c.room_id)
-        .where(
-            call_recordings.c.status.in_(ACTIVE),
-            video_call_rooms.c.status.in_(("ENDED", "CANCELLED")),
-        )
+async def running_in_rooms(
+    db: AsyncConnection, room_ids: sa.Select[tuple[uuid.UUID]]
+) -> list[RecordingRow]:
+    """REQUESTED/RECORDING recordings of the given rooms."""
+    query = sa.select(*_COLUMNS).where(
+        call_recordings.c.status.in_(ACTIVE), call_recordings.c.room_id.in_(room_ids)
     )
-    rows = []
-    for row in await db.execute(query):
-        values = row._asdict()
-        ended_at = values.pop("ended_at")
-        rows.append((RecordingRow(**values), ended_at))
-    return rows
-
-
-async def set_room_recording(db: AsyncConnection, room_id: uuid.UUID, url: str) -> None:
-    await db.execute(
-        video_call_rooms.update()
-        .where(video_call_rooms.c.id == room_id)
-        .values(has_recording=True, recording_url=url)
-    )
+    return [_recording(row) for row in await db.execute(query)]
 
 
 # --- chunks -------------------------------------------------------------------------------
@@ -232,13 +215,6 @@ async def delete_chunks(db: AsyncConnection, recording_id: uuid.UUID) -> None:
     await db.execute(
         call_recording_chunks.delete().where(call_recording_chunks.c.recording_id == recording_id)
     )
-
-
-async def room_id_by_name(db: AsyncConnection, room_name: str) -> uuid.UUID | None:
-    """Jibri knows the conference by its name (`consultation-...`), not by our id."""
-    query = sa.select(video_call_rooms.c.id).where(video_call_rooms.c.room_name == room_name)
-    room_id: uuid.UUID | None = (await db.execute(query)).scalar_one_or_none()
-    return room_id
 
 
 # --- retention (privacy/retention.py) ----------------------------------------------------

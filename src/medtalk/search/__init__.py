@@ -1,0 +1,1 @@
+"""Search in encrypted history through a blind index (keyed hashes of normalised words)."""
