@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from medtalk.audit import AuditTrail, Client
 from medtalk.core.auth import Principal
 from medtalk.core.clock import Clock
@@ -45,15 +47,7 @@ class LegalHolds:
                 lifted_at=None,
             )
             await store.insert_hold(db, hold)
-            await self._audit.append(  # security: audit trail, committed with the hold
-                db,
-                "legal_hold.place",
-                actor=caller,
-                object_type="legal_hold",
-                object_id=hold.id,
-                conversation_id=conversation_id,
-                client=client,
-            )
+            await self._audited(db, "legal_hold.place", caller, hold, client)
         return _view(hold), True
 
     async def lift(
@@ -68,16 +62,27 @@ class LegalHolds:
                 raise Conflict("the conversation is not under legal hold", code="NOT_HELD")
             now = self._clock.now()
             await store.lift_hold(db, held.id, caller.user_id, now)
-            await self._audit.append(  # security: audit trail, committed with the lift
-                db,
-                "legal_hold.lift",
-                actor=caller,
-                object_type="legal_hold",
-                object_id=held.id,
-                conversation_id=conversation_id,
-                client=client,
-            )
+            await self._audited(db, "legal_hold.lift", caller, held, client)
         return _view(replace(held, lifted_by=caller.user_id, lifted_at=now))
+
+    async def _audited(
+        self,
+        db: AsyncConnection,
+        action: str,
+        caller: Principal,
+        hold: store.HoldRow,
+        client: Client,
+    ) -> None:
+        """The audit row of a change, in the change's transaction (committed with it)."""
+        await self._audit.append(
+            db,
+            action,
+            actor=caller,
+            object_type="legal_hold",
+            object_id=hold.id,
+            conversation_id=hold.conversation_id,
+            client=client,
+        )
 
     async def status(self, caller: Principal, conversation_id: uuid.UUID) -> LegalHoldStatus:
         _check_admin(caller)
