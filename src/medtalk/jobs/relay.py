@@ -6,9 +6,11 @@ not portable (it needs this node's sockets or tools); otherwise it is published.
 deleted only after the broker accepted it (publisher confirm) or its job ran; failures come
 back later as the one retry policy says (core/retry.py), then end DEAD.
 
-Jobs that run here run side by side (up to `slots`), so a long assembly does not hold up
-notifications; while they run the relay keeps their rows claimed, and when it stops it hands
-back what it did not finish, so the next start (here or elsewhere) runs them at once.
+Jobs that run here run side by side (up to `slots`, 2 by default: enough that a long assembly
+does not hold up notifications, few enough that they do not starve the send path of the event
+loop and pooled connections; 16 cost a tenfold latency regression, bench/README.md). While
+they run the relay keeps their rows claimed, and when it stops it hands back what it did not
+finish, so the next start (here or elsewhere) runs them at once.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from medtalk.jobs.registry import Deferred, JobRegistry
 
 logger = logging.getLogger(__name__)
 BATCH = 100
-SLOTS = 16
+SLOTS = 2
 # A claimed row is hidden this long; the relay renews it while the job runs here, and if the
 # relay dies another one takes the row after that.
 CLAIM_LEASE = timedelta(seconds=30)
