@@ -188,6 +188,8 @@ call_participants = sa.Table(
     # First join; `left_at` is set when the user's last socket goes and cleared on a rejoin.
     sa.Column("joined_at", UTCDateTime, nullable=False),
     sa.Column("left_at", UTCDateTime),
+    # Let in by the host (the waiting room, issue 17, migration 0021); NULL: still waiting.
+    sa.Column("admitted_at", UTCDateTime),
     sa.Column("is_video_on", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("is_audio_on", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("browser", sa.String(200)),
