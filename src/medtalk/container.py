@@ -133,17 +133,17 @@ def build_container(
         CallPolicy.from_settings(settings),
         recording_link=recordings.room_link,
         audit=audit,
+        outbox=outbox,
     )
     files = build_files(settings, db, storage, chat, clock, events, outbox, rate_limiter)
     call_deadlines = MaxDurationEnforcer(calls, clock)
     assembler = build_assembler(settings, db, storage, clock, events, links)
     # Scans and recording assembly are jobs too, run by `serve` nodes (sockets, tools); the
     # worker runs the portable kinds only.
-    node = None if consume_jobs else NodeWork(files, recordings, assembler)
+    node = None if consume_jobs else NodeWork(files, recordings, assembler, CallHistory(db, chat))
     # Explicit subscriptions: who reacts to which committed fact.
     calls.call_started.subscribe(call_deadlines.call_started)
     calls.call_finished.subscribe(recordings.call_finished)
-    calls.call_finished.subscribe(CallHistory(db, chat).call_finished)  # issue 17
     # issue 18: incoming calls and ready recordings (event bus), missed calls -> notifications
     notifications = build_notifications(settings, db, clock, outbox)
     events.subscribe(notifications.signals)

@@ -17,13 +17,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from medtalk.calls.history import CallHistory
 from medtalk.core.background import DeadlineLoop
 from medtalk.core.clock import Clock
 from medtalk.core.retry import RetryPolicy, reconnecting
 from medtalk.db.engine import Database
 from medtalk.files.service import FileService
 from medtalk.files.storage import FileStorage
-from medtalk.jobs.kinds import archive, assemble_recording, notify, read_cursor, scan
+from medtalk.jobs.kinds import archive, assemble_recording, notify, read_cursor, record_call, scan
 from medtalk.jobs.kinds.archive import Archiver
 from medtalk.jobs.kinds.notify import NotifyOffline
 from medtalk.jobs.notifiers import Notifier, create_notifier
@@ -47,6 +48,7 @@ class NodeWork:
     files: FileService
     recordings: RecordingService
     assembler: RecordingAssembler
+    call_history: CallHistory
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -78,6 +80,7 @@ def job_registry(
         if node.files.scans is not None:
             kinds.append(scan.kind(node.files.scans.scan))
         kinds.append(assemble_recording.kind(node.assembler))
+        kinds.append(record_call.kind(node.call_history))
         sweeps.append(assemble_recording.sweep(node.recordings, settings.recording_poll_seconds))
     return JobRegistry(kinds, sweeps)
 
