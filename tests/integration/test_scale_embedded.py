@@ -19,8 +19,8 @@ from medtalk.core.clock import Clock
 from medtalk.db.engine import Database, create_engine
 from medtalk.jobs import store as jobs_store
 from medtalk.jobs.kinds.notify import NotifyOffline
-from medtalk.jobs.registry import JobBusy
 from medtalk.jobs.notifiers import WebhookNotifier
+from medtalk.jobs.registry import JobBusy
 from world import LiveServer, Person, World, start_server
 
 
