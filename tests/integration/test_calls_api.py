@@ -136,6 +136,7 @@ async def test_join_starts_the_call_and_end_reports_duration_once(world: World) 
             "role": "DOCTOR",
             "isVideoOn": True,
             "isAudioOn": False,
+            "admitted": True,
         }
     ]
     assert await patient_socket.events.next("participant_joined") == {

@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 import boto3
+import pillow_heif
 import pytest
 from PIL import Image
 
@@ -197,6 +198,40 @@ async def test_photo_loses_its_gps_and_gets_a_thumbnail(world: World) -> None:
     assert (await doctor.get(f"/api/v1/chat/files/{file_id}/thumbnail")).status_code == 200
     stranger = await world.patient("Người lạ")
     assert (await stranger.get(f"/api/v1/chat/files/{file_id}/thumbnail")).status_code == 404
+
+
+def heic_with_gps(size: tuple[int, int] = (640, 480)) -> bytes:
+    """An iPhone photo: HEIC (pillow-heif's encoder) with the EXIF of `jpeg_with_gps`; the
+    orientation goes into the HEIF rotation box, as an iPhone writes it."""
+    with Image.open(io.BytesIO(jpeg_with_gps(size))) as photo:
+        exif = photo.getexif().tobytes()
+    out = io.BytesIO()
+    pillow_heif.from_pillow(Image.new("RGB", size, (30, 120, 200))).save(out, quality=60, exif=exif)
+    return out.getvalue()
+
+
+async def test_iphone_heic_photo_is_stored_as_jpeg_without_gps_with_a_thumbnail(
+    world: World,
+) -> None:
+    patient, doctor, conversation = await world.consultation()
+    photo = heic_with_gps()
+    assert photo[4:12] == b"ftypheic" and b"PhoneMaker" in photo
+    response = await upload(patient, conversation, "IMG_0042.HEIC", photo)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["mimeType"] == "image/jpeg" and body["fileName"] == "IMG_0042.jpg"
+    assert body["fileType"] == "IMAGE" and body["thumbnailUrl"]
+    download = await world.http.get(body["fileUrl"])
+    assert download.status_code == 200 and download.headers["content-type"] == "image/jpeg"
+    assert b"PhoneMaker" not in download.content
+    with Image.open(io.BytesIO(download.content)) as stored:
+        assert stored.format == "JPEG" and dict(stored.getexif()) == {}
+        assert stored.size == (480, 640), "orientation is applied, not lost"
+    message = (await doctor.history(conversation))["messages"][0]
+    assert message["fileName"] == "IMG_0042.jpg"
+    thumbnail = await world.http.get(message["thumbnailUrl"])
+    with Image.open(io.BytesIO(thumbnail.content)) as small:
+        assert small.format == "JPEG" and small.size == (240, 320)
 
 
 async def test_documents_have_no_thumbnail(world: World) -> None:

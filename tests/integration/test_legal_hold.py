@@ -7,6 +7,7 @@ import uuid
 
 from medtalk.cli.common import open_container
 from medtalk.privacy.retention import purge_expired
+from medtalk.search.index import SearchIndex
 from world import World
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -39,8 +40,12 @@ async def test_a_held_conversation_survives_retention_until_the_hold_is_lifted(
     assert placed.status_code == 201, placed.text
 
     async with open_container(world.server.settings) as rt:
-        dry = await purge_expired(rt.db, rt.storage, rt.clock, rt.audit, POLICY, dry_run=True)
-        report = await purge_expired(rt.db, rt.storage, rt.clock, rt.audit, POLICY)
+        dry = await purge_expired(
+            rt.db, rt.storage, SearchIndex(rt.keys), rt.clock, rt.audit, POLICY, dry_run=True
+        )
+        report = await purge_expired(
+            rt.db, rt.storage, SearchIndex(rt.keys), rt.clock, rt.audit, POLICY
+        )
     for run in (dry, report):
         assert [str(c) for c in run.held] == [held]
         assert [str(c) for c in run.conversations] == [expired]
@@ -58,7 +63,9 @@ async def test_a_held_conversation_survives_retention_until_the_hold_is_lifted(
     lifted = await admin.request("DELETE", hold_path(held))
     assert lifted.status_code == 200 and lifted.json()["active"] is False
     async with open_container(world.server.settings) as rt:
-        after = await purge_expired(rt.db, rt.storage, rt.clock, rt.audit, POLICY)
+        after = await purge_expired(
+            rt.db, rt.storage, SearchIndex(rt.keys), rt.clock, rt.audit, POLICY
+        )
     assert [str(c) for c in after.conversations] == [held] and after.held == []
     assert (await patient.history(held))["messages"] == []
 

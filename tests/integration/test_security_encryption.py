@@ -15,6 +15,7 @@ import pytest
 
 from medtalk.cli.common import open_container
 from medtalk.core.crypto import KeyRing
+from medtalk.jobs.kinds.archive import Archiver
 from medtalk.privacy.rotation import KeyRotation
 from world import LiveServer, World, postgres_admin_url, start_server, try_create_database
 
@@ -204,3 +205,38 @@ async def test_an_interrupted_rotation_resumes_from_its_checkpoint(
     assert (await server.sql("SELECT count(*) AS n FROM chat_messages WHERE key_id = 'a'"))[
         0
     ].n == 0
+
+
+async def test_rotation_reseals_conversation_archives_and_the_rows_inside(
+    fresh_database: tuple[str, str], tmp_path: Path
+) -> None:
+    """An ARCHIVED conversation's archive object (and the sealed rows in it) still reads once
+    the old key has left the ring."""
+    backend, url = fresh_database
+    old, new = new_key("k2025"), new_key("k2026")
+    with start_server(tmp_path, url, backend=backend, encryption_keys=old) as server:
+        async with World(server) as world:
+            patient, doctor, conversation = await world.consultation("Kết quả xét nghiệm")
+            await doctor.sends(conversation, "Đường huyết 5,4 mmol/L")
+            assert (await doctor.sets_status(conversation, "CLOSED")).status_code == 200
+        async with open_container(server.settings) as rt:
+            assert await Archiver(rt.db, rt.storage, rt.clock).archive(uuid.UUID(conversation))
+        (before,) = await server.sql("SELECT storage_key, key_id FROM conversation_archives")
+        assert before.key_id == "k2025"
+        rotated = await server.cli("keys", "rotate", MEDTALK_ENCRYPTION_KEYS=f"{old},{new}")
+        assert rotated.exit_code == 0, rotated.output
+        assert "1 conversation archives rewritten" in rotated.output
+        (after,) = await server.sql("SELECT storage_key, key_id FROM conversation_archives")
+        assert after.key_id == "k2026" and after.storage_key != before.storage_key
+        again = await server.cli("keys", "rotate", MEDTALK_ENCRYPTION_KEYS=f"{old},{new}")
+        assert again.exit_code == 0 and "0 conversation archives" in again.output
+    only_new = server.settings.model_copy(update={"encryption_keys": new})
+    async with open_container(only_new) as rt:
+        rows = await Archiver(rt.db, rt.storage, rt.clock).read(uuid.UUID(conversation))
+        texts = [rt.keys.open_text(r["key_id"], r["content"], associated=r["id"]) for r in rows]
+    objects = await asyncio.to_thread(
+        lambda: [p.name for p in (tmp_path / "files").rglob("*") if p.is_file()]
+    )
+    assert objects == [after.storage_key]
+    assert [r["key_id"] for r in rows] == ["k2026", "k2026"]
+    assert texts == ["Kết quả xét nghiệm", "Đường huyết 5,4 mmol/L"]

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 import zipfile
 from datetime import UTC, datetime, timedelta
 
 from medtalk.cli.common import open_container
+from medtalk.jobs.kinds.archive import Archiver
 from medtalk.privacy.retention import purge_expired
+from medtalk.search import blind
+from medtalk.search.index import SearchIndex
 from world import World
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -42,13 +46,19 @@ async def test_retention_purges_expired_conversations_only(world: World) -> None
     policy = {"CLOSED": 365, "ARCHIVED": 0}  # archived: keep forever
     settings = world.server.settings
     async with open_container(settings) as rt:
-        dry = await purge_expired(rt.db, rt.storage, rt.clock, rt.audit, policy, dry_run=True)
+        dry = await purge_expired(
+            rt.db, rt.storage, SearchIndex(rt.keys), rt.clock, rt.audit, policy, dry_run=True
+        )
         assert [str(c) for c in dry.conversations] == [old_closed]
         assert (dry.messages, dry.files) == (2, 1)
         assert len((await patient.history(old_closed))["messages"]) == 2  # dry run kept it
-        done = await purge_expired(rt.db, rt.storage, rt.clock, rt.audit, policy)
+        done = await purge_expired(
+            rt.db, rt.storage, SearchIndex(rt.keys), rt.clock, rt.audit, policy
+        )
         assert (done.messages, done.files) == (2, 1)
-        again = await purge_expired(rt.db, rt.storage, rt.clock, rt.audit, policy)
+        again = await purge_expired(
+            rt.db, rt.storage, SearchIndex(rt.keys), rt.clock, rt.audit, policy
+        )
         assert again.conversations == []
     assert (await patient.history(old_closed))["messages"] == []
     for kept in (young_closed, old_archived, active):
@@ -126,9 +136,62 @@ async def test_retention_purges_call_recordings_too(world: World) -> None:
     conversation = str(call.room["conversationId"])
     await age(world, conversation, "CLOSED", 400)
     async with open_container(world.server.settings) as rt:
-        done = await purge_expired(rt.db, rt.storage, rt.clock, rt.audit, {"CLOSED": 365})
+        done = await purge_expired(
+            rt.db, rt.storage, SearchIndex(rt.keys), rt.clock, rt.audit, {"CLOSED": 365}
+        )
     assert conversation in [str(c) for c in done.conversations]
     recording = world.server.db_uuid(recording_id)
     assert await world.server.sql("SELECT id FROM call_recordings WHERE id = :r", r=recording) == []
     chunks = "SELECT chunk_index FROM call_recording_chunks WHERE recording_id = :r"
     assert await world.server.sql(chunks, r=recording) == []
+
+
+async def index_terms(world: World, conversation: str, words: list[str]) -> set[int]:
+    """The search terms of `words` in `conversation` that the index holds."""
+    async with open_container(world.server.settings) as rt:
+        key = blind.search_key(rt.keys, rt.keys.current_id)
+    wanted = {blind.term(key, uuid.UUID(conversation), word) for word in words}
+    rows = await world.server.sql("SELECT term FROM search_terms")
+    return wanted & {int(row.term) for row in rows}
+
+
+async def test_retention_purges_the_conversations_search_terms(world: World) -> None:
+    """The blind index of a purged conversation goes with it: none of its words' terms stay,
+    another conversation's same words still match."""
+    patient, doctor, purged = await world.consultation("Uống Paracetamol hạ sốt")
+    await doctor.sends(purged, "paracetamol 500mg, ngày ba lần")
+    kept = await patient.opens_conversation_with(await world.doctor("BS. Giữ"), "Paracetamol")
+    words = ["uong", "paracetamol", "ha", "sot", "500mg", "ngay", "ba", "lan"]
+    assert len(await index_terms(world, purged, words)) == len(words)
+    await age(world, purged, "CLOSED", 400)
+    async with open_container(world.server.settings) as rt:
+        report = await purge_expired(
+            rt.db, rt.storage, SearchIndex(rt.keys), rt.clock, rt.audit, {"CLOSED": 365}
+        )
+    assert purged in [str(c) for c in report.conversations] and report.unindexed == 0
+    assert await index_terms(world, purged, words) == set()
+    key_rows = "SELECT key_id FROM search_conversations WHERE conversation_id = :c"
+    assert await world.server.sql(key_rows, c=world.server.db_uuid(purged)) == []
+    assert len(await index_terms(world, kept, ["paracetamol"])) == 1
+    found = (await patient.get("/api/v1/chat/search", params={"q": "paracetamol"})).json()
+    assert {m["conversationId"] for m in found["messages"]} == {kept}
+
+
+async def test_retention_purges_the_conversation_archive_too(world: World) -> None:
+    """The archive object is a copy of the messages: it goes with them."""
+    _patient, doctor, conversation = await world.consultation("Lưu trữ rồi xoá")
+    assert (await doctor.sets_status(conversation, "CLOSED")).status_code == 200
+    async with open_container(world.server.settings) as rt:
+        assert await Archiver(rt.db, rt.storage, rt.clock).archive(uuid.UUID(conversation))
+    await age(world, conversation, "ARCHIVED", 400)
+    archive = "SELECT storage_key FROM conversation_archives WHERE conversation_id = :c"
+    assert len(await world.server.sql(archive, c=world.server.db_uuid(conversation))) == 1
+    async with open_container(world.server.settings) as rt:
+        report = await purge_expired(
+            rt.db, rt.storage, SearchIndex(rt.keys), rt.clock, rt.audit, {"ARCHIVED": 365}
+        )
+        assert await Archiver(rt.db, rt.storage, rt.clock).read(uuid.UUID(conversation)) == []
+    assert conversation in [str(c) for c in report.conversations] and report.archives >= 1
+    assert await world.server.sql(archive, c=world.server.db_uuid(conversation)) == []
+    rows = await world.server.audit_rows(conversation_id=conversation, action="retention.purge")
+    assert [r.detail for r in rows] == ["1 messages, 0 files, the archive"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from medtalk.audit import RequestContext
-from medtalk.calls.schemas import CallEnded, CreateRoomRequest, JoinedRoom, RoomCreated
+from medtalk.calls.schemas import Admitted, CallEnded, CreateRoomRequest, JoinedRoom, RoomCreated
 from medtalk.chat.schemas import ConversationCreated, MessageReadReceipt, MessageSent
 from medtalk.container import Container
 from medtalk.core.auth import Principal, Role
@@ -95,6 +95,16 @@ class Person:
 
     async def joins(self, room: RoomCreated) -> JoinedRoom:
         return await self.clinic.services.calls.join_room(self.context, room.room_id, None)
+
+    async def admits(self, room: RoomCreated, other: Person) -> Admitted:
+        return await self.clinic.services.calls.admit(self.context, room.room_id, other.id)
+
+    async def signals(self, room: RoomCreated, event: str = "offer") -> int:
+        """Sends an offer (or answer, ice_candidate); how many it was relayed to."""
+        body = {"sdp": {"type": "offer", "sdp": "v=0"}} if event != "ice_candidate" else {}
+        return await self.clinic.services.calls.relay_signal(
+            self.principal, room.room_id, event, body
+        )
 
     async def ends(self, room: RoomCreated) -> CallEnded:
         return await self.clinic.services.calls.end_call(self.context, room.room_id)

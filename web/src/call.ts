@@ -1,6 +1,6 @@
 // Video calls: the doctor starts one from a conversation, the patient gets a prompt, and both
 // meet in a CallView: WebRTC peer-to-peer over our signaling, or Jitsi Meet when configured.
-import { api } from "./api";
+import { ApiError, api } from "./api";
 import { alertText, announce, h } from "./dom";
 import { formatDuration, t } from "./i18n";
 import { JitsiCall } from "./jitsi";
@@ -11,6 +11,9 @@ import { RecordingPanel } from "./recording";
 import type { Identity } from "./session";
 import { describeError, describeMediaError } from "./errors";
 import type { CallEnded, CallIncoming, JoinResult, RoomCreated, RoomToken } from "./types";
+import { AdmitList, chime, type Waiting, waitingRoomPanel } from "./waiting";
+
+const TOO_EARLY_RETRY_MS = 30_000; // a patient early for the appointment tries again this often
 
 export interface CallHooks {
   navigate(path: string): void;
@@ -23,6 +26,8 @@ export class Calls {
   private promptRoom: string | null = null;
   private view: CallView | null = null;
   private conversationOf = new Map<string, string | null>();
+  private waitingNotice: HTMLElement | null = null;
+  private admitOnOpen: Waiting | null = null;
 
   constructor(
     private readonly me: Identity,
@@ -30,6 +35,11 @@ export class Calls {
     private readonly hooks: CallHooks,
   ) {
     rt.on<CallIncoming>("call_incoming", (call) => this.ring(call));
+    // The waiting room (issue 17): a patient came in; the doctor is told wherever they are.
+    rt.on<Waiting>("participant_waiting", (waiting) => this.someoneWaits(waiting));
+    rt.on<Waiting>("participant_admitted", (admitted) => {
+      if (this.waitingNotice?.dataset.userId === admitted.userId) this.dismissWaitingNotice();
+    });
     // A call placed while this page was closed or offline: `call_incoming` went to nobody.
     rt.onState((state) => {
       if (state === "online") void this.catchUp();
@@ -90,6 +100,31 @@ export class Calls {
     alertText(t("incomingCallFrom", { name: call.callerName }));
   }
 
+  /** Someone waits in a room whose call screen is not open here: a notice with Admit. */
+  private someoneWaits(waiting: Waiting): void {
+    if (this.view?.roomId === waiting.roomId) return; // the call screen shows it
+    this.dismissWaitingNotice();
+    const admit = h("button", { type: "button", class: "primary admit", i18n: "admit", onclick: () => {
+      this.dismissWaitingNotice();
+      this.admitOnOpen = waiting;
+      this.hooks.navigate(`/call/${waiting.roomId}`);
+    } });
+    const later = h("button", { type: "button", class: "dismiss", i18n: "dismiss", onclick: () => this.dismissWaitingNotice() });
+    this.waitingNotice = h("div", { class: "waiting-notice", role: "alertdialog", "aria-labelledby": "waiting-who" },
+      h("p", { id: "waiting-who", i18n: "participantWaiting", i18nVars: JSON.stringify({ name: waiting.userName }) }),
+      h("div", { class: "actions" }, admit, later));
+    this.waitingNotice.dataset.userId = waiting.userId;
+    document.body.append(this.waitingNotice);
+    admit.focus();
+    alertText(t("participantWaiting", { name: waiting.userName }));
+    chime();
+  }
+
+  private dismissWaitingNotice(): void {
+    this.waitingNotice?.remove();
+    this.waitingNotice = null;
+  }
+
   private dismissPrompt(): void {
     this.prompt?.remove();
     this.prompt = null;
@@ -104,7 +139,9 @@ export class Calls {
     }
     this.view?.leave();
     const conversationId = this.conversationOf.get(roomId) ?? null;
-    this.view = new CallView(roomId, this.me, this.rt, this.hooks.otherName(conversationId), () => {
+    const admit = this.admitOnOpen?.roomId === roomId ? this.admitOnOpen : null;
+    this.admitOnOpen = null;
+    this.view = new CallView(roomId, this.me, this.rt, this.hooks.otherName(conversationId), admit, () => {
       this.close();
       this.hooks.navigate(conversationId ? `/conversations/${conversationId}` : "/");
     });
@@ -134,6 +171,8 @@ class CallView {
   private carrier: Carrier | null = null;
   private recording: RecordingPanel | null = null;
   private startedAt: number | null = null;
+  private admitList: AdmitList | null = null;
+  private waitingPanel: HTMLElement | null = null;
   private timer = 0;
   private ended = false;
   private unsubscribe: Array<() => void> = [];
@@ -142,7 +181,8 @@ class CallView {
     readonly roomId: string,
     private readonly me: Identity,
     private readonly rt: Realtime,
-    private readonly otherName: string | null,
+    private otherName: string | null,
+    private readonly admitOnJoin: Waiting | null,
     private readonly onDone: () => void,
   ) {
     this.statusEl = h("p", { class: "call-status", role: "status" });
@@ -156,6 +196,10 @@ class CallView {
       h("header", { class: "call-header" },
         h("h2", { id: "call-title", i18n: "callTitle" }), this.timerEl, this.qualityEl),
       this.statusEl, this.stage, this.controls);
+    if (me.role === "DOCTOR") {
+      this.admitList = new AdmitList(rt, (text) => this.setStatus(text));
+      this.statusEl.after(this.admitList.el);
+    }
   }
 
   async start(): Promise<void> {
@@ -172,8 +216,19 @@ class CallView {
         if (unanswered) this.finish(null, t("callDeclined", { name: this.otherName ?? "…" }));
         else this.finish(e.duration);
       }),
-      this.rt.on<{ roomId: string; userName: string }>("participant_left", (e) => {
-        if (e.roomId === this.roomId && !this.ended) this.setStatus(t("participantLeft", { name: e.userName }));
+      this.rt.on<{ roomId: string; userId: string; userName: string }>("participant_left", (e) => {
+        if (e.roomId !== this.roomId || this.ended) return;
+        if (this.admitList?.has(e.userId)) this.admitList.remove(e.userId); // gave up waiting
+        else this.setStatus(t("participantLeft", { name: e.userName }));
+      }),
+      // The waiting room (issue 17): the doctor sees who waits; the patient is let in.
+      this.rt.on<Waiting>("participant_waiting", (e) => {
+        if (e.roomId === this.roomId && !this.ended) this.someoneWaits(e);
+      }),
+      this.rt.on<Waiting>("participant_admitted", (e) => {
+        if (e.roomId !== this.roomId || this.ended) return;
+        if (e.userId === this.me.userId) this.leaveWaitingRoom();
+        else this.admitList?.remove(e.userId);
       }),
       // Rejoin (issue 17): the other side's connection dropped; they have the grace period
       // to come back (reload, network change) before they count as having left.
@@ -205,7 +260,11 @@ class CallView {
       }
     }));
     try {
-      const token = await api<RoomToken>("GET", `/api/v1/video-call/rooms/${this.roomId}/token`);
+      const [token, callerName] = await Promise.all([
+        api<RoomToken>("GET", `/api/v1/video-call/rooms/${this.roomId}/token`),
+        this.otherName ? Promise.resolve(null) : this.callerName(),
+      ]);
+      this.otherName ??= callerName;
       if (this.ended) return;
       const ui: CallUi = { stage: this.stage, controls: this.controls, quality: this.qualityEl };
       const hangUp = () => void this.hangUp();
@@ -235,12 +294,15 @@ class CallView {
         if (!this.ended) this.setStatus(t("mediaDenied", { message: describeMediaError(error) }));
       });
       if (this.ended) return;
-      const joined = await this.join(peer.hasVideo, peer.hasAudio);
-      if (this.ended) return;
+      const joined = await this.joinWhenOpen(peer.hasVideo, peer.hasAudio);
+      if (this.ended || !joined) return;
       if (mediaFailed) peer.reportFailure("media_failed");
+      this.otherName ??= joined.participants.find((p) => p.userId !== this.me.userId)?.name ?? null;
       if (joined.status === "IN_PROGRESS") this.started(joined.startedAt);
       else if (joined.status === "ENDED" || joined.status === "CANCELLED") this.finish(null, t("callEnded"));
+      else if (joined.admitted === false) this.enterWaitingRoom(false);
       else this.setStatus(t("callWaiting", { name: this.otherName ?? "…" }));
+      this.showWaiting(joined);
     } catch (error) {
       if (!this.ended) {
         this.finish(null, t("callFailed", { message: describeError(error) }));
@@ -255,6 +317,66 @@ class CallView {
     this.el.append(this.recording.note);
   }
 
+  /** Join; a patient early for the appointment waits in the waiting room and tries again
+   * (TOO_EARLY). Null when the call screen was left meanwhile. */
+  private async joinWhenOpen(hasCamera: boolean, hasMicrophone: boolean): Promise<JoinResult | null> {
+    for (;;) {
+      try {
+        return await this.join(hasCamera, hasMicrophone);
+      } catch (error) {
+        if (!(error instanceof ApiError && error.code === "TOO_EARLY")) throw error;
+        this.enterWaitingRoom(true);
+        await new Promise((resolve) => window.setTimeout(resolve, TOO_EARLY_RETRY_MS));
+        if (this.ended) return null;
+      }
+    }
+  }
+
+  /** The doctor: who already waits (admitted on the spot when the doctor came by Admit). */
+  private showWaiting(joined: JoinResult): void {
+    if (!this.admitList) return;
+    for (const p of joined.participants) {
+      if (p.admitted !== false || p.userId === this.me.userId) continue;
+      const waiting = { roomId: this.roomId, userId: p.userId, userName: p.name };
+      this.someoneWaits(waiting);
+      if (this.admitOnJoin?.userId === p.userId) void this.admitList.admit(waiting);
+    }
+  }
+
+  private someoneWaits(waiting: Waiting): void {
+    this.admitList?.add(waiting);
+    if (this.startedAt === null) this.setStatus(t("participantWaiting", { name: waiting.userName }));
+  }
+
+  /** The patient, before the doctor lets them in: the doctor's name and what happens next. */
+  private enterWaitingRoom(tooEarly: boolean): void {
+    const panel = waitingRoomPanel(this.otherName, tooEarly);
+    if (this.waitingPanel) this.waitingPanel.replaceWith(panel);
+    else this.statusEl.after(panel);
+    this.waitingPanel = panel;
+    this.el.classList.add("waiting");
+    this.setStatus(t("waitingRoomTitle"));
+  }
+
+  private leaveWaitingRoom(): void {
+    if (!this.waitingPanel) return;
+    this.waitingPanel.remove();
+    this.waitingPanel = null;
+    this.el.classList.remove("waiting");
+    if (this.startedAt === null) this.setStatus(t("callConnecting"));
+  }
+
+  /** Who placed the call, for a page opened by its link (no conversation loaded). */
+  private async callerName(): Promise<string | null> {
+    try {
+      const { rooms } = await api<{ rooms: CallIncoming[] }>("GET", "/api/v1/video-call/rooms");
+      const room = rooms.find((r) => r.roomId === this.roomId && r.callerId !== this.me.userId);
+      return room?.callerName ?? null;
+    } catch {
+      return null;
+    }
+  }
+
   private join(hasCamera: boolean, hasMicrophone: boolean): Promise<JoinResult> {
     return api<JoinResult>("POST", `/api/v1/video-call/rooms/${this.roomId}/join`, {
       deviceInfo: { browser: browserName(), hasCamera, hasMicrophone },
@@ -263,6 +385,7 @@ class CallView {
 
   private started(serverStartedAt: string | null = null): void {
     if (this.ended) return;
+    this.leaveWaitingRoom();
     if (this.startedAt === null) {
       // This device's clock, except when rejoining a running call (a reload): then the
       // server's start, so the duration keeps counting (at most "now": clocks may be skewed).

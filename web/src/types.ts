@@ -113,12 +113,14 @@ export interface Participant {
   role: string;
   isVideoOn: boolean;
   isAudioOn: boolean;
+  admitted?: boolean; // false: in the waiting room (issue 17)
 }
 
 export interface JoinResult {
   participants: Participant[];
   status: "WAITING" | "IN_PROGRESS" | "ENDED" | "CANCELLED";
   startedAt?: string | null;
+  admitted?: boolean; // false: the caller waits until the host admits them
 }
 
 export interface CallIncoming {

@@ -1,5 +1,5 @@
 """The call contract's Socket.IO events (offer, answer, ice_candidate, hangup, call_stats,
-call_failure).
+call_failure, call_ice_servers, call_admit).
 
 A handler group registered on the /ws/chat namespace (realtime/handlers.py): one socket
 carries chat and calls. Each handler parses, calls CallService, and acknowledges; `hangup`
@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from medtalk.calls.schemas import (
+    CallAdmit,
     CallFailure,
     CallStatsReport,
     CandidateSignal,
@@ -43,6 +44,7 @@ class CallEvents(HandlerGroup):
             "call_stats": self.call_stats,
             "call_failure": self.call_failure,
             "call_ice_servers": self.call_ice_servers,
+            "call_admit": self.call_admit,
         }
 
     # --- connection bookkeeping -------------------------------------------------------------
@@ -98,6 +100,12 @@ class CallEvents(HandlerGroup):
         request = parse(RoomRef, data)
         ended = await self._calls.hang_up(caller.context(), request.room_id)
         return ended.wire()
+
+    async def call_admit(self, caller: Caller, data: Any) -> dict[str, Any]:
+        """The host lets a participant in from the waiting room (twin of POST .../admit)."""
+        request = parse(CallAdmit, data)
+        admitted = await self._calls.admit(caller.context(), request.room_id, request.user_id)
+        return admitted.wire()
 
     async def call_stats(self, caller: Caller, data: Any) -> dict[str, Any]:
         report = parse(CallStatsReport, data)

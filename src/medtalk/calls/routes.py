@@ -8,6 +8,8 @@ from fastapi import APIRouter, Body
 
 from medtalk.api.deps import CallsDep, Context, CurrentUser
 from medtalk.calls.schemas import (
+    AdmitRequest,
+    Admitted,
     CallEnded,
     CreateRoomRequest,
     JoinedRoom,
@@ -44,6 +46,14 @@ async def join_room(
     body: JoinRoomRequest | None = Body(None),  # noqa: B008 - FastAPI's way to make it optional
 ) -> JoinedRoom:
     return await calls.join_room(context, room_id, body.device_info if body else None)
+
+
+@router.post("/rooms/{room_id}/admit", response_model=Admitted)
+async def admit(
+    room_id: uuid.UUID, body: AdmitRequest, context: Context, calls: CallsDep
+) -> Admitted:
+    """The host lets a participant in from the waiting room (REST twin of `call_admit`)."""
+    return await calls.admit(context, room_id, body.user_id)
 
 
 @router.put("/rooms/{room_id}/end", response_model=CallEnded)

@@ -113,11 +113,15 @@ class Participant(WireModel):
     role: str
     is_video_on: bool
     is_audio_on: bool
+    # issue 17: False while in the waiting room (the host lets them in with `call_admit`)
+    admitted: bool = True
 
 
 class JoinedRoom(WireModel):
     participants: list[Participant]
     status: RoomStatus
+    # issue 17: False: the caller is in the waiting room until the host admits them
+    admitted: bool = True
     # issue 17: a page that rejoins a running call keeps counting from the real start
     started_at: Timestamp | None = None
 
@@ -171,6 +175,25 @@ class CandidateSignal(StrictWireModel):
 
 class RoomRef(StrictWireModel):
     room_id: uuid.UUID
+
+
+class AdmitRequest(StrictWireModel):
+    """REST `POST .../rooms/{roomId}/admit`: the host lets a waiting participant in."""
+
+    user_id: uuid.UUID
+
+
+class CallAdmit(StrictWireModel):
+    """`call_admit`: the socket twin of POST .../admit."""
+
+    room_id: uuid.UUID
+    user_id: uuid.UUID
+
+
+class Admitted(WireModel):
+    room_id: uuid.UUID
+    user_id: uuid.UUID
+    status: RoomStatus
 
 
 class IceServersRequest(StrictWireModel):

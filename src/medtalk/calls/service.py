@@ -26,6 +26,7 @@ from medtalk.calls.providers import RoomTokenRequest, VideoProvider, ice_configu
 from medtalk.calls.quality import CallSample, quality_score
 from medtalk.calls.rooms import visible_room
 from medtalk.calls.schemas import (
+    Admitted,
     CallEnded,
     CallStatsReport,
     CreateRoomRequest,
@@ -49,6 +50,8 @@ from medtalk.core.errors import Conflict, Forbidden, Invalid, NotFound, RateLimi
 from medtalk.core.events import EventSink, Topic, announce_to_users
 from medtalk.core.ids import new_id
 from medtalk.db.engine import Database, after_commit
+from medtalk.jobs.kinds import record_call
+from medtalk.jobs.outbox import JobOutbox
 from medtalk.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -98,6 +101,7 @@ class CallService:
         policy: CallPolicy,
         recording_link: RecordingLink,
         audit: AuditTrail,
+        outbox: JobOutbox,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -107,6 +111,8 @@ class CallService:
         # End Call answers with a fresh signed link to the finished recording (issue 10).
         self._recording_link = recording_link
         self._audit = audit
+        # The call's message in its conversation is a job written with the room's end.
+        self._outbox = outbox
         # Committed facts others react to (the max-duration enforcer re-plans its deadline;
         # call recording stops a running recording), by room id.
         self.call_started: Topic[uuid.UUID] = Topic("call_started")
@@ -125,16 +131,20 @@ class CallService:
             raise Forbidden("only the consultation's doctor creates a video room")
         minutes = self._planned_minutes(request.duration)
         now = self._clock.now()
-        basis = request.scheduled_time or now
-        if basis.tzinfo is None:
-            basis = basis.replace(tzinfo=now.tzinfo)
-        expires_at = basis + timedelta(minutes=minutes)
-        if expires_at <= now:
-            raise Invalid("scheduledTime + duration is already in the past")
         room_id = new_id()
         room_name = f"consultation-{room_id.hex[:12]}"
         async with self._db.transaction() as db:
-            patient_id, conversation_id = await self._parties(db, caller, request)
+            patient_id, conversation_id, booked_time = await self._parties(db, caller, request)
+            # The join window is the appointment's unless the doctor names another time.
+            scheduled = request.scheduled_time or booked_time
+            basis = scheduled or now
+            if basis.tzinfo is None:
+                basis = basis.replace(tzinfo=now.tzinfo)
+            expires_at = basis + timedelta(minutes=minutes)
+            if expires_at <= now and request.scheduled_time is not None:
+                raise Invalid("scheduledTime + duration is already in the past")
+            if expires_at <= now:
+                raise Conflict("the appointment's time is over", code="APPOINTMENT_OVER")
             await self._check_rate_limit(db, caller.user_id, now)
             names = await store.user_names(db, {caller.user_id, patient_id})
             await store.insert_room(
@@ -146,12 +156,12 @@ class CallService:
                 host_id=caller.user_id,
                 guest_id=patient_id,
                 status=RoomStatus.WAITING.value,
-                scheduled_time=request.scheduled_time,
+                scheduled_time=scheduled,
                 created_at=now,
                 provider=self._provider.name,
                 planned_duration=math.ceil(minutes),
                 max_duration_seconds=math.ceil(self._policy.max_duration.total_seconds()),
-                opens_at=(basis - self._policy.join_early) if request.scheduled_time else now,
+                opens_at=(basis - self._policy.join_early) if scheduled else now,
                 expires_at=expires_at,
             )
             room = await store.get_room(db, room_id)
@@ -209,9 +219,11 @@ class CallService:
 
     async def _parties(
         self, db: AsyncConnection, caller: Principal, request: CreateRoomRequest
-    ) -> tuple[uuid.UUID, uuid.UUID | None]:
-        """(patient, conversation) of the call; NotFound unless the caller is its doctor."""
+    ) -> tuple[uuid.UUID, uuid.UUID | None, datetime | None]:
+        """(patient, conversation, the appointment's time) of the call; NotFound unless the
+        caller is its doctor."""
         patient_id: uuid.UUID | None = None
+        booked_time: datetime | None = None
         conversation_id = request.conversation_id
         if conversation_id is not None:
             parties = await store.conversation_parties(db, conversation_id)
@@ -228,13 +240,13 @@ class CallService:
                 raise NotFound("no such appointment")
             if patient_id not in (None, booked[0]):
                 raise Invalid("the appointment and the conversation have different patients")
-            patient_id = booked[0]
+            patient_id, booked_time = booked[0], booked[2]
             if conversation_id is None:
                 conversation_id = await store.conversation_of_appointment(
                     db, request.appointment_id
                 )
         assert patient_id is not None
-        return patient_id, conversation_id
+        return patient_id, conversation_id, booked_time
 
     async def _check_rate_limit(
         self, db: AsyncConnection, user_id: uuid.UUID, now: datetime
@@ -335,13 +347,19 @@ class CallService:
     async def join_room(
         self, context: RequestContext, room_id: uuid.UUID, device: DeviceInfo | None
     ) -> JoinedRoom:
-        """Enter the room; when host and guest are both in, the call starts."""
+        """Enter the room. The host is in at once; the guest too while the host is in the room
+        (answering the host's ring), else the guest waits until the host admits them. When
+        the host and the admitted guest are both in, the call starts."""
         caller = context.actor
         device = device or DeviceInfo()
         now = self._clock.now()
         async with self._db.transaction() as db:
             room = await visible_room(db, caller, room_id, lock=True)
             _check_open(room, now, early_ok=False)
+            before = await store.participants(db, room.id)
+            host_in = caller.user_id == room.host_id or any(
+                p.user_id == room.host_id for p in before
+            )
             entered = await store.upsert_participant(
                 db,
                 room.id,
@@ -351,44 +369,83 @@ class CallService:
                 video=device.has_camera,
                 audio=device.has_microphone,
                 browser=device.browser,
+                admitted=host_in,
             )
             present = await store.participants(db, room.id)
-            present_ids = {p.user_id for p in present}
-            started = (
-                room.status == RoomStatus.WAITING
-                and {room.host_id, room.guest_id} <= present_ids
-                and await store.start_room(db, room.id, now)
-            )
+            started = await self._start_if_ready(db, room, present, now)
         status = RoomStatus.IN_PROGRESS if started else RoomStatus(room.status)
+        me = next(p for p in present if p.user_id == caller.user_id)
         self._came_back(caller.user_id)
+        event = _participant_event(room.id, caller.user_id, caller.name, caller.role.value)
+        if not me.admitted:  # in the waiting room: only the host hears of it
+            await self._emit({room.host_id}, "participant_waiting", event)
         # A page joining a running call it never left was reloaded: its peer connection is
         # new, so the other side must renegotiate; participant_joined tells it to.
-        if entered or status == RoomStatus.IN_PROGRESS:
-            await self._emit(
-                room.members - {caller.user_id},
-                "participant_joined",
-                _participant_event(room.id, caller.user_id, caller.name, caller.role.value),
-            )
+        elif entered or status == RoomStatus.IN_PROGRESS:
+            await self._emit(room.members - {caller.user_id}, "participant_joined", event)
         if started:
-            await self.call_started.publish(room.id)
-            metrics.call_started(self._provider.name)
-            await self._emit(
-                room.members, "call_started", {"roomId": str(room.id), "startedAt": iso_z(now)}
-            )
+            await self._announce_start(room, now)
         await self._audited(context, "room.join", room.id)
         return JoinedRoom(
-            participants=[
-                Participant(
-                    user_id=p.user_id,
-                    name=p.name,
-                    role=p.role,
-                    is_video_on=p.is_video_on,
-                    is_audio_on=p.is_audio_on,
-                )
-                for p in present
-            ],
+            participants=[_participant(p) for p in present],
             status=status,
             started_at=now if started else room.started_at,
+            admitted=me.admitted,
+        )
+
+    async def admit(
+        self, context: RequestContext, room_id: uuid.UUID, user_id: uuid.UUID
+    ) -> Admitted:
+        """The host lets a participant in from the waiting room (`call_admit`, POST admit);
+        with the host in the room, the call starts. Admitting twice is harmless."""
+        caller = context.actor
+        now = self._clock.now()
+        async with self._db.transaction() as db:
+            room = await visible_room(db, caller, room_id, lock=True)
+            if caller.user_id != room.host_id:
+                raise Forbidden("only the doctor who placed the call admits participants")
+            _check_open(room, now, early_ok=False)
+            present = {p.user_id: p for p in await store.participants(db, room.id)}
+            if room.host_id not in present:
+                raise Conflict("join the room first", code="NOT_JOINED")
+            waiting = present.get(user_id)
+            if waiting is None:
+                raise Conflict("nobody by that id is waiting", code="NOT_WAITING")
+            newly = await store.admit(db, room.id, user_id, now)
+            present = {p.user_id: p for p in await store.participants(db, room.id)}
+            started = await self._start_if_ready(db, room, list(present.values()), now)
+        status = RoomStatus.IN_PROGRESS if started else RoomStatus(room.status)
+        if newly:
+            await self._emit(
+                room.members,
+                "participant_admitted",
+                _participant_event(room.id, user_id, waiting.name, waiting.role),
+            )
+        if started:
+            await self._announce_start(room, now)
+        await self._audited(context, "room.admit", room.id, detail=str(user_id))
+        return Admitted(room_id=room.id, user_id=user_id, status=status)
+
+    async def _start_if_ready(
+        self,
+        db: AsyncConnection,
+        room: RoomRow,
+        present: list[store.ParticipantRow],
+        now: datetime,
+    ) -> bool:
+        """Start a waiting room's call once its host and its admitted guest are both in."""
+        admitted = {p.user_id for p in present if p.admitted}
+        return (
+            room.status == RoomStatus.WAITING
+            and room.members <= admitted
+            and await store.start_room(db, room.id, now)
+        )
+
+    async def _announce_start(self, room: RoomRow, now: datetime) -> None:
+        await self.call_started.publish(room.id)
+        metrics.call_started(self._provider.name)
+        await self._emit(
+            room.members, "call_started", {"roomId": str(room.id), "startedAt": iso_z(now)}
         )
 
     # --- connection drops and the rejoin grace period (issue 17) ------------------------------
@@ -524,6 +581,10 @@ class CallService:
                 }
                 audience = room.members | {p.user_id for p in present}
                 unanswered = None if started else _unanswered_reason(room, ended_by)
+                if room.conversation_id is not None:  # its call message, in this transaction
+                    await self._outbox.add(
+                        db, record_call.RECORD_CALL, record_call.payload(room.id)
+                    )
                 after_commit(db, lambda: self._finished(room.id, audience, ended, unanswered))
         return won
 
@@ -538,6 +599,7 @@ class CallService:
             metrics.call_ended(self._provider.name, ended["duration"])
         else:  # never got both sides in: not answered, not a failure
             metrics.call_unanswered(self._provider.name, unanswered)
+        self._outbox.kick()
         await self._emit(audience, "call_ended", ended)
         # A failed subscriber is logged: the recording job also stops recordings of ended
         # calls on its next pass.
@@ -576,13 +638,15 @@ class CallService:
             raise Invalid(f"unknown signal {event!r}")
         async with self._db.read() as db:
             room = await visible_room(db, caller, room_id)
-            if room.status not in (RoomStatus.WAITING, RoomStatus.IN_PROGRESS):
-                raise Conflict("the call has ended", code="CALL_ENDED")
+            _check_open(room, self._clock.now(), early_ok=True)
             joined = await store.participants(db, room.id, present_only=False)
-        joined_ids = {p.user_id for p in joined}
-        if caller.user_id not in joined_ids:
+        sender = next((p for p in joined if p.user_id == caller.user_id), None)
+        if sender is None:
             raise Conflict("join the room first", code="NOT_JOINED")
-        recipients = joined_ids - {caller.user_id}
+        # The waiting room (issue 17): nothing passes to or from anyone not let in.
+        if not sender.admitted:
+            raise Conflict("wait until the doctor lets you in", code="NOT_ADMITTED")
+        recipients = {p.user_id for p in joined if p.admitted} - {caller.user_id}
         payload = {"roomId": str(room.id), "fromUserId": str(caller.user_id), **body}
         await self._emit(recipients, event, payload)
         return len(recipients)
@@ -652,6 +716,17 @@ def _unanswered_reason(room: RoomRow, ended_by: uuid.UUID | None) -> str:
     if ended_by is not None:
         return "cancelled"
     return "unanswered"
+
+
+def _participant(row: store.ParticipantRow) -> Participant:
+    return Participant(
+        user_id=row.user_id,
+        name=row.name,
+        role=row.role,
+        is_video_on=row.is_video_on,
+        is_audio_on=row.is_audio_on,
+        admitted=row.admitted,
+    )
 
 
 def _participant_event(

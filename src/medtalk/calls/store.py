@@ -61,8 +61,18 @@ class ParticipantRow:
     role: str
     joined_at: datetime
     left_at: datetime | None
+    admitted_at: datetime | None
     is_video_on: bool
     is_audio_on: bool
+
+    @property
+    def admitted(self) -> bool:
+        """Let in by the host (the host is let in by joining): may signal and be signalled."""
+        return self.admitted_at is not None
+
+    @property
+    def present(self) -> bool:
+        return self.left_at is None
 
 
 _ROOM_COLUMNS = [video_call_rooms.c[name] for name in RoomRow.__dataclass_fields__]
@@ -91,13 +101,13 @@ async def conversation_parties(
 
 async def appointment_parties(
     db: AsyncConnection, appointment_id: uuid.UUID
-) -> tuple[uuid.UUID, uuid.UUID] | None:
-    """(patient, doctor) of an appointment."""
-    query = sa.select(appointments.c.patient_id, appointments.c.doctor_id).where(
-        appointments.c.id == appointment_id
-    )
+) -> tuple[uuid.UUID, uuid.UUID, datetime | None] | None:
+    """(patient, doctor, scheduled time) of an appointment."""
+    query = sa.select(
+        appointments.c.patient_id, appointments.c.doctor_id, appointments.c.scheduled_time
+    ).where(appointments.c.id == appointment_id)
     row = (await db.execute(query)).first()
-    return (row[0], row[1]) if row else None
+    return (row[0], row[1], row[2]) if row else None
 
 
 async def conversation_of_appointment(
@@ -263,6 +273,7 @@ async def participants(
             call_participants.c.role,
             call_participants.c.joined_at,
             call_participants.c.left_at,
+            call_participants.c.admitted_at,
             call_participants.c.is_video_on,
             call_participants.c.is_audio_on,
         )
@@ -287,10 +298,14 @@ async def upsert_participant(
     video: bool,
     audio: bool,
     browser: str | None,
+    admitted: bool,
 ) -> bool:
-    """Record a join; True when the user was not already present (a new or repeated entry)."""
+    """Record a join (admitted now when `admitted`; once admitted, always); True when the user
+    was not already present (a new or repeated entry)."""
     existing = await get_participant(db, room_id, user_id)
-    values = {"is_video_on": video, "is_audio_on": audio, "browser": browser}
+    values: dict[str, object] = {"is_video_on": video, "is_audio_on": audio, "browser": browser}
+    if admitted and (existing is None or existing.admitted_at is None):
+        values["admitted_at"] = now
     if existing is None:
         await db.execute(
             call_participants.insert().values(
@@ -304,6 +319,20 @@ async def upsert_participant(
         .values(left_at=None, **values)
     )
     return existing.left_at is not None
+
+
+async def admit(db: AsyncConnection, room_id: uuid.UUID, user_id: uuid.UUID, now: datetime) -> bool:
+    """Let a waiting participant in; False when they were already in (or never joined)."""
+    result = await db.execute(
+        call_participants.update()
+        .where(
+            call_participants.c.room_id == room_id,
+            call_participants.c.user_id == user_id,
+            call_participants.c.admitted_at.is_(None),
+        )
+        .values(admitted_at=now)
+    )
+    return bool(result.rowcount)
 
 
 async def mark_left(

@@ -26,7 +26,8 @@ retention_app = typer.Typer(help="Retention of closed and archived conversations
 def keys_rotate(
     batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="rows per transaction")] = 500,
 ) -> None:
-    """Re-encrypt messages and files under the newest key of MEDTALK_ENCRYPTION_KEYS.
+    """Re-encrypt messages, files and conversation archives under the newest key of
+    MEDTALK_ENCRYPTION_KEYS.
 
     Resumable: rows already under the newest key are skipped and a checkpoint records the last
     batch. Fails (exit 1) while rows remain under keys no longer in the ring.
@@ -42,11 +43,9 @@ def keys_rotate(
     rebuilt: list[RebuildReport] = []
 
     async def rotate(rt: Container) -> Any:
-        messages, files = await pending(rt.db, rt.keys)
+        total = await pending(rt.db, rt.keys)
         with Progress(transient=False) as progress:
-            task = progress.add_task(
-                f"re-encrypting under {rt.keys.current_id}", total=messages + files
-            )
+            task = progress.add_task(f"re-encrypting under {rt.keys.current_id}", total=total)
             report = await KeyRotation(
                 rt.db, rt.keys, rt.storage, rt.clock, batch_size=batch_size
             ).run(lambda n: progress.advance(task, n))
@@ -56,7 +55,8 @@ def keys_rotate(
             role="OPERATOR",
             object_type="key",
             object_id=rt.keys.current_id,
-            detail=f"{report.messages_rotated} messages, {report.files_rotated} files",
+            detail=f"{report.messages_rotated} messages, {report.files_rotated} files, "
+            f"{report.archives_rotated} archives",
         )
         return report
 
@@ -65,6 +65,7 @@ def keys_rotate(
         f"{report.messages_rotated} messages and {report.files_rotated} files now under key "
         f"{report.current_key}"
     )
+    typer.echo(f"{report.archives_rotated} conversation archives rewritten under the same key")
     echo_report(rebuilt[0])
     if report.unreadable:
         typer.echo(
@@ -79,6 +80,30 @@ def keys_rotate(
         )
     if not report.complete:
         raise typer.Exit(1)
+
+
+@keys_app.command("vapid")
+def keys_vapid(
+    force: Annotated[bool, typer.Option(help="replace a stored key (subscriptions break)")] = False,
+) -> None:
+    """Make the Web Push (VAPID) key pair and store it under the data dir (docs/notifications.md).
+
+    Prints MEDTALK_VAPID_PRIVATE_KEY for a secret store, and the public key browsers get.
+    Refuses to replace a stored key without --force: every browser subscribed with the old one
+    would have to subscribe again.
+    """
+    from medtalk.notifications.vapid import KEY_FILE, VapidKeys
+
+    settings = load_settings()
+    path = settings.data_dir / KEY_FILE
+    if path.exists() and not force:
+        typer.echo(f"{path} exists; --force replaces it (browsers must subscribe again)", err=True)
+        raise typer.Exit(1)
+    keys = VapidKeys.generate()
+    keys.save(settings.data_dir)
+    typer.echo(f"stored {path}")
+    typer.echo(f"MEDTALK_VAPID_PRIVATE_KEY={keys.private_key}")
+    typer.echo(f"public key (applicationServerKey): {keys.public_key}")
 
 
 # --- audit ------------------------------------------------------------------------------------
@@ -159,12 +184,19 @@ def retention_purge(
 ) -> None:
     """Delete messages and files of conversations past MEDTALK_RETENTION_*_DAYS."""
     from medtalk.privacy.retention import purge_expired, retention_days
+    from medtalk.search.index import SearchIndex
 
     settings = load_settings()
 
     async def purge(rt: Container) -> tuple[Any, int]:
         report = await purge_expired(
-            rt.db, rt.storage, rt.clock, rt.audit, retention_days(settings), dry_run=dry_run
+            rt.db,
+            rt.storage,
+            SearchIndex(rt.keys),
+            rt.clock,
+            rt.audit,
+            retention_days(settings),
+            dry_run=dry_run,
         )
         forgotten = 0
         if not dry_run:  # revocations of tokens that have expired anyway
@@ -174,11 +206,17 @@ def retention_purge(
     report, forgotten = run_with_container(settings, purge)
     verb = "would purge" if dry_run else "purged"
     typer.echo(
-        f"{verb} {report.messages} messages and {report.files} files "
+        f"{verb} {report.messages} messages, {report.files} files and {report.archives} archives "
         f"of {len(report.conversations)} conversations; "
         f"kept {len(report.held)} expired conversations under legal hold; "
         f"forgot {forgotten} expired token revocations"
     )
+    if report.unindexed:
+        typer.echo(
+            f"{report.unindexed} purged messages could not be read (tampered, or under a key no "
+            "longer in MEDTALK_ENCRYPTION_KEYS): their search terms could not be found and stay",
+            err=True,
+        )
 
 
 # --- export -----------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Phones write the patient's home location into photos; what we store is a fresh encoding of
 the pixels (orientation applied) that carries only what display needs (ICC profile,
-transparency, animation timing). HEIC is not decodable by Pillow alone: it is stored as sent.
+transparency, animation timing). HEIC/HEIF photos (the iPhone's default) are decoded through
+pillow-heif and stored as JPEG: most browsers cannot show HEIC, and encoding HEVC is slow.
 
 A decoded image takes about 4 bytes a pixel whatever its file size (a 100 KB PNG can be
 6000x6000), so decoding is bounded (security, issue 16): the pixel count is checked before
@@ -21,12 +22,24 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from medtalk.core.errors import Invalid
 
+pillow_heif.register_heif_opener()
+
 # mime type -> Pillow format for the images we can re-encode.
-CLEANABLE = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+CLEANABLE = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/webp": "WEBP",
+    "image/heic": "HEIF",
+    "image/heif": "HEIF",
+}
+# Formats we decode but do not write back: the mime type they are stored as instead.
+STORED_AS = {"HEIF": "image/jpeg"}
+EXTENSIONS = {"image/jpeg": "jpg"}
 # Image info that is display data, not metadata about the patient.
 _KEPT_INFO = ("icc_profile", "transparency", "duration", "loop", "background")
 JPEG_QUALITY = 90
@@ -39,31 +52,34 @@ logger = logging.getLogger(__name__)
 class CleanedImage:
     data: bytes
     thumbnail: bytes  # JPEG
+    mime: str  # of `data`: the upload's own, or what it was converted to (HEIC -> JPEG)
 
 
 def clean_image(data: bytes, mime: str, *, max_pixels: int, thumbnail_px: int) -> CleanedImage:
     """Re-encode `data` without metadata, plus a JPEG thumbnail; Invalid if undecodable."""
     image_format = CLEANABLE[mime]
+    stored_mime = STORED_AS.get(image_format, mime)
+    output_format = CLEANABLE[stored_mime]
     try:
         with Image.open(io.BytesIO(data), formats=[image_format]) as image:
-            if image.width * image.height > max_pixels:
+            if image.width * image.height > max_pixels:  # known from the header alone
                 raise Invalid(
                     f"the image is {image.width}x{image.height} pixels; "
                     f"at most {max_pixels} pixels are accepted"
                 )
             image.load()
             kept = {name: image.info[name] for name in _KEPT_INFO if name in image.info}
-            if getattr(image, "is_animated", False):
+            if getattr(image, "is_animated", False) and output_format == image_format:
                 cleaned = _encode_animation(image, image_format, kept)
                 image.seek(0)
                 upright = image.copy()  # one frame
-            else:
+            else:  # a HEIF file's other images (bursts, depth maps) are not kept
                 ImageOps.exif_transpose(image, in_place=True)  # no copy when already upright
                 upright = image
-                cleaned = _encode(upright, image_format, kept)
-            return CleanedImage(cleaned, _thumbnail(upright, thumbnail_px))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as error:
-        raise Invalid("the image cannot be decoded") from error
+                cleaned = _encode(upright, output_format, kept)
+            return CleanedImage(cleaned, _thumbnail(upright, thumbnail_px), stored_mime)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, RuntimeError) as e:
+        raise Invalid("the image cannot be decoded") from e
     except Image.DecompressionBombError:
         raise Invalid(f"the image has more than {max_pixels} pixels") from None
 
@@ -109,30 +125,50 @@ def _thumbnail(image: Image.Image, max_px: int) -> bytes:
 
 
 class ImageDecoder:
-    """Runs `clean_image` off the event loop, at most `concurrency` at a time."""
+    """Runs `clean_image` off the event loop, at most `concurrency` slots' worth at a time.
+
+    A HEIF decode takes two slots (or all, if fewer): libheif's decoded buffer and Pillow's
+    copy of it are both held, about twice the memory of another format's decode.
+    """
 
     def __init__(self, *, max_pixels: int, thumbnail_px: int, concurrency: int = 2) -> None:
         self._max_pixels = max_pixels
         self._thumbnail_px = thumbnail_px
+        self._concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
+        # Only one decode at a time gathers slots: two gathering HEIF decodes, each holding
+        # one slot and waiting for another, would wait for ever.
+        self._gathering = asyncio.Lock()
         self._decoding = 0
 
     async def clean(self, data: bytes, mime: str) -> CleanedImage:
-        async with self._slots:
-            self._decoding += 1
-            try:
-                return await asyncio.to_thread(
-                    clean_image,
-                    data,
-                    mime,
-                    max_pixels=self._max_pixels,
-                    thumbnail_px=self._thumbnail_px,
-                )
-            finally:
-                self._decoding -= 1
-                if self._decoding == 0 and _malloc_trim is not None:
-                    # glibc keeps freed image blocks in its arenas; give them back.
-                    await asyncio.to_thread(_malloc_trim, 0)
+        weight = min(self._concurrency, 2 if CLEANABLE[mime] == "HEIF" else 1)
+        held = 0
+        try:
+            async with self._gathering:
+                while held < weight:
+                    await self._slots.acquire()
+                    held += 1
+            return await self._clean(data, mime)
+        finally:
+            for _ in range(held):
+                self._slots.release()
+
+    async def _clean(self, data: bytes, mime: str) -> CleanedImage:
+        self._decoding += 1
+        try:
+            return await asyncio.to_thread(
+                clean_image,
+                data,
+                mime,
+                max_pixels=self._max_pixels,
+                thumbnail_px=self._thumbnail_px,
+            )
+        finally:
+            self._decoding -= 1
+            if self._decoding == 0 and _malloc_trim is not None:
+                # glibc keeps freed image blocks in its arenas; give them back.
+                await asyncio.to_thread(_malloc_trim, 0)
 
 
 def _find_malloc_trim() -> Callable[[int], int] | None:

@@ -31,7 +31,13 @@ from medtalk.files.media import MediaCheck
 from medtalk.files.scanning import ClamdScanner, FileScans
 from medtalk.files.storage import ByteRange, FileStorage
 from medtalk.files.store import CLEAN, PENDING, NewFile, StoredFile
-from medtalk.files.validation import SNIFF_BYTES, UploadLimits, clean_file_name, sniff
+from medtalk.files.validation import (
+    SNIFF_BYTES,
+    UploadLimits,
+    clean_file_name,
+    sniff,
+    with_extension,
+)
 from medtalk.jobs.kinds import scan as scan_job
 from medtalk.jobs.outbox import JobOutbox
 
@@ -151,6 +157,8 @@ class FileService:
             data = b"".join([piece async for piece in body])  # at most the IMAGE limit
             cleaned = await self._images.clean(data, mime)
             body, thumbnail = _once(cleaned.data), cleaned.thumbnail
+            if cleaned.mime != mime:  # HEIC is stored as JPEG (files/images.py)
+                mime, name = cleaned.mime, with_extension(name, images.EXTENSIONS[cleaned.mime])
         if content_type in (ContentType.AUDIO, ContentType.VIDEO) and self._media is not None:
             async with self._media.checked(body, mime, content_type) as media:
                 return await self._store(

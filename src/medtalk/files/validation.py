@@ -19,6 +19,7 @@ ALLOWED: dict[str, ContentType] = {
     "image/png": ContentType.IMAGE,
     "image/webp": ContentType.IMAGE,
     "image/heic": ContentType.IMAGE,
+    "image/heif": ContentType.IMAGE,
     "application/pdf": ContentType.FILE,
     "application/dicom": ContentType.FILE,
     "audio/ogg": ContentType.AUDIO,
@@ -38,21 +39,37 @@ def sniff(head: bytes, declared: ContentType | None) -> tuple[str, ContentType, 
     Raises UnsupportedMedia when the bytes are not an allowed type, or not the declared one.
     """
     kind = filetype.guess(head)
-    if kind is None or kind.mime not in ALLOWED:
-        found = kind.mime if kind else "unknown"
+    found, extension = (kind.mime, kind.extension) if kind else (_heif_brand(head), "heif")
+    if found not in ALLOWED:
         raise UnsupportedMedia(
             f"file content ({found}) is not an accepted image, document, audio or video type"
         )
-    content_type, mime = ALLOWED[kind.mime], kind.mime
+    content_type, mime = ALLOWED[found], found
     # A voice note recorded as .webm/.mp4 holds only audio; accept it where AUDIO was declared
     # (files/media.py then checks it has no video) and serve it as audio/webm or audio/mp4.
     if declared is ContentType.AUDIO and content_type is ContentType.VIDEO:
         content_type, mime = ContentType.AUDIO, mime.replace("video/", "audio/")
     if declared is not None and declared is not content_type:
         raise UnsupportedMedia(
-            f"fileType {declared.value} does not match the file's content ({kind.mime})"
+            f"fileType {declared.value} does not match the file's content ({found})"
         )
-    return mime, content_type, kind.extension
+    return mime, content_type, extension
+
+
+# HEIF images filetype does not name (it knows HEIC: major brand "heic", or "mif1" + "heic"):
+# 10-bit HEIC ("heix"), HEVC image sequences, and plain "mif1" HEIF.
+_HEIF_BRANDS = {b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+
+
+def _heif_brand(head: bytes) -> str:
+    """ "image/heif" if `head` starts an ISO-BMFF file whose major brand is a HEIF image's."""
+    if len(head) < 16 or head[4:8] != b"ftyp":
+        return "unknown"
+    size = int.from_bytes(head[:4], "big")
+    brands = {head[8:12]} | {head[i : i + 4] for i in range(16, min(size, len(head)) - 3, 4)}
+    if head[8:12] in _HEIF_BRANDS and b"avif" not in brands:
+        return "image/heif"
+    return "unknown"
 
 
 @dataclass(frozen=True)
@@ -89,3 +106,10 @@ def clean_file_name(name: str | None, extension: str) -> str:
     if "." not in base:
         base = f"{base}.{extension}"
     return base
+
+
+def with_extension(name: str, extension: str) -> str:
+    """`name` with its extension replaced (a HEIC photo stored as JPEG: "IMG_1.HEIC" ->
+    "IMG_1.jpg")."""
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return f"{stem}.{extension}"

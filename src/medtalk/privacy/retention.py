@@ -1,5 +1,5 @@
-"""Retention: purge the messages, files and call recordings of conversations closed or archived
-long enough ago.
+"""Retention: purge the messages, files, call recordings, archive and search terms of
+conversations closed or archived long enough ago.
 
 The conversation row stays (ids, parties, status, dates: no content) so the audit trail and
 other records that name it still resolve. Each purged conversation gets an audit row, written
@@ -24,7 +24,9 @@ from medtalk.db.engine import Database
 from medtalk.files import store as files_store
 from medtalk.files.storage import FileStorage
 from medtalk.legalhold import store as legal_holds
+from medtalk.privacy import store
 from medtalk.recordings import store as recordings_store
+from medtalk.search.index import SearchIndex
 from medtalk.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -36,6 +38,9 @@ class PurgeReport:
     conversations: list[uuid.UUID] = field(default_factory=list)
     messages: int = 0
     files: int = 0  # chat files and call recordings (each recording counts once)
+    archives: int = 0  # archive objects (the ARCHIVED conversation's long-term copy)
+    # messages whose search terms could not be found (unreadable), so stay in the index
+    unindexed: int = 0
     held: list[uuid.UUID] = field(default_factory=list)  # expired, but under legal hold: kept
 
 
@@ -62,6 +67,7 @@ async def expired_conversations(
         chat_store.has_messages(conversation),
         files_store.of_conversation(conversation),
         recordings_store.in_rooms(calls_store.room_ids_of_conversation(conversation)),
+        store.has_archive(conversation),
     )
     on_hold = legal_holds.active_hold_exists(conversation)
     async with db.read() as connection:
@@ -74,30 +80,41 @@ async def expired_conversations(
         )
 
 
+@dataclass(frozen=True)
+class _Purged:
+    messages: int
+    files: int
+    archives: int = 0
+    unindexed: int = 0
+
+
 async def purge_expired(
     db: Database,
     storage: FileStorage,
+    search: SearchIndex,
     clock: Clock,
     audit: AuditTrail,
     days_by_status: dict[str, int],
     *,
     dry_run: bool = False,
 ) -> PurgeReport:
-    """Delete messages and files of expired conversations (or, with dry_run, count them)."""
+    """Delete messages, files and search terms of expired conversations (or, with dry_run,
+    count them)."""
     report = PurgeReport(dry_run=dry_run)
     report.held = await expired_conversations(db, clock, days_by_status, held=True)
     for conversation_id in await expired_conversations(db, clock, days_by_status):
         if dry_run:
-            messages, files = await _count(db, conversation_id)
+            purged: _Purged | None = await _count(db, conversation_id)
         else:
-            purged = await _purge(db, storage, audit, conversation_id)
-            if purged is None:  # a hold was placed since the listing
-                report.held.append(conversation_id)
-                continue
-            messages, files = purged
+            purged = await _purge(db, storage, search, audit, conversation_id)
+        if purged is None:  # a hold was placed since the listing
+            report.held.append(conversation_id)
+            continue
         report.conversations.append(conversation_id)
-        report.messages += messages
-        report.files += files
+        report.messages += purged.messages
+        report.files += purged.files
+        report.archives += purged.archives
+        report.unindexed += purged.unindexed
     return report
 
 
@@ -108,18 +125,23 @@ async def _recording_ids(
     return await recordings_store.recording_ids_in_rooms(connection, rooms)
 
 
-async def _count(db: Database, conversation_id: uuid.UUID) -> tuple[int, int]:
+async def _count(db: Database, conversation_id: uuid.UUID) -> _Purged:
     async with db.read() as connection:
         messages = await chat_store.count_messages(connection, conversation_id)
         files = await files_store.count_of_conversation(connection, conversation_id)
         recordings = len(await _recording_ids(connection, conversation_id))
-    return messages, files + recordings
+        archived = await connection.scalar(sa.select(store.has_archive(conversation_id)))
+    return _Purged(messages, files + recordings, int(bool(archived)))
 
 
 async def _purge(
-    db: Database, storage: FileStorage, audit: AuditTrail, conversation_id: uuid.UUID
-) -> tuple[int, int] | None:
-    """(messages, files) deleted; None, deleting nothing, if the conversation is held."""
+    db: Database,
+    storage: FileStorage,
+    search: SearchIndex,
+    audit: AuditTrail,
+    conversation_id: uuid.UUID,
+) -> _Purged | None:
+    """What was deleted; None, deleting nothing, if the conversation is held."""
     async with db.transaction() as connection:
         # Locked first: a hold placed meanwhile waits for this purge, or this purge sees it.
         await legal_holds.lock_conversation(connection, conversation_id)
@@ -131,10 +153,18 @@ async def _purge(
         keys = await recordings_store.delete_recordings(connection, recording_ids)
         if recording_ids:
             await calls_store.clear_recording_links(connection, conversation_id)
+        # The terms before the messages: only their words lead back to them.
+        unindexed = await search.forget(connection, conversation_id)
         messages = await chat_store.delete_messages(connection, conversation_id)
         # Files after the messages that point at them.
         files, file_keys = await files_store.delete_of_conversation(connection, conversation_id)
         keys += file_keys
+        archive_key = await store.delete_archive(connection, conversation_id)
+        if archive_key is not None:
+            keys.append(archive_key)
+        detail = f"{messages} messages, {files + len(recording_ids)} files"
+        if archive_key is not None:
+            detail += ", the archive"
         await audit.append(
             connection,
             "retention.purge",
@@ -142,7 +172,7 @@ async def _purge(
             object_type="conversation",
             object_id=conversation_id,
             conversation_id=conversation_id,
-            detail=f"{messages} messages, {files + len(recording_ids)} files",
+            detail=detail,
         )
     # After commit: a failure here leaves sealed, unreferenced objects, never dangling rows.
     for key in keys:
@@ -150,4 +180,4 @@ async def _purge(
             await storage.delete(key)
         except Exception:
             logger.exception("could not delete a purged file object")
-    return messages, files + len(recording_ids)
+    return _Purged(messages, files + len(recording_ids), int(archive_key is not None), unindexed)

@@ -3,17 +3,22 @@
 Message rows are rewritten in place (same associated data: the message id). Files are copied to
 a new object sealed with the newest key, the row is switched over, then the old object deleted;
 this goes through the FileStorage interface, so any backend that seals files (local disk today)
-is rotated the same way. Rows under a key that is no longer in the ring cannot be opened: they
-are counted and the rotation refuses to report success while any remain.
+is rotated the same way. A conversation archive (a gzip'd object of message rows as stored,
+jobs/kinds/archive.py) is rewritten as a new object with each row inside re-sealed too, on
+every backend (S3 included: the rows inside are sealed by us whatever seals the object).
+Rows under a key that is no longer in the ring cannot be opened: they are counted and the
+rotation refuses to report success while any remain.
 """
 
 from __future__ import annotations
 
+import gzip
+import json
 import logging
 import secrets
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,6 +32,7 @@ from medtalk.files import store as files_store
 from medtalk.files.storage import FileStorage
 from medtalk.files.store import SealedObject
 from medtalk.privacy import store
+from medtalk.privacy.store import ArchiveObject
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +44,7 @@ class RotationReport:
     current_key: str
     messages_rotated: int = 0
     files_rotated: int = 0
+    archives_rotated: int = 0
     unreadable: int = 0  # under a key of the ring but failing authentication (tampered)
     missing_keys: Counter[str] = field(default_factory=Counter)  # rows per unknown key id
 
@@ -46,12 +53,14 @@ class RotationReport:
         return not self.missing_keys and not self.unreadable
 
 
-async def pending(db: Database, keys: KeyRing) -> tuple[int, int]:
-    """(message rows, file rows) not yet under the newest key."""
+async def pending(db: Database, keys: KeyRing) -> int:
+    """Message rows, file rows and archives to look at (archives: all, the rows inside may be
+    under an older key whatever seals the object)."""
     async with db.read() as connection:
         messages = await chat_store.count_messages_not_under(connection, keys.current_id)
         files = await files_store.count_not_under(connection, keys.current_id)
-    return messages, files
+        archives = await store.count_archives(connection)
+    return messages + files + archives
 
 
 async def rows_under_missing_keys(db: Database, keys: KeyRing) -> Counter[str]:
@@ -61,6 +70,7 @@ async def rows_under_missing_keys(db: Database, keys: KeyRing) -> Counter[str]:
     async with db.read() as connection:
         found.update(await chat_store.message_keys_outside(connection, known))
         found.update(await files_store.keys_outside(connection, known))
+        found.update(await store.archive_keys_outside(connection, known))
     return found
 
 
@@ -85,7 +95,9 @@ class KeyRotation:
         advance = progress or (lambda _n: None)
         await self._rotate_messages(report, advance)
         await self._rotate_files(report, advance)
+        inside = await self._rotate_archives(report, advance)
         report.missing_keys = await rows_under_missing_keys(self._db, self._keys)
+        report.missing_keys.update(inside)
         return report
 
     # --- checkpoints: where an interrupted run resumes ----------------------------------
@@ -185,3 +197,84 @@ class KeyRotation:
             return 1
         await self._storage.delete(new_key)  # the row changed under us (purged): drop the copy
         return 0
+
+    # --- archives -------------------------------------------------------------------------
+
+    async def _rotate_archives(self, report: RotationReport, advance: Progress) -> Counter[str]:
+        """Rewrite each archive whose object or rows inside are under an older key; returns
+        the rows inside under keys not in the ring, per key id."""
+        name = self._checkpoint_name("archives")
+        after = await self._checkpoint(name)
+        missing: Counter[str] = Counter()
+        while True:
+            async with self._db.read() as db:
+                rows = await store.archives_after(db, after, max(1, self._batch // 10))
+            if not rows:
+                break
+            for row in rows:
+                report.archives_rotated += await self._reseal_archive(row, report, missing)
+            after = rows[-1].conversation_id
+            async with self._db.transaction() as db:
+                await self._save_checkpoint(db, name, after)
+            advance(len(rows))
+        await self._clear_checkpoint(name)
+        return missing
+
+    async def _reseal_archive(
+        self, row: ArchiveObject, report: RotationReport, missing: Counter[str]
+    ) -> int:
+        if row.key_id is not None and row.key_id not in self._keys.keys:
+            return 0  # the object itself: counted with the rows under missing keys
+        try:
+            sealed = b"".join([p async for p in self._storage.read(row.storage_key, row.key_id)])
+            lines = gzip.decompress(sealed).decode().splitlines()
+        except (DecryptionError, FileNotFoundError, OSError, EOFError) as error:
+            report.unreadable += 1
+            logger.error("archive of %s cannot be read (%s); left as it is", row.conversation_id,
+                         type(error).__name__)  # fmt: skip
+            return 0
+        records = [json.loads(line) for line in lines]
+        changed = sum(self._reseal_record(record, report, missing) for record in records)
+        current = self._keys.current_id
+        if not changed and row.key_id in (None, current):
+            return 0
+        blob = gzip.compress(
+            "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records).encode(),
+            compresslevel=6,
+        )
+        new_key = f"archive{row.conversation_id.hex}-{secrets.token_hex(8)}"
+        key_id = await self._storage.put(new_key, _once(blob))
+        async with self._db.transaction() as db:
+            switched = await store.switch_archive(db, row, new_key, key_id)
+        if switched:
+            await self._storage.delete(row.storage_key)
+            return 1
+        await self._storage.delete(new_key)  # the row changed under us (purged): drop the copy
+        return 0
+
+    def _reseal_record(
+        self, record: dict[str, object], report: RotationReport, missing: Counter[str]
+    ) -> bool:
+        """Re-seal one archived message row under the newest key; whether it changed."""
+        key_id, content = record.get("key_id"), record.get("content")
+        if not isinstance(key_id, str) or not isinstance(content, str):
+            return False
+        if key_id == self._keys.current_id:
+            return False
+        if key_id not in self._keys.keys:
+            missing[key_id] += 1
+            return False
+        try:
+            text = self._keys.open_text(key_id, content, associated=str(record["id"]))
+        except DecryptionError:
+            report.unreadable += 1
+            logger.error("archived message %s fails authentication; left as it is", record["id"])
+            return False
+        record["key_id"], record["content"] = self._keys.seal_text(
+            text, associated=str(record["id"])
+        )
+        return True
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data

@@ -45,6 +45,7 @@ CLIENT_EVENTS = frozenset(
         "call_stats",
         "call_failure",  # media failed after joining (issue 17)
         "call_ice_servers",  # fresh TURN credentials for a long call (issue 17)
+        "call_admit",  # the host lets a participant in from the waiting room (issue 17)
         # recording consent (issue 10)
         "recording_request",
         "recording_consent",

@@ -103,6 +103,32 @@ class SearchIndex:
                 progress(1)
         return report
 
+    async def forget(self, db: AsyncConnection, conversation_id: uuid.UUID) -> int:
+        """Delete the conversation's terms and key row, inside the transaction that deletes its
+        messages (retention), before they go: a term is found again only from its word.
+
+        Returns how many indexed messages could not be read (failing authentication, or under
+        a key no longer in the ring): their terms cannot be found, and stay.
+        """
+        key_id = await store.conversation_key(db, conversation_id)
+        if key_id is None:
+            return 0
+        messages, unreadable = await self._history(db, conversation_id)
+        if key_id not in self._keys.keys:
+            unreadable += len(messages)
+        else:
+            found: dict[tuple[int, int], int] = {}
+            _collect(found, blind.search_key(self._keys, key_id), conversation_id, messages)
+            await store.delete_terms(db, (term for term, _block in found))
+        await store.delete_conversation_key(db, conversation_id)
+        if unreadable:
+            logger.warning(
+                "conversation %s: the search terms of %d unreadable messages stay",
+                conversation_id,
+                unreadable,
+            )
+        return unreadable
+
     async def stale_count(self, db: Database) -> int:
         async with db.read() as connection:
             return len(await store.stale_conversations(connection, self._keys.current_id))

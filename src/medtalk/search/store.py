@@ -38,6 +38,14 @@ async def set_conversation_key(
         )
 
 
+async def delete_conversation_key(db: AsyncConnection, conversation_id: uuid.UUID) -> None:
+    await db.execute(
+        search_conversations.delete().where(
+            search_conversations.c.conversation_id == conversation_id
+        )
+    )
+
+
 async def keys_of(
     db: AsyncConnection, conversation_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, str]:
