@@ -119,6 +119,7 @@ def build_container(
             else None
         ),
         patients_bind_appointments=settings.patients_bind_appointments,
+        online_among=presence.online_among,  # issue 15: offline jobs only for who is away
     )
     chat.set_search_index(SearchIndex(keys))  # issue 19: the blind index, with each message
     links = RecordingLinks(

@@ -210,6 +210,12 @@ class Settings(BaseSettings):
     notify_webhook_secret: str = Field(
         "", description="HMAC-SHA256 secret signing webhook bodies (X-Medtalk-Signature)"
     )
+    notify_coalesce_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="after an offline notification, later messages of that conversation wait "
+        "this long and go out as one",
+    )
     outbox_poll_seconds: float = Field(1.0, description="outbox relay poll interval")
     job_max_attempts: int = Field(5, description="tries before a job goes to the dead letters")
     job_retry_base_seconds: float = Field(1.0, description="first retry delay (doubles each try)")

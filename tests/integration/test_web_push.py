@@ -31,6 +31,8 @@ def pushing_server(tmp_path: Path, push_service: PushService) -> Iterator[LiveSe
         backend="sqlite",
         notifier="log,webpush",
         push_service_hosts=["127.0.0.1"],
+        # Each message its own push here (60 s by default: later ones are coalesced).
+        notify_coalesce_seconds=0,
     ) as server:
         yield server
 

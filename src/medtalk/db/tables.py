@@ -356,8 +356,31 @@ outbox = sa.Table(
     sa.Column("available_at", UTCDateTime, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("last_error", sa.String(300)),
+    # Jobs that stand for "something is waiting" (an offline notification) share a key: one
+    # pending row per key; a new write bumps `revision` instead of adding a row, so a runner
+    # that read an older revision knows the row still has work when it finishes.
+    sa.Column("coalesce_key", sa.String(200)),
+    sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
     sa.Index("idx_outbox_pending", "status", "available_at"),
+    sa.Index(
+        "uq_outbox_pending_coalesce_key",
+        "coalesce_key",
+        unique=True,
+        postgresql_where=sa.text("status = 'PENDING'"),
+        sqlite_where=sa.text("status = 'PENDING'"),
+    ),
     _enum_check("status", OUTBOX_STATUSES),
+)
+
+# When a participant was last told of a conversation's waiting messages, and up to which seq
+# (offline notifications are coalesced: jobs/kinds/notify.py).
+notification_marks = sa.Table(
+    "notification_marks",
+    metadata,
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("conversation_id", sa.Uuid, sa.ForeignKey("conversations.id"), primary_key=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("notified_at", UTCDateTime, nullable=False),
 )
 
 # One row per job effect: claimed before it is applied (so two copies of a job never run it at

@@ -104,7 +104,13 @@ class JobRuntime:
             notifier = notifications.notifier
         self.notifier = notifier or create_notifier(settings)
         self.archiver = Archiver(db, storage, clock)
-        notify_offline = NotifyOffline(db, clock, self.notifier, presence.is_online)
+        notify_offline = NotifyOffline(
+            db,
+            clock,
+            self.notifier,
+            presence.is_online,
+            cooldown=timedelta(seconds=settings.notify_coalesce_seconds),
+        )
         self.registry = job_registry(
             settings, db, clock, outbox, notify_offline, self.archiver, node, notifications
         )
