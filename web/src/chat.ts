@@ -124,6 +124,8 @@ export class ChatApp {
       ),
     );
     if (sorted.length === 0) this.listEl.append(h("li", { class: "empty", i18n: "noConversations" }));
+    const unreadTotal = sorted.reduce((sum, c) => sum + c.summary.unreadCount, 0);
+    window.dispatchEvent(new CustomEvent("medtalk:unread", { detail: unreadTotal })); // signals.ts
     for (const conversation of sorted) {
       const { summary } = conversation;
       const last = summary.lastMessage;
