@@ -27,6 +27,8 @@ export class Signals {
     rt.on<Message>("message_received", (message) => this.messageReceived(message));
     rt.on<CallIncoming>("call_incoming", (call) => this.ring(call));
     for (const event of ["call_started", "call_ended"]) rt.on(event, () => this.stopRinging());
+    // The waiting room (issue 17): only the doctor of the room hears of it.
+    rt.on<{ roomId: string; userName: string }>("participant_waiting", (waiting) => this.someoneWaits(waiting));
     window.addEventListener("medtalk:unread", (event) => this.setUnread((event as CustomEvent<number>).detail));
   }
 
@@ -69,6 +71,12 @@ export class Signals {
     window.clearTimeout(this.ringTimer);
     again();
     if (document.hidden) this.notify(call.callerName, t("incomingCall"), `call:${call.roomId}`, `/call/${call.roomId}`);
+  }
+
+  private someoneWaits(waiting: { roomId: string; userName: string }): void {
+    this.play("chime");
+    const text = t("participantWaiting", { name: waiting.userName });
+    if (document.hidden) this.notify(waiting.userName, text, `waiting:${waiting.roomId}`, `/call/${waiting.roomId}`);
   }
 
   private stopRinging(): void {
