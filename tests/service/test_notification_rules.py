@@ -14,10 +14,12 @@ import pytest
 import sqlalchemy as sa
 from clinic import Clinic
 
+from mail_server import smtp_server
 from medtalk.container import build_container
 from medtalk.core.clock import FakeClock
 from medtalk.core.events import RecordingSink
 from medtalk.db.tables import outbox
+from medtalk.jobs.job import Job
 from medtalk.notifications.preferences import Preferences
 from world import test_settings as settings_for
 
@@ -59,6 +61,14 @@ async def _jobs(clinic: Clinic, kind: str) -> list[dict[str, Any]]:
     query = sa.select(outbox.c.payload).where(outbox.c.kind == kind).order_by(outbox.c.created_at)
     async with clinic.services.db.read() as db:
         return [json.loads(row.payload) for row in await db.execute(query)]
+
+
+async def _pending(clinic: Clinic, kind: str) -> list[Job]:
+    query = sa.select(outbox.c.id, outbox.c.payload).where(
+        outbox.c.kind == kind, outbox.c.status == "PENDING"
+    )
+    async with clinic.services.db.read() as db:
+        return [Job(row.id, kind, json.loads(row.payload)) for row in await db.execute(query)]
 
 
 async def _notifications(clinic: Clinic) -> list[dict[str, Any]]:
@@ -108,6 +118,41 @@ async def test_a_ready_recording_is_pushed_without_its_link(pushing: Clinic) -> 
         "roomId": "r1",
         "recordingId": "rec1",
     }
+
+
+async def test_an_escalation_email_reaches_the_on_call_address_without_content(
+    migrated: Path, tmp_path: Path
+) -> None:
+    with smtp_server() as inbox:
+        clinic = await _clinic(
+            migrated,
+            tmp_path,
+            FakeClock(MONDAY_1650),
+            escalation_after_minutes=[30],
+            escalation_email="oncall@example.org",
+            smtp_host="127.0.0.1",
+            smtp_port=inbox.port,
+            smtp_tls="none",
+            mail_from="medtalk@example.org",
+        )
+        try:
+            patient, doctor = await clinic.patient("Lê Văn Cường"), await clinic.doctor()
+            conversation = await patient.opens_conversation_with(doctor)
+            await patient.sends(conversation, "Đau ngực dữ dội")
+            clinic.clock.advance(45 * 60)
+            [sweep] = [s for s in clinic.services.jobs.registry.sweeps if s.name == "escalation"]
+            assert await sweep.run() == 1
+            [job] = await _pending(clinic, "escalate_unanswered")
+            await clinic.services.jobs.registry.run(job)
+            await clinic.services.jobs.registry.run(job)  # a redelivered job mails nothing more
+        finally:
+            await clinic.services.close()
+        [(recipients, message)] = inbox.messages
+        assert recipients == ["oncall@example.org"]
+        body = inbox.body(0)
+        assert "Lê Văn Cường" in body and "45" in body
+        assert str(conversation.conversation_id) in body
+        assert "Đau ngực" not in body and "Đau ngực" not in str(message["Subject"])
 
 
 async def test_escalation_waits_for_clinic_hours(escalating: Clinic) -> None:
