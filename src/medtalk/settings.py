@@ -466,6 +466,11 @@ class Settings(BaseSettings):
     push_ttl_seconds: int = Field(
         3600, ge=0, description="how long a push service keeps a push for an offline device"
     )
+    push_previews: bool = Field(
+        False,
+        description="pushes of a text message show its first 80 characters; off: only the "
+        'sender\'s name and "new message" (a lock screen is not private)',
+    )
     smtp_host: str = Field("", description="SMTP server of email digests and escalations")
     smtp_port: int = Field(587, description="SMTP port (587 STARTTLS, 465 TLS, 25 plain)")
     smtp_username: str = Field("", description="SMTP login; empty: no AUTH")

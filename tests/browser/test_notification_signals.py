@@ -117,3 +117,44 @@ async def test_service_worker_shows_a_push_without_content_and_opens_the_convers
             ]
         finally:
             await context.close()
+
+
+async def test_online_and_last_seen_of_the_other_person(
+    browser: Any, web_server: LiveServer
+) -> None:
+    async with World(web_server) as world:
+        patient, doctor, conversation = await world.consultation("Chào bác sĩ")
+        context = await browser.new_context(locale="vi-VN")
+        try:
+            page = await context.new_page()
+            token = web_server.token(patient.id, patient.name, Role.PATIENT)
+            await page.goto(f"{web_server.base_url}/conversations/{conversation}#token={token}")
+            status = page.locator(".thread-header .presence")
+            await expect(status).to_have_text("Ngoại tuyến")  # never connected
+            socket_ = await doctor.connects()
+            await expect(status).to_have_text("Đang trực tuyến")
+            await socket_.close()
+            await expect(status).to_contain_text("Truy cập lần cuối")
+        finally:
+            await context.close()
+
+
+async def test_settings_panel_saves_quiet_hours(browser: Any, web_server: LiveServer) -> None:
+    async with World(web_server) as world:
+        patient = await world.patient()
+        context = await browser.new_context(locale="en-US")
+        try:
+            page = await context.new_page()
+            token = web_server.token(patient.id, patient.name, Role.PATIENT)
+            await page.goto(f"{web_server.base_url}/#token={token}")
+            await page.get_by_role("button", name="Notifications").click()
+            panel = page.get_by_role("dialog", name="Notifications")
+            await panel.get_by_label("From").fill("22:00")
+            await panel.get_by_label("To").fill("07:00")
+            await panel.get_by_role("button", name="Save").click()
+            await expect(panel.get_by_role("status")).to_have_text("Saved.")
+            saved = (await patient.get("/api/v1/notifications/preferences")).json()
+            assert (saved["quietStart"], saved["quietEnd"]) == ("22:00", "07:00")
+            assert saved["push"] is True and saved["emailDigest"] is False
+        finally:
+            await context.close()

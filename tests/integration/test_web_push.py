@@ -194,3 +194,23 @@ async def test_ten_more_messages_in_a_minute_give_one_coalesced_push(
             f"first push {first_latency * 1000:.0f} ms after the commit; "
             f"then 10 messages -> 1 push (count {follow_up.payload['count']})"
         )
+
+
+async def test_a_deployment_that_turns_previews_on_gets_the_first_words(
+    tmp_path: Path, push_service: PushService
+) -> None:
+    long_text = "Kết quả xét nghiệm máu của bạn bình thường, " * 4
+    with start_server(
+        tmp_path,
+        "",
+        backend="sqlite",
+        notifier="webpush",
+        push_service_hosts=["127.0.0.1"],
+        push_previews=True,
+    ) as server:
+        async with World(server) as world:
+            patient, doctor, conversation = await world.consultation("Chào bác sĩ")
+            await subscribes(patient, push_service, "phone")
+            await doctor.sends(conversation, long_text)
+            push = await push_service.next()
+            assert push.payload["preview"] == long_text[:79] + "…"

@@ -34,7 +34,8 @@ async function show(push) {
   if (windows.some((client) => client.visibilityState === "visible")) return;
   const tag = push.type === "CALL_INCOMING" ? `call:${push.roomId}` : `conversation:${push.conversationId}`;
   await self.registration.showNotification(push.senderName || "medtalk", {
-    body: text(push),
+    // A preview only where the deployment turned them on (MEDTALK_PUSH_PREVIEWS).
+    body: push.preview || text(push),
     tag,
     renotify: true,
     requireInteraction: push.type === "CALL_INCOMING",

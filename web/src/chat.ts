@@ -44,6 +44,7 @@ interface Pending {
 export interface ChatHooks {
   navigate(path: string): void;
   startCall(conversationId: string): Promise<void>;
+  presence?(userId: string): HTMLElement;
 }
 
 export class ChatApp {
@@ -178,6 +179,7 @@ export class ChatApp {
       typing: (active) => this.typing(conversation.summary.id, active),
       startCall: () => void this.hooks.startCall(conversation.summary.id).catch((e) => thread.showError(e)),
       back: () => this.hooks.navigate("/"),
+      presence: this.hooks.presence,
     });
     this.thread = thread;
     this.pane.append(thread.el);

@@ -9,6 +9,7 @@ import { type Lang, lang, setLang, t, translate } from "./i18n";
 import { Realtime } from "./realtime";
 import * as session from "./session";
 import { NotificationSettings, registerServiceWorker } from "./notifysettings";
+import { PresenceBook } from "./presence";
 import { Signals } from "./signals";
 import { signInView } from "./signin";
 import { otherName } from "./thread";
@@ -80,9 +81,11 @@ function startApp(me: session.Identity): void {
     );
     document.body.classList.toggle("offline", state !== "online");
   });
+  const presence = new PresenceBook(realtime);
   chat = new ChatApp(me, realtime, {
     navigate,
     startCall: async (conversationId) => calls?.start(conversationId),
+    presence: (userId) => presence.line(userId),
   });
   calls = new Calls(me, realtime, {
     navigate,

@@ -95,7 +95,7 @@ export class NotificationSettings {
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       void this.save(status, {
-        push: push.checked,
+        push: wanted.channels.includes("webpush") ? push.checked : wanted.push,
         emailDigest: digest.checked,
         email: email.value.trim() || null,
         quietStart: quietStart.value || null,
