@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -22,6 +22,16 @@ async def conversation_key(db: AsyncConnection, conversation_id: uuid.UUID) -> s
             search_conversations.c.conversation_id == conversation_id
         )
     )
+
+
+async def conversation_keys(
+    db: AsyncConnection, conversation_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The index key of each of these conversations that has one, in one query."""
+    query = sa.select(search_conversations.c.conversation_id, search_conversations.c.key_id).where(
+        search_conversations.c.conversation_id.in_(list(conversation_ids))
+    )
+    return {row.conversation_id: row.key_id for row in await db.execute(query)}
 
 
 async def set_conversation_key(
