@@ -146,7 +146,7 @@ def build_container(
     calls.call_started.subscribe(call_deadlines.call_started)
     calls.call_finished.subscribe(recordings.call_finished)
     # issue 18: incoming calls and ready recordings (event bus), missed calls -> notifications
-    notifications = build_notifications(settings, db, clock, outbox)
+    notifications = build_notifications(settings, db, clock, outbox, keys)
     events.subscribe(notifications.signals)
     calls.call_finished.subscribe(notifications.signals.call_finished)
     return Container(

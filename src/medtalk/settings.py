@@ -468,8 +468,8 @@ class Settings(BaseSettings):
     )
     push_previews: bool = Field(
         False,
-        description="pushes show the first words of a message; off: only the sender's name and "
-        '"new message" (the default: a lock screen is not private)',
+        description="pushes of a text message show its first 80 characters; off: only the "
+        'sender\'s name and "new message" (a lock screen is not private)',
     )
     smtp_host: str = Field("", description="SMTP server of email digests and escalations")
     smtp_port: int = Field(587, description="SMTP port (587 STARTTLS, 465 TLS, 25 plain)")

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from push_service import PushService
+from medtalk.core.clock import FakeClock
+from push_service import Push, PushService
 from world import LiveServer, Person, World, start_server
 
 CONTENT = "Sốt 39,5 độ từ tối qua"
@@ -35,6 +36,38 @@ def pushing_server(tmp_path: Path, push_service: PushService) -> Iterator[LiveSe
         notify_coalesce_seconds=0,
     ) as server:
         yield server
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def coalescing_server(
+    tmp_path: Path, push_service: PushService, clock: FakeClock
+) -> Iterator[LiveServer]:
+    """Push with the default coalescing (60 s cooldown), on a clock the test moves."""
+    with start_server(
+        tmp_path,
+        "",
+        backend="sqlite",
+        clock=clock,
+        notifier="log,webpush",
+        push_service_hosts=["127.0.0.1"],
+    ) as server:
+        yield server
+
+
+async def next_push_nudging(push_service: PushService, clock: FakeClock) -> Push:
+    """The next push; a loop caught mid-pass by the clock's move sleeps from the moved time
+    on, so the clock is nudged a second at a time while waiting."""
+    for _ in range(20):
+        try:
+            return await push_service.next(timeout=0.3)
+        except TimeoutError:
+            clock.advance(1)
+    raise AssertionError("no push")
 
 
 async def subscribes(person: Person, push_service: PushService, device: str) -> str:
@@ -129,3 +162,55 @@ async def test_subscriptions_only_to_allowed_push_services(pushing_server: LiveS
             "DELETE", "/api/v1/notifications/subscriptions", json={"endpoint": "https://x.y/z"}
         )
         assert gone.status_code == 404
+
+
+async def test_ten_more_messages_in_a_minute_give_one_coalesced_push(
+    coalescing_server: LiveServer, push_service: PushService, clock: FakeClock
+) -> None:
+    """The issue's "done when": one push within 2 s of the answer, then ten more messages in a
+    minute give one more push (count 10), when the cooldown ends; nothing else."""
+    async with World(coalescing_server) as world:
+        patient, doctor, conversation = await world.consultation("Bác sĩ ơi, tôi bị sốt")
+        await subscribes(patient, push_service, "phone")
+        await doctor.sends(conversation, "Bạn sốt bao nhiêu độ?")
+        committed = time.monotonic()
+        first = await push_service.next(timeout=5)
+        first_latency = first.received_at - committed
+        assert first.payload["count"] == 1 and first_latency < 2.0
+        later = [await doctor.sends(conversation, f"Câu hỏi {n}") for n in range(1, 11)]
+        clock.advance(50)  # within the minute: still coalescing
+        with pytest.raises(TimeoutError):
+            await push_service.next(timeout=1.5)
+        clock.advance(10)  # the cooldown ends: everything since the first push, at once
+        follow_up = await next_push_nudging(push_service, clock)
+        assert follow_up.payload["count"] == 10
+        assert follow_up.payload["messageId"] == later[-1]["messageId"]
+        assert "Câu hỏi" not in str(follow_up.payload)
+        clock.advance(120)
+        with pytest.raises(TimeoutError):
+            await push_service.next(timeout=1.5)
+        assert push_service.problems == []
+        print(
+            f"first push {first_latency * 1000:.0f} ms after the commit; "
+            f"then 10 messages -> 1 push (count {follow_up.payload['count']})"
+        )
+
+
+async def test_a_deployment_that_turns_previews_on_gets_the_first_words(
+    tmp_path: Path, push_service: PushService
+) -> None:
+    long_text = "Kết quả xét nghiệm máu của bạn bình thường, " * 4
+    with start_server(
+        tmp_path,
+        "",
+        backend="sqlite",
+        notifier="webpush",
+        push_service_hosts=["127.0.0.1"],
+        push_previews=True,
+    ) as server:
+        async with World(server) as world:
+            patient, doctor, conversation = await world.consultation("Chào bác sĩ")
+            await subscribes(patient, push_service, "phone")
+            await doctor.sends(conversation, long_text)
+            push = await push_service.next()
+            assert push.payload["preview"] == long_text[:79] + "…"

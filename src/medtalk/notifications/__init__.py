@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from medtalk.core.clock import Clock
+from medtalk.core.crypto import KeyRing
 from medtalk.db.engine import Database
 from medtalk.jobs.outbox import JobOutbox
 from medtalk.jobs.registry import JobKind, Sweep
@@ -55,7 +56,7 @@ class Notifications:
 
 
 def build_notifications(
-    settings: Settings, db: Database, clock: Clock, outbox: JobOutbox
+    settings: Settings, db: Database, clock: Clock, outbox: JobOutbox, keys: KeyRing
 ) -> Notifications:
     """The backends configuration asks for (MEDTALK_NOTIFIER), their jobs and the sweep."""
     channels: list[str] = list(settings.notifier)
@@ -78,6 +79,7 @@ def build_notifications(
         webpush=webpush,
         webhook=webhook,
         digest_window=timedelta(minutes=settings.email_digest_minutes),
+        previews=keys if settings.push_previews else None,
     )
     kinds = [delivery.kind(deliveries)]
     if mailer is not None:

@@ -15,7 +15,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from medtalk.chat import store as chat_store
 from medtalk.core.clock import Clock
+from medtalk.core.crypto import DecryptionError, KeyRing
 from medtalk.db.engine import Database
 from medtalk.jobs.outbox import JobOutbox
 from medtalk.jobs.registry import JobKind, Payload
@@ -29,6 +31,7 @@ from medtalk.notifications.webpush import PushGone, WebPushSender
 logger = logging.getLogger(__name__)
 
 EMAIL_DIGEST = "email_digest"
+PREVIEW_CHARS = 80
 
 
 class Delivery:
@@ -41,6 +44,7 @@ class Delivery:
         webpush: WebPushSender | None,
         webhook: WebhookNotifier | None,
         digest_window: timedelta,
+        previews: KeyRing | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -48,6 +52,7 @@ class Delivery:
         self._webpush = webpush
         self._webhook = webhook
         self._digest_window = digest_window
+        self._previews = previews
 
     async def __call__(self, payload: Payload) -> None:
         channel, notification, key = payload["channel"], payload["notification"], payload["key"]
@@ -109,7 +114,23 @@ class Delivery:
         for extra in ("roomId", "recordingId", "messageId"):
             if notification.get(extra):
                 body[extra] = notification[extra]
+        if self._previews is not None and notification.get("messageId"):
+            preview = await self._preview(db, uuid.UUID(notification["messageId"]))
+            if preview:
+                body["preview"] = preview
         return body
+
+    async def _preview(self, db: Any, message_id: uuid.UUID) -> str | None:
+        """The first words of a text message, for deployments that turned previews on."""
+        assert self._previews is not None
+        message = await chat_store.get_message(db, message_id)
+        if message is None or message.content_type != "TEXT":
+            return None
+        try:
+            text = self._previews.open_text(message.key_id, message.content, str(message.id))
+        except (DecryptionError, ValueError):
+            return None
+        return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
 
     # --- email digests --------------------------------------------------------------------
 
