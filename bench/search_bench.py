@@ -45,10 +45,10 @@ from medtalk.chat import store as chat_store  # noqa: E402
 from medtalk.chat.schemas import ContentType  # noqa: E402
 from medtalk.cli.common import open_container  # noqa: E402
 from medtalk.core.auth import Principal, Role  # noqa: E402
+from medtalk.db.tables import conversations  # noqa: E402
 from medtalk.search.index import Written  # noqa: E402
 from medtalk.search.service import SearchService  # noqa: E402
 from medtalk.search.tokens import fold  # noqa: E402
-from medtalk.db.tables import conversations  # noqa: E402
 from world import (  # noqa: E402
     TEST_JWT_SECRET,
     postgres_admin_url,
@@ -187,25 +187,27 @@ async def timed(search: Search, people: dict[str, list[Principal]], queries: int
         plan = [(rng.choice(group), rng.choice(vocabulary)) for _ in range(queries)]
         plan = [(c, fold(q) if rng.random() < 0.5 else q) for c, q in plan]  # no diacritics
         timings: list[float] = []
-        hits = 0
-
-        async def client(share: list[tuple[Principal, str]]) -> None:
-            nonlocal hits
-            for caller, query in share:
-                begun = time.perf_counter()
-                found = await search(caller, query)
-                hits += found
-                timings.append((time.perf_counter() - begun) * 1000)
-
-        await asyncio.gather(*(client(plan[i::clients]) for i in range(clients)))
+        found = await asyncio.gather(
+            *(client(search, plan[i::clients], timings) for i in range(clients))
+        )
         timings.sort()
         results[kind] = {
             "p50": statistics.median(timings),
             "p95": timings[int(len(timings) * 0.95) - 1],
             "p99": timings[int(len(timings) * 0.99) - 1],
-            "hits": hits / queries,
+            "hits": sum(found) / queries,
         }
     return results
+
+
+async def client(search: Search, plan: list[tuple[Principal, str]], timings: list[float]) -> int:
+    """One client's searches, one after the other; returns how many results they had."""
+    hits = 0
+    for caller, query in plan:
+        begun = time.perf_counter()
+        hits += await search(caller, query)
+        timings.append((time.perf_counter() - begun) * 1000)
+    return hits
 
 
 async def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
