@@ -59,6 +59,40 @@ CLIENTS = ["python", "node"]  # bench/sioclient.py, or the official socket.io-cl
 NODE_DIR = ROOT / "bench" / "node-baseline"
 
 
+class NotificationReceiver:
+    """Offline notifications the servers POST (their webhook notifier), counted per user: the
+    bench checks that recipients with no socket are still told, and how soon."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.first_at: dict[str, float] = {}
+        self.count = 0
+        outer = self
+        lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with lock:
+                    outer.count += 1
+                    outer.first_at.setdefault(body["userId"], time.perf_counter())
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/notify"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+NOTIFICATIONS = NotificationReceiver()
+OFFLINE_PAIRS = 10  # conversations whose doctor never connects (told by the notifier)
+
+
 def raise_file_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -150,6 +184,9 @@ def medtalk_env(scenario: str, workdir: Path, port: int) -> dict[str, str]:
         "MEDTALK_RATE_MESSAGES_PER_MINUTE": str(BENCH_RATE_LIMIT),
         # The idle runs hold up to 20,000 sockets with 100 tokens: no per-user socket cap.
         "MEDTALK_MAX_SOCKETS_PER_USER": "0",
+        # Offline notifications go to this process (counted), not to the log.
+        "MEDTALK_NOTIFIER": "webhook",
+        "MEDTALK_NOTIFY_WEBHOOK_URL": NOTIFICATIONS.url,
         **BENCH_ENV,
         # Another checkout's src/ to compare against (before/after), e.g. `git archive main src`.
         **(
@@ -378,6 +415,7 @@ async def create_pairs(server: Server, count: int) -> list[dict[str, str]]:
                     "conversationId": conversation,
                     "patientToken": patient_token,
                     "doctorToken": doctor_token,
+                    "doctorId": str(doctor_id),
                 }
             )
     return created
@@ -593,11 +631,46 @@ async def throughput(
             if report_step(server.name, result):
                 break
         backlog = await outbox_drain(server)
+        if server.persistent:
+            backlog = {**(backlog or {}), **await offline_recipients(server)}
     finally:
         for pair in pairs:
             await pair.patient.close()
             await pair.doctor.close()
     return results, backlog
+
+
+async def offline_recipients(server: Server) -> dict[str, float | None]:
+    """Patients write 3 messages each to doctors who are not connected: every doctor must be
+    told once (coalesced), soon after the commit."""
+    created = await create_pairs(server, OFFLINE_PAIRS)
+    started = time.perf_counter()
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        for pair in created:
+            for n in range(3):
+                response = await http.post(
+                    "/api/v1/chat/messages/send",
+                    json={"conversationId": pair["conversationId"], "content": f"offline {n}"},
+                    headers=_auth(pair["patientToken"]),
+                )
+                response.raise_for_status()
+    doctors = {pair["doctorId"] for pair in created}
+    deadline = time.perf_counter() + 10
+    while time.perf_counter() < deadline:  # noqa: ASYNC110 - bounded poll of a counter
+        if doctors <= NOTIFICATIONS.first_at.keys():
+            break
+        await asyncio.sleep(0.05)
+    told = [NOTIFICATIONS.first_at[d] - started for d in doctors if d in NOTIFICATIONS.first_at]
+    print(
+        f"  {server.name}: {len(told)}/{len(doctors)} offline recipients notified, "
+        f"the last {max(told, default=float('nan')):.2f} s after the first send",
+        flush=True,
+    )
+    return {
+        "offline_notified": len(told),
+        "offline_recipients": len(doctors),
+        "offline_last_notified_s": round(max(told), 2) if told else None,
+    }
 
 
 async def throughput_node_client(

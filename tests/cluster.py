@@ -408,6 +408,7 @@ def start_cluster(workdir: Path) -> Iterator[Cluster]:
             "MEDTALK_JOB_RETRY_BASE_SECONDS": "0.5",
             "MEDTALK_NOTIFIER": "webhook",
             "MEDTALK_NOTIFY_WEBHOOK_URL": webhook.url,
+            "MEDTALK_NOTIFY_COALESCE_SECONDS": "1",  # 60 by default: the tests run for seconds
             "MEDTALK_LOG_LEVEL": "WARNING",
             "MEDTALK_DATABASE_POOL_SIZE": "5",
         }

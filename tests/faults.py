@@ -1,4 +1,5 @@
-"""Dependencies a test can break and mend: a TCP proxy it cuts, a Redis server of its own.
+"""Dependencies a test can break and mend: a TCP proxy it cuts, a lossy UDP path, a Redis
+server of its own.
 
 Never the machine's shared PostgreSQL or Redis: those serve other test runs at the same time.
 """
@@ -8,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import shutil
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -89,6 +92,97 @@ def tcp_proxy(target_host: str, target_port: int) -> Iterator[TcpProxy]:
         yield proxy
     finally:
         proxy.close()
+
+
+class UdpImpairer:
+    """A bad network in user space (this kernel has no netem): a UDP relay on 127.0.0.1:`port`
+    in front of `target_port` (a TURN server) that drops `loss` (0..1) of the datagrams each
+    way and delays the others by `delay` seconds; `outage(seconds)` drops everything for a
+    while. Runs on its own thread, so a busy test loop does not add to the delay."""
+
+    def __init__(self, target_port: int, *, loss: float = 0.0, delay: float = 0.0) -> None:
+        self.loss = loss
+        self.delay = delay
+        self.forwarded = 0
+        self.dropped = 0
+        self._target = ("127.0.0.1", target_port)
+        self._random = random.Random(17)  # the same drops every run
+        self._down_until = 0.0
+        self._upstreams: dict[tuple[str, int], asyncio.DatagramTransport] = {}
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._listener = self._call(self._listen())
+        self.port: int = self._listener.get_extra_info("sockname")[1]
+
+    def outage(self, seconds: float) -> None:
+        """Nothing passes either way for `seconds` from now."""
+        self._down_until = time.monotonic() + seconds
+
+    def close(self) -> None:
+        def shut() -> None:
+            for transport in [self._listener, *self._upstreams.values()]:
+                transport.close()
+            self._loop.stop()
+
+        self._loop.call_soon_threadsafe(shut)
+        self._thread.join(timeout=5)
+
+    def _call(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=10)
+
+    async def _listen(self) -> asyncio.DatagramTransport:
+        transport, _ = await self._loop.create_datagram_endpoint(
+            lambda: _Datagrams(self._from_client), local_addr=("127.0.0.1", 0)
+        )
+        return transport
+
+    def _from_client(self, data: bytes, client: tuple[str, int]) -> None:
+        upstream = self._upstreams.get(client)
+        if upstream is None:
+            self._loop.create_task(self._open_upstream(data, client))
+            return
+        self._pass(upstream, data, None)
+
+    async def _open_upstream(self, data: bytes, client: tuple[str, int]) -> None:
+        if client not in self._upstreams:  # one socket to the target per client address
+            upstream, _ = await self._loop.create_datagram_endpoint(
+                lambda: _Datagrams(lambda reply, _: self._pass(self._listener, reply, client)),
+                remote_addr=self._target,
+            )
+            self._upstreams[client] = upstream
+        self._pass(self._upstreams[client], data, None)
+
+    def _pass(
+        self, transport: asyncio.DatagramTransport, data: bytes, to: tuple[str, int] | None
+    ) -> None:
+        if time.monotonic() < self._down_until or self._random.random() < self.loss:
+            self.dropped += 1
+            return
+        self.forwarded += 1
+        if self.delay:
+            self._loop.call_later(self.delay, transport.sendto, data, to)
+        else:
+            transport.sendto(data, to)
+
+
+class _Datagrams(asyncio.DatagramProtocol):
+    def __init__(self, received: Any) -> None:
+        self._received = received
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self._received(data, addr)
+
+
+@contextlib.contextmanager
+def udp_impairer(
+    target_port: int, *, loss: float = 0.0, delay: float = 0.0
+) -> Iterator[UdpImpairer]:
+    impairer = UdpImpairer(target_port, loss=loss, delay=delay)
+    try:
+        yield impairer
+    finally:
+        impairer.close()
 
 
 class RedisServer:

@@ -28,6 +28,7 @@ from medtalk.core.clock import Clock
 from medtalk.fhir import routes as fhir_routes
 from medtalk.files import routes as file_routes
 from medtalk.legalhold import routes as legal_hold_routes
+from medtalk.notifications import routes as notification_routes
 from medtalk.ops import routes as ops_routes
 from medtalk.ops.checks import (
     Readiness,
@@ -188,6 +189,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     api.include_router(fhir_routes.router)
     api.include_router(legal_hold_routes.router)
     api.include_router(search_routes.router)
+    api.include_router(notification_routes.router)
     if origins is not None:
         api.add_middleware(
             CORSMiddleware,

@@ -31,6 +31,8 @@ from medtalk.files.storage import FileStorage, create_storage
 from medtalk.files.validation import UploadLimits
 from medtalk.jobs.outbox import JobOutbox
 from medtalk.jobs.runtime import JobRuntime, NodeWork
+from medtalk.notifications import build_notifications
+from medtalk.notifications.service import NotificationService
 from medtalk.privacy.export import DataExport
 from medtalk.realtime.presence import Presence, create_presence
 from medtalk.recordings.assembler import AssemblyPolicy, RecordingAssembler
@@ -66,6 +68,7 @@ class Container:
     calls: CallService
     recordings: RecordingService
     export: DataExport
+    notifications: NotificationService
     # background work of a process (started by `serve` or `worker`, never by the CLI)
     call_deadlines: MaxDurationEnforcer
     recording_jobs: RecordingAssembler
@@ -116,6 +119,7 @@ def build_container(
             else None
         ),
         patients_bind_appointments=settings.patients_bind_appointments,
+        online_among=presence.online_among,  # issue 15: offline jobs only for who is away
     )
     chat.set_search_index(SearchIndex(keys))  # issue 19: the blind index, with each message
     links = RecordingLinks(
@@ -130,17 +134,21 @@ def build_container(
         CallPolicy.from_settings(settings),
         recording_link=recordings.room_link,
         audit=audit,
+        outbox=outbox,
     )
     files = build_files(settings, db, storage, chat, clock, events, outbox, rate_limiter)
     call_deadlines = MaxDurationEnforcer(calls, clock)
     assembler = build_assembler(settings, db, storage, clock, events, links)
     # Scans and recording assembly are jobs too, run by `serve` nodes (sockets, tools); the
     # worker runs the portable kinds only.
-    node = None if consume_jobs else NodeWork(files, recordings, assembler)
+    node = None if consume_jobs else NodeWork(files, recordings, assembler, CallHistory(db, chat))
     # Explicit subscriptions: who reacts to which committed fact.
     calls.call_started.subscribe(call_deadlines.call_started)
     calls.call_finished.subscribe(recordings.call_finished)
-    calls.call_finished.subscribe(CallHistory(db, chat).call_finished)  # issue 17
+    # issue 18: incoming calls and ready recordings (event bus), missed calls -> notifications
+    notifications = build_notifications(settings, db, clock, outbox, keys)
+    events.subscribe(notifications.signals)
+    calls.call_finished.subscribe(notifications.signals.call_finished)
     return Container(
         settings=settings,
         clock=clock,
@@ -159,10 +167,19 @@ def build_container(
         calls=calls,
         recordings=recordings,
         export=DataExport(db, chat, files, clock, storage),
+        notifications=notifications.service,
         call_deadlines=call_deadlines,
         recording_jobs=assembler,
         jobs=JobRuntime(
-            settings, db, storage, clock, presence, outbox, consume=consume_jobs, node=node
+            settings,
+            db,
+            storage,
+            clock,
+            presence,
+            outbox,
+            consume=consume_jobs,
+            node=node,
+            notifications=notifications,
         ),
     )
 

@@ -30,8 +30,10 @@ def _comma_list(value: Any) -> Any:
 
 UrlList = Annotated[list[str], NoDecode, BeforeValidator(_comma_list)]
 # scheme://host[:port], nothing else (a CSP source list must not take `*`, paths or `;`).
+_HOURS = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]")
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
 DEV_AUDIT_SECRET = "dev-only-audit-secret-change-me-0123456789abcdef"
+NotifierName = Literal["log", "webhook", "webpush", "email"]
 
 
 class Settings(BaseSettings):
@@ -198,10 +200,21 @@ class Settings(BaseSettings):
     )
     rate_messages_per_minute: int = Field(30, description="messages one user may send a minute")
     rate_files_per_hour: int = Field(20, description="files one user may upload an hour")
-    notifier: Literal["log", "webhook"] = Field("log", description="offline notification sink")
+    notifier: Annotated[list[NotifierName], NoDecode, BeforeValidator(_comma_list)] = Field(
+        ["log"],
+        description="where offline notifications go, several at once (comma-separated): log, "
+        "webhook (the platform's own push), webpush (browsers), email (opt-in digests); "
+        "docs/notifications.md",
+    )
     notify_webhook_url: str = Field("", description="URL the webhook notifier POSTs to")
     notify_webhook_secret: str = Field(
         "", description="HMAC-SHA256 secret signing webhook bodies (X-Medtalk-Signature)"
+    )
+    notify_coalesce_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="after an offline notification, later messages of that conversation wait "
+        "this long and go out as one",
     )
     outbox_poll_seconds: float = Field(1.0, description="outbox relay poll interval")
     job_max_attempts: int = Field(5, description="tries before a job goes to the dead letters")
@@ -224,7 +237,7 @@ class Settings(BaseSettings):
                 raise ValueError("production mode needs MEDTALK_AUDIT_SECRET")
             if bool(self.tls_cert_file) != bool(self.tls_key_file):
                 raise ValueError("MEDTALK_TLS_CERT_FILE and MEDTALK_TLS_KEY_FILE go together")
-            if self.notifier == "webhook" and not self.notify_webhook_url:
+            if "webhook" in self.notifier and not self.notify_webhook_url:
                 raise ValueError("the webhook notifier needs MEDTALK_NOTIFY_WEBHOOK_URL")
             if "none" in (alg.lower() for alg in self.jwt_algorithms):
                 raise ValueError("the 'none' JWT algorithm is never accepted")
@@ -424,3 +437,76 @@ class Settings(BaseSettings):
         description="how long the writer waits for more messages before a batch; 0: no wait, "
         "a batch is whatever arrived while the previous one was being written",
     )
+
+    # --- notifications (issue 18): Web Push, email digests, escalation ------------------------
+    vapid_private_key: str = Field(
+        "",
+        description="Web Push VAPID private key (base64url, from `medtalk keys vapid`); empty: "
+        "the key that command stored under data_dir (dev: made on first use)",
+    )
+    vapid_subject: str = Field(
+        "", description="VAPID contact, mailto:ops@example.org or https://...; dev: a placeholder"
+    )
+    push_service_hosts: UrlList = Field(
+        [
+            "fcm.googleapis.com",
+            "push.services.mozilla.com",
+            "notify.windows.com",
+            "push.apple.com",
+        ],
+        description="push services browsers may subscribe through (a host or its parent "
+        "domain); pushes go nowhere else",
+    )
+    push_ttl_seconds: int = Field(
+        3600, ge=0, description="how long a push service keeps a push for an offline device"
+    )
+    push_previews: bool = Field(
+        False,
+        description="pushes of a text message show its first 80 characters; off: only the "
+        'sender\'s name and "new message" (a lock screen is not private)',
+    )
+    smtp_host: str = Field("", description="SMTP server of email digests and escalations")
+    smtp_port: int = Field(587, description="SMTP port (587 STARTTLS, 465 TLS, 25 plain)")
+    smtp_username: str = Field("", description="SMTP login; empty: no AUTH")
+    smtp_password: str = Field("", description="SMTP password")
+    smtp_tls: Literal["starttls", "tls", "none"] = Field(
+        "starttls", description="how the SMTP connection is protected"
+    )
+    mail_from: str = Field("", description="From: of medtalk's email, e.g. medtalk@example.org")
+    email_digest_minutes: float = Field(
+        15.0, gt=0, description="an email digest gathers what waited this long (one per window)"
+    )
+    escalation_after_minutes: Annotated[list[int], NoDecode, BeforeValidator(_comma_list)] = Field(
+        [],
+        description="a patient message the doctor has not read after each of these many "
+        "minutes escalates to the on-call target once (e.g. 30,120); empty: no escalation",
+    )
+    escalation_clinic_hours: str = Field(
+        "",
+        description="escalate only within these hours, e.g. 08:00-17:30 (in "
+        "escalation_time_zone); empty: at any hour",
+    )
+    escalation_time_zone: str = Field("Asia/Ho_Chi_Minh", description="zone of the clinic hours")
+    escalation_webhook_url: str = Field("", description="on-call target: URL escalations POST to")
+    escalation_email: str = Field("", description="on-call target: address escalations mail to")
+    escalation_sweep_seconds: float = Field(
+        60.0, gt=0, description="how often unanswered patient messages are looked for"
+    )
+
+    @model_validator(mode="after")
+    def _notifications_are_configured(self) -> Settings:
+        wants_email = "email" in self.notifier or self.escalation_email
+        if wants_email and not (self.smtp_host and self.mail_from):
+            raise ValueError("email notifications need MEDTALK_SMTP_HOST and MEDTALK_MAIL_FROM")
+        if self.escalation_after_minutes and not (
+            self.escalation_webhook_url or self.escalation_email
+        ):
+            raise ValueError(
+                "escalation needs MEDTALK_ESCALATION_WEBHOOK_URL or MEDTALK_ESCALATION_EMAIL"
+            )
+        if self.escalation_clinic_hours and not _HOURS.fullmatch(self.escalation_clinic_hours):
+            raise ValueError("MEDTALK_ESCALATION_CLINIC_HOURS takes HH:MM-HH:MM, e.g. 08:00-17:30")
+        production_push = self.mode == "production" and "webpush" in self.notifier
+        if production_push and not self.vapid_subject.startswith(("mailto:", "https://")):
+            raise ValueError("production Web Push needs MEDTALK_VAPID_SUBJECT (mailto: or https:)")
+        return self

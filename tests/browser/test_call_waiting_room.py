@@ -28,6 +28,12 @@ COUNT_CHIMES = """
   };
 })();
 """
+# What the page's own senders may use: the spec's 1.5 Mbps video, 128 kbps audio.
+SENDER_LIMITS = """() => {
+  const pc = window.__peerConnections.filter((p) => p.connectionState !== 'closed').at(-1);
+  return Object.fromEntries(pc.getSenders().filter((s) => s.track).map((s) =>
+    [s.track.kind, s.getParameters().encodings.map((e) => e.maxBitrate ?? null)]));
+}"""
 WAITING_TEXT = "Bạn đang ở phòng chờ. Bác sĩ sẽ cho bạn vào."
 
 
@@ -86,6 +92,9 @@ async def test_doctor_hears_the_patient_waiting_and_admits_them(
     await video_flows(doctor_page)
     await video_flows(patient_page)
     assert doctor_page.url.endswith(f"/call/{room['roomId']}")
+    for page in (doctor_page, patient_page):
+        limits = await page.evaluate(SENDER_LIMITS)
+        assert limits == {"video": [1_500_000], "audio": [128_000]}, limits
     await expect(patient_page.locator(".waiting-room")).to_have_count(0)
     await expect(patient_page.locator(".call-status")).to_have_text("Đã kết nối")
     await expect(doctor_page.locator(".call-status")).to_have_text("Connected")

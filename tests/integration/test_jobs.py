@@ -288,3 +288,32 @@ async def test_rabbitmq_retries_with_backoff_then_dead_letters(rabbit_prefix: st
         assert buried == [{}]
     finally:
         await queue.close()
+
+
+async def test_coalesced_jobs_share_one_row_and_a_write_during_the_run_is_not_lost(
+    database: Database,
+) -> None:
+    jobs = JobOutbox(Clock())
+    for _ in range(3):  # three messages to one offline recipient: one pending job
+        async with database.transaction() as db:
+            await jobs.add_coalesced(db, "notify_offline", {"k1": {"who": "doctor"}})
+    assert len(await rows(database)) == 1
+    runs = 0
+
+    async def notify(_payload: Payload) -> None:
+        nonlocal runs
+        runs += 1
+        if runs == 1:  # a fourth message commits while the first run is under way
+            async with database.transaction() as db:
+                await jobs.add_coalesced(db, "notify_offline", {"k1": {"who": "doctor"}})
+
+    relayer = relay(database, InProcessQueue(), JobKind("notify_offline", notify))
+    await relayer.relay_once()
+    # The row was written to during the run: it stays, due at once, for one more run.
+    assert [(r.kind, r.status) for r in await rows(database)] == [("notify_offline", "PENDING")]
+    await relayer.relay_once()
+    assert runs == 2 and await rows(database) == []
+    # Once done, the key is free: the next message makes a new job.
+    async with database.transaction() as db:
+        await jobs.add_coalesced(db, "notify_offline", {"k1": {"who": "doctor"}})
+    assert len(await rows(database)) == 1

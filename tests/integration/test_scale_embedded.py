@@ -7,7 +7,9 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,8 +17,10 @@ from cluster import Webhook
 from integration.test_files import png_bytes, upload
 from medtalk.core.clock import Clock
 from medtalk.db.engine import Database, create_engine
+from medtalk.jobs import store as jobs_store
 from medtalk.jobs.kinds.notify import NotifyOffline
 from medtalk.jobs.notifiers import WebhookNotifier
+from medtalk.jobs.registry import JobBusy
 from world import LiveServer, Person, World, start_server
 
 
@@ -107,9 +111,17 @@ def webhook() -> Iterator[Webhook]:
 @pytest.fixture
 def notifying_server(tmp_path: Path, webhook: Webhook) -> Iterator[LiveServer]:
     with start_server(
-        tmp_path, "", backend="sqlite", notifier="webhook", notify_webhook_url=webhook.url
+        tmp_path,
+        "",
+        backend="sqlite",
+        notifier="webhook",
+        notify_webhook_url=webhook.url,
+        notify_coalesce_seconds=COOLDOWN,
     ) as server:
         yield server
+
+
+COOLDOWN = 2.0  # seconds between notifications of one conversation (60 by default)
 
 
 async def test_closed_conversation_is_archived_compressed_and_stays_readable(
@@ -148,46 +160,63 @@ async def test_offline_participant_gets_one_webhook_without_content(
         patient, doctor, conversation = await world.consultation()
         sent = await patient.sends(conversation, "Kết quả xét nghiệm thế nào?")
 
-        async def notified(person: Person) -> bool:
-            return len(webhook.for_user(person.id)) == 1
+        def told(person: Person) -> list[dict[str, Any]]:
+            return [body for _key, body in webhook.for_user(person.id)]
 
-        await eventually(lambda: notified(doctor), 10, "the offline doctor is notified")
+        async def told_times(person: Person, times: int) -> bool:
+            return len(told(person)) == times
+
+        await eventually(lambda: told_times(doctor, 1), 10, "the offline doctor is notified")
         key, body = webhook.for_user(doctor.id)[0]
         assert key.startswith("notify:") and body["messageId"] == sent["messageId"]
+        assert body["count"] == 1 and body["senderId"] == str(patient.id)
         assert "xét nghiệm" not in str(body) and "content" not in body
-        # A second runner of the same jobs (as a worker process is), on this test's event loop.
+        # Three more within the cooldown: held back, then one notification for all three.
+        for text in ("Tôi sốt 39 độ", "Có cần đi khám không?", "Xin trả lời sớm"):
+            last = await patient.sends(conversation, text)
+        await asyncio.sleep(COOLDOWN / 4)
+        assert len(told(doctor)) == 1
+        await eventually(lambda: told_times(doctor, 2), 10, "one coalesced notification")
+        coalesced = told(doctor)[1]
+        assert coalesced["count"] == 3 and coalesced["messageId"] == last["messageId"]
+        # The same job run again by a second runner (as a worker process is): no second POST.
         notify = second_runner(notifying_server, webhook)
-        payload = {
-            "conversationId": conversation,
-            "recipientId": str(doctor.id),
-            "messageId": sent["messageId"],
-            "seq": 1,
-            "sentAt": sent["sentAt"],
-        }
-        await notify(payload)  # the same job again: no second POST
-        # Two copies of one job at once (a re-published job): one POST, the other backs off.
-        twin = {**payload, "messageId": str(uuid.uuid4())}
-        outcomes = await asyncio.gather(notify(twin), notify(twin), return_exceptions=True)
-        assert sorted(type(o).__name__ for o in outcomes) == ["JobBusy", "NoneType"], outcomes
-        await notify(twin)  # the retry finds it done
-        assert len([c for c in webhook.calls if c[1]["messageId"] == twin["messageId"]]) == 1
+        job = {"conversationId": conversation, "recipientId": str(doctor.id)}
+        await notify(job)
+        # Two copies of one job at once (a re-published job): one POST; the other backs off
+        # (JobBusy, offered again later) or finds it told already.
+        another = await patient.sends(conversation, "Tôi có cần nhịn ăn không?")
+        outcomes = await asyncio.gather(notify(job), notify(job), return_exceptions=True)
+        assert all(o is None or isinstance(o, JobBusy) for o in outcomes), outcomes
+        await notify(job)  # the retry finds it done
+        assert [b["messageId"] for b in told(doctor)].count(another["messageId"]) == 1
         await doctor.connects()
         await doctor.sends(conversation, "Bình thường")  # the patient is offline
-        await eventually(lambda: notified(patient), 10, "the offline patient is notified")
+        await eventually(lambda: told_times(patient, 1), 10, "the offline patient is notified")
+        await asyncio.sleep(COOLDOWN + 0.5)  # the server's own deferred jobs find it all told
+        assert len(told(doctor)) == 3 and len(told(patient)) == 1
+        assert await pending_jobs(notifying_server) == 0
         await patient.connects()
-        await patient.sends(conversation, "Cảm ơn")  # the doctor is online now
-        await asyncio.sleep(0.5)
-        assert len(webhook.for_user(doctor.id)) == 2  # the first message and the twin
+        await patient.sends(conversation, "Cảm ơn")  # the doctor is online now: no job at all
+        assert await pending_jobs(notifying_server) == 0
+
+
+async def pending_jobs(server: LiveServer) -> int:
+    async with server.container.db.read() as db:
+        return await jobs_store.pending_count(db)
 
 
 def second_runner(server: LiveServer, webhook: Webhook) -> NotifyOffline:
-    """The notify_offline handler of a second runner (another worker) on the same database."""
+    """The notify_offline handler of a second runner (another worker) on the same database,
+    with no cooldown, which sees everyone as offline."""
 
     async def offline(_user: uuid.UUID) -> bool:
         return False
 
     db = Database(create_engine(server.settings), serialize_writes=True)
-    return NotifyOffline(db, Clock(), WebhookNotifier(webhook.url, ""), offline)
+    return NotifyOffline(
+        db, Clock(), WebhookNotifier(webhook.url, ""), offline, cooldown=timedelta(0)
+    )
 
 
 async def _true(value: bool) -> bool:

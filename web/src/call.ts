@@ -11,7 +11,7 @@ import { RecordingPanel } from "./recording";
 import type { Identity } from "./session";
 import { describeError, describeMediaError } from "./errors";
 import type { CallEnded, CallIncoming, JoinResult, RoomCreated, RoomToken } from "./types";
-import { AdmitList, chime, type Waiting, waitingRoomPanel } from "./waiting";
+import { AdmitList, type Waiting, waitingRoomPanel } from "./waiting";
 
 const TOO_EARLY_RETRY_MS = 30_000; // a patient early for the appointment tries again this often
 
@@ -117,7 +117,6 @@ export class Calls {
     document.body.append(this.waitingNotice);
     admit.focus();
     alertText(t("participantWaiting", { name: waiting.userName }));
-    chime();
   }
 
   private dismissWaitingNotice(): void {

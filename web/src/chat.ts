@@ -44,6 +44,7 @@ interface Pending {
 export interface ChatHooks {
   navigate(path: string): void;
   startCall(conversationId: string): Promise<void>;
+  presence?(userId: string): HTMLElement;
 }
 
 export class ChatApp {
@@ -124,6 +125,8 @@ export class ChatApp {
       ),
     );
     if (sorted.length === 0) this.listEl.append(h("li", { class: "empty", i18n: "noConversations" }));
+    const unreadTotal = sorted.reduce((sum, c) => sum + c.summary.unreadCount, 0);
+    window.dispatchEvent(new CustomEvent("medtalk:unread", { detail: unreadTotal })); // signals.ts
     for (const conversation of sorted) {
       const { summary } = conversation;
       const last = summary.lastMessage;
@@ -176,6 +179,7 @@ export class ChatApp {
       typing: (active) => this.typing(conversation.summary.id, active),
       startCall: () => void this.hooks.startCall(conversation.summary.id).catch((e) => thread.showError(e)),
       back: () => this.hooks.navigate("/"),
+      presence: this.hooks.presence,
     });
     this.thread = thread;
     this.pane.append(thread.el);

@@ -1,6 +1,26 @@
 // UI strings in Vietnamese and English; the language follows the browser, with a switch.
 
 const en = {
+  // notifications (issue 18)
+  notifications: "Notifications",
+  newMessage: "New message",
+  newMessages: "{count} new messages",
+  muteSounds: "Mute sounds",
+  unmuteSounds: "Turn sounds on",
+  pushOn: "Notifications on this device",
+  pushUnsupported: "This browser cannot show notifications.",
+  pushDenied: "Notifications are blocked in this browser's settings.",
+  emailDigest: "Email me a digest (no message content)",
+  emailAddress: "Email address",
+  quietHours: "Quiet hours",
+  quietFrom: "From",
+  quietTo: "To",
+  save: "Save",
+  saved: "Saved.",
+  close: "Close",
+  online: "Online",
+  lastSeen: "Last seen {time}",
+  offlineStatus: "Offline",
   appName: "medtalk",
   skipToContent: "Skip to content",
   language: "Language",
@@ -138,6 +158,26 @@ const en = {
 export type MessageKey = keyof typeof en;
 
 const vi: Record<MessageKey, string> = {
+  // notifications (issue 18)
+  notifications: "Thông báo",
+  newMessage: "Tin nhắn mới",
+  newMessages: "{count} tin nhắn mới",
+  muteSounds: "Tắt âm thanh",
+  unmuteSounds: "Bật âm thanh",
+  pushOn: "Thông báo trên thiết bị này",
+  pushUnsupported: "Trình duyệt này không hiển thị được thông báo.",
+  pushDenied: "Thông báo đang bị chặn trong cài đặt trình duyệt.",
+  emailDigest: "Gửi email tóm tắt (không có nội dung tin nhắn)",
+  emailAddress: "Địa chỉ email",
+  quietHours: "Giờ yên lặng",
+  quietFrom: "Từ",
+  quietTo: "Đến",
+  save: "Lưu",
+  saved: "Đã lưu.",
+  close: "Đóng",
+  online: "Đang trực tuyến",
+  lastSeen: "Truy cập lần cuối {time}",
+  offlineStatus: "Ngoại tuyến",
   appName: "medtalk",
   skipToContent: "Chuyển đến nội dung",
   language: "Ngôn ngữ",

@@ -8,6 +8,9 @@ import { clear, h } from "./dom";
 import { type Lang, lang, setLang, t, translate } from "./i18n";
 import { Realtime } from "./realtime";
 import * as session from "./session";
+import { NotificationSettings, registerServiceWorker } from "./notifysettings";
+import { PresenceBook } from "./presence";
+import { Signals } from "./signals";
 import { signInView } from "./signin";
 import { otherName } from "./thread";
 
@@ -18,6 +21,8 @@ let chat: ChatApp | null = null;
 let calls: Calls | null = null;
 let realtime: Realtime | null = null;
 let notice: string | null = null;
+let signals: Signals | null = null;
+const signalButtons = h("span", { class: "signal-buttons" });
 const banner = h("div", { class: "connection", role: "status", hidden: true });
 const content = h("div", { class: "content" });
 const userLine = h("span", { class: "who" });
@@ -32,7 +37,7 @@ function shell(): void {
   root.append(
     h("header", { class: "topbar" },
       h("h1", { i18n: "appName" }), userLine,
-      h("span", { class: "spacer" }), picker, signOutButton),
+      h("span", { class: "spacer" }), signalButtons, picker, signOutButton),
     banner, content);
   translate(document);
 }
@@ -76,9 +81,11 @@ function startApp(me: session.Identity): void {
     );
     document.body.classList.toggle("offline", state !== "online");
   });
+  const presence = new PresenceBook(realtime);
   chat = new ChatApp(me, realtime, {
     navigate,
     startCall: async (conversationId) => calls?.start(conversationId),
+    presence: (userId) => presence.line(userId),
   });
   calls = new Calls(me, realtime, {
     navigate,
@@ -88,6 +95,13 @@ function startApp(me: session.Identity): void {
     },
   });
   content.append(chat.el, h("div", { id: "call-layer" }));
+  // issue 18: title count, sounds, hidden-tab notifications, the settings panel, push.
+  signals = new Signals(me, realtime, (conversationId) => {
+    const summary = chat?.conversation(conversationId);
+    return summary ? otherName(summary, me) : "";
+  });
+  signalButtons.replaceChildren(signals.muteButton, new NotificationSettings().button);
+  void registerServiceWorker();
 }
 
 function showSignIn(): void {
@@ -110,6 +124,9 @@ function signOut(reason: string | null): void {
   chat = null;
   calls?.close();
   calls = null;
+  signals?.setUnread(0);
+  signals = null;
+  signalButtons.replaceChildren();
   notice = reason;
   navigate("/", true);
 }

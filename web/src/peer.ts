@@ -19,6 +19,9 @@ const MEDIA: MediaStreamConstraints = {
   video: { width: 1280, height: 720, frameRate: 30 },
   audio: { echoCancellation: true, noiseSuppression: true },
 };
+// The spec's bitrates ("1.5 Mbps video, 128 Kbps audio"): the most each sender may use, so a
+// fast path does not carry more than 720p30 needs (Chrome would go to ~2.5 Mbps).
+const MAX_BITRATE: Record<string, number> = { video: 1_500_000, audio: 128_000 };
 const STATS_EVERY_MS = 2500;
 const DISCONNECTED_GRACE_MS = 2000; // a disconnected ICE path often recovers by itself
 const RESTART_RETRY_MS = 4000; // restart again while the connection is not back
@@ -252,6 +255,7 @@ export class PeerCall implements RecordingMedia {
     if (pc.signalingState === "have-local-offer") await pc.setLocalDescription({ type: "rollback" });
     const offer = await pc.createOffer({ iceRestart });
     await pc.setLocalDescription(offer);
+    await capBitrates(pc);
     // Not answered (the other page was not listening yet)? Offer again until connected.
     this.scheduleRestart(RESTART_RETRY_MS);
     await this.rt.call("offer", { roomId: this.roomId, sdp: { type: offer.type, sdp: offer.sdp } });
@@ -273,6 +277,7 @@ export class PeerCall implements RecordingMedia {
     await this.flushCandidates();
     const answer = await pc.createAnswer();
     await pc.setLocalDescription(answer);
+    await capBitrates(pc);
     await this.rt.call("answer", { roomId: this.roomId, sdp: { type: answer.type, sdp: answer.sdp } });
   }
 
@@ -400,6 +405,18 @@ export class PeerCall implements RecordingMedia {
     this.pc.close();
     this.remoteVideo.srcObject = null;
     this.localVideo.srcObject = null;
+  }
+}
+
+/** At most the spec's bitrate on each of our senders (RTCRtpSender.setParameters). */
+async function capBitrates(pc: RTCPeerConnection): Promise<void> {
+  for (const sender of pc.getSenders()) {
+    const most = sender.track ? MAX_BITRATE[sender.track.kind] : undefined;
+    if (!most) continue;
+    const parameters = sender.getParameters();
+    if (!parameters.encodings?.length || parameters.encodings.every((e) => e.maxBitrate === most)) continue;
+    for (const encoding of parameters.encodings) encoding.maxBitrate = most;
+    await sender.setParameters(parameters).catch(() => undefined); // best effort: never stops a call
   }
 }
 

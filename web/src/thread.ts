@@ -23,6 +23,7 @@ export interface ThreadActions {
   typing(active: boolean): void;
   startCall(): void;
   back(): void;
+  presence?(userId: string): HTMLElement; // online / last seen of the other person (issue 18)
 }
 
 const TYPING_SAFETY_MS = 6000;
@@ -101,7 +102,9 @@ export class ThreadView {
     const header = h("header", { class: "thread-header" },
       h("button", { type: "button", class: "back icon-button", i18nLabel: "back", onclick: () => actions.back() },
         h("span", { "aria-hidden": "true" }, "←")),
-      h("h2", { id: "thread-title" }, other),
+      h("div", { class: "thread-who" },
+        h("h2", { id: "thread-title" }, other),
+        actions.presence?.(me.userId === conversation.doctorId ? conversation.patientId : conversation.doctorId)),
       me.role === "DOCTOR"
         ? h("button", { type: "button", class: "call-button", onclick: () => actions.startCall() },
             icon("video"), h("span", { i18n: "startCall" }))

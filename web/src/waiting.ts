@@ -1,5 +1,5 @@
-// The waiting room (issue 17): the patient's "the doctor will let you in" panel, the doctor's
-// "<name> is waiting" row with an Admit button, and the chime that goes with it.
+// The waiting room (issue 17): the patient's "the doctor will let you in" panel and the doctor's
+// "<name> is waiting" row with an Admit button (signals.ts chimes, unless muted).
 import { h } from "./dom";
 import { describeError } from "./errors";
 import type { Realtime } from "./realtime";
@@ -8,29 +8,6 @@ export interface Waiting {
   roomId: string;
   userId: string;
   userName: string;
-}
-
-let audio: AudioContext | null = null;
-
-/** Two short tones, so a doctor busy in another window hears that someone is waiting. */
-export function chime(): void {
-  try {
-    audio ??= new AudioContext();
-    const ctx = audio;
-    void ctx.resume().catch(() => undefined);
-    const gain = ctx.createGain();
-    gain.gain.value = 0.08;
-    gain.connect(ctx.destination);
-    [880, 1320].forEach((frequency, i) => {
-      const tone = ctx.createOscillator();
-      tone.frequency.value = frequency;
-      tone.connect(gain);
-      tone.start(ctx.currentTime + i * 0.18);
-      tone.stop(ctx.currentTime + i * 0.18 + 0.15);
-    });
-  } catch {
-    // No audio output (or not allowed yet): the visible notice is what counts.
-  }
 }
 
 /** The patient's side: who they are waiting for, and that the doctor lets them in. */
@@ -49,7 +26,7 @@ export class AdmitList {
     this.el = h("div", { class: "admit-list", role: "region", i18nLabel: "waitingRoomTitle" });
   }
 
-  /** Someone is waiting: show them (once) and chime. */
+  /** Someone is waiting: show them (once). */
   add(waiting: Waiting): void {
     if (this.rows.has(waiting.userId)) return;
     const admit = h("button", { type: "button", class: "primary admit", i18n: "admit", onclick: () => void this.admit(waiting, admit) });
@@ -58,7 +35,6 @@ export class AdmitList {
       admit);
     this.rows.set(waiting.userId, row);
     this.el.append(row);
-    chime();
   }
 
   remove(userId: string): void {

@@ -111,7 +111,7 @@ def chain_hash(secret: bytes, prev_hash: str, record: AuditRecord) -> str:
     return hmac.new(secret, prev_hash.encode() + record.canonical(), hashlib.sha256).hexdigest()
 
 
-def _shallow(value: _Entry | AuditRecord) -> dict[str, Any]:
+def _shallow(value: AuditEntry | AuditRecord) -> dict[str, Any]:
     """A dataclass's fields as a dict, without asdict's deep copy (all values are immutable)."""
     return {name: getattr(value, name) for name in value.__dataclass_fields__}
 
@@ -121,7 +121,7 @@ def _clip(value: str | None, limit: int) -> str | None:
 
 
 @dataclass(frozen=True)
-class _Entry:
+class AuditEntry:
     """A row before the chain gives it a seq and a hash."""
 
     at: datetime
@@ -155,7 +155,7 @@ class AuditTrail:
         self._db = db
         self._clock = clock
         self._secret = secret.encode()
-        self._writer: GroupCommit[_Entry, int] = GroupCommit(
+        self._writer: GroupCommit[AuditEntry, int] = GroupCommit(
             self._commit_batch, self._commit_one, max_batch=max_batch
         )
         # security (issue 16): refusals per client and window, the rest as one summary row
@@ -224,6 +224,28 @@ class AuditTrail:
         (seq,) = await self._append_many(db, [entry])
         return seq
 
+    def entry(
+        self,
+        action: str,
+        *,
+        actor: Principal,
+        client: Client | None,
+        object_type: str,
+        object_id: object,
+        conversation_id: uuid.UUID | None,
+    ) -> AuditEntry:
+        """A successful action's row, to append later with `append_entries`."""
+        return self._entry(
+            action, actor, object_type, object_id, conversation_id, Outcome.OK, client, None,
+            None, None,
+        )  # fmt: skip
+
+    async def append_entries(self, db: AsyncConnection, entries: Sequence[AuditEntry]) -> None:
+        """Append rows inside the caller's transaction: a batch of messages and their audit rows
+        commit together, one transaction for both (chat/service.py)."""
+        if entries:
+            await self._append_many(db, list(entries))
+
     def _entry(
         self,
         action: str,
@@ -236,9 +258,9 @@ class AuditTrail:
         detail: str | None,
         actor_id: uuid.UUID | None,
         role: str | None,
-    ) -> _Entry:
+    ) -> AuditEntry:
         client = client or Client()
-        return _Entry(
+        return AuditEntry(
             at=self._clock.now(),
             actor_id=actor.user_id if actor else actor_id,
             role=actor.role.value if actor else role,
@@ -252,7 +274,7 @@ class AuditTrail:
             detail=_clip(detail, 300),
         )
 
-    async def _append_many(self, db: AsyncConnection, entries: list[_Entry]) -> list[int]:
+    async def _append_many(self, db: AsyncConnection, entries: list[AuditEntry]) -> list[int]:
         # UPDATE first: it takes the head's lock before anything is read (see module docstring).
         head = (
             await db.execute(
@@ -277,11 +299,11 @@ class AuditTrail:
 
     # --- the group-committed writer -----------------------------------------------------
 
-    async def _commit_batch(self, entries: Sequence[_Entry]) -> list[int | MedtalkError]:
+    async def _commit_batch(self, entries: Sequence[AuditEntry]) -> list[int | MedtalkError]:
         async with self._db.transaction() as db:
             return list(await self._append_many(db, list(entries)))
 
-    async def _commit_one(self, entry: _Entry) -> int:
+    async def _commit_one(self, entry: AuditEntry) -> int:
         async with self._db.transaction() as db:
             (seq,) = await self._append_many(db, [entry])
         return seq

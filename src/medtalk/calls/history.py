@@ -24,7 +24,8 @@ from medtalk.db.engine import Database
 
 
 class CallHistory:
-    """Subscribed to CallService.call_finished: writes the call's message."""
+    """Writes the call's message; run by the `record_call` job (jobs/kinds/record_call.py),
+    which CallService.finish writes in the transaction that ends the room."""
 
     def __init__(self, db: Database, chat: ChatService) -> None:
         self._db = db

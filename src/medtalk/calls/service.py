@@ -50,6 +50,8 @@ from medtalk.core.errors import Conflict, Forbidden, Invalid, NotFound, RateLimi
 from medtalk.core.events import EventSink, Topic, announce_to_users
 from medtalk.core.ids import new_id
 from medtalk.db.engine import Database, after_commit
+from medtalk.jobs.kinds import record_call
+from medtalk.jobs.outbox import JobOutbox
 from medtalk.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -99,6 +101,7 @@ class CallService:
         policy: CallPolicy,
         recording_link: RecordingLink,
         audit: AuditTrail,
+        outbox: JobOutbox,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -108,6 +111,8 @@ class CallService:
         # End Call answers with a fresh signed link to the finished recording (issue 10).
         self._recording_link = recording_link
         self._audit = audit
+        # The call's message in its conversation is a job written with the room's end.
+        self._outbox = outbox
         # Committed facts others react to (the max-duration enforcer re-plans its deadline;
         # call recording stops a running recording), by room id.
         self.call_started: Topic[uuid.UUID] = Topic("call_started")
@@ -576,6 +581,10 @@ class CallService:
                 }
                 audience = room.members | {p.user_id for p in present}
                 unanswered = None if started else _unanswered_reason(room, ended_by)
+                if room.conversation_id is not None:  # its call message, in this transaction
+                    await self._outbox.add(
+                        db, record_call.RECORD_CALL, record_call.payload(room.id)
+                    )
                 after_commit(db, lambda: self._finished(room.id, audience, ended, unanswered))
         return won
 
@@ -590,6 +599,7 @@ class CallService:
             metrics.call_ended(self._provider.name, ended["duration"])
         else:  # never got both sides in: not answered, not a failure
             metrics.call_unanswered(self._provider.name, unanswered)
+        self._outbox.kick()
         await self._emit(audience, "call_ended", ended)
         # A failed subscriber is logged: the recording job also stops recordings of ended
         # calls on its next pass.

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from medtalk.audit import AuditTrail, RequestContext
+from medtalk.audit.trail import AuditEntry
 from medtalk.chat import store
 from medtalk.chat.appointments import Booking, PlatformAppointments
 from medtalk.chat.schemas import (
@@ -32,11 +32,12 @@ from medtalk.core import metrics
 from medtalk.core.auth import Principal, Role
 from medtalk.core.clock import Clock
 from medtalk.core.crypto import DecryptionError, KeyRing
-from medtalk.core.errors import Conflict, Forbidden, Invalid, MedtalkError, NotFound
+from medtalk.core.errors import Conflict, Forbidden, Invalid, MedtalkError, NotFound, Unavailable
 from medtalk.core.events import EventSink
 from medtalk.core.ratelimit import RateLimiter
 from medtalk.db.engine import Database, after_commit
 from medtalk.db.group_commit import GroupCommit
+from medtalk.jobs.kinds.notify import NOTIFY_OFFLINE, notify_key, notify_payload
 from medtalk.jobs.outbox import JobOutbox
 from medtalk.search.index import SearchIndex, Written
 from medtalk.users import store as user_store
@@ -61,6 +62,10 @@ class Attachment:
     duration_seconds: float | None = None  # voice messages and video clips
 
 
+# Which of these users have a live socket on some node (realtime/presence).
+OnlineAmong = Callable[[Collection[uuid.UUID]], Awaitable[set[uuid.UUID]]]
+
+
 class ChatService:
     def __init__(
         self,
@@ -79,8 +84,11 @@ class ChatService:
         batch_window_seconds: float = 0.0,
         appointments: PlatformAppointments | None = None,
         patients_bind_appointments: bool = True,
+        online_among: OnlineAmong | None = None,
     ) -> None:
         self._db = db
+        # issue 15: who of a batch's recipients has a live socket (no offline job for them)
+        self._online_among = online_among
         # issue 16: where appointment bindings come from (chat/appointments.py)
         self._appointments = appointments
         self._patients_bind_appointments = patients_bind_appointments
@@ -316,7 +324,9 @@ class ChatService:
             if self._rate_limiter is not None:
                 # Before anything is stored: a refused message leaves no trace.
                 await self._rate_limiter.check_message(caller.user_id)
-            request = _NewMessage(caller, conversation_id, content, client_message_id)
+            request = _NewMessage(
+                caller, conversation_id, content, client_message_id, context=context
+            )
             if self._text_writer is not None:
                 message, created = await self._text_writer.submit(request)
             else:
@@ -329,7 +339,8 @@ class ChatService:
             # of db/group_commit.py, which must stay free to commit the next batch).
             self._kick_outbox()
             await self._announce(message, content)  # just sealed: no need to open it again
-        await self._audited(context, "message.send", "message", message.id, conversation_id)
+        else:  # a retried client id: the first send's audit row committed with its message
+            await self._audited(context, "message.send", "message", message.id, conversation_id)
         return _sent(message)
 
     async def send_attachment(
@@ -438,7 +449,6 @@ class ChatService:
         now = self._clock.now()
         newest: dict[uuid.UUID, tuple[int, datetime]] = {}
         fresh: list[tuple[MessageRow, _NewMessage]] = []
-        jobs: list[dict[str, Any]] = []
         for request in requests:
             conversation = locked.get(request.conversation_id)
             try:
@@ -473,9 +483,6 @@ class ChatService:
             if request.client_message_id:
                 stored[key] = message  # a second copy in this batch gets this row
             fresh.append((message, request))
-            jobs.append(
-                _notify_job(conversation.other_participant(request.caller.user_id), message)
-            )
             results.append((message, True))
         if fresh:
             await store.insert_messages(db, [message for message, _ in fresh])
@@ -485,9 +492,51 @@ class ChatService:
                 if request.attachment is not None:
                     await request.attachment[1](db, message.id)
             await store.advance_conversations(db, newest, now)
-            if self._outbox is not None:
-                await self._outbox.add_many(db, "notify_offline", jobs)
+            await self._audit.append_entries(
+                db, [self._sent_entry(m, r) for m, r in fresh if r.context]
+            )
+            await self._write_notify_jobs(db, locked, fresh)
         return results
+
+    def _sent_entry(self, message: MessageRow, request: _NewMessage) -> AuditEntry:
+        assert request.context is not None
+        return self._audit.entry(
+            "message.send",
+            actor=request.context.actor,
+            client=request.context.client,
+            object_type="message",
+            object_id=message.id,
+            conversation_id=message.conversation_id,
+        )
+
+    async def _write_notify_jobs(
+        self,
+        db: AsyncConnection,
+        conversations: dict[uuid.UUID, ConversationRow],
+        fresh: list[tuple[MessageRow, _NewMessage]],
+    ) -> None:
+        """One coalesced offline-notification job per recipient and conversation, and none for
+        a recipient with a live socket on any node (issue 15: no background work per message).
+        Who is online is read once per batch; when that cannot be known, the job is written
+        and its handler looks again."""
+        if self._outbox is None:
+            return
+        waiting = {
+            (conversations[m.conversation_id].other_participant(m.sender_id), m.conversation_id)
+            for m, _ in fresh
+        }
+        online: set[uuid.UUID] = set()
+        if self._online_among is not None:
+            try:
+                online = await self._online_among({recipient for recipient, _ in waiting})
+            except Unavailable:
+                online = set()
+        jobs = {
+            notify_key(recipient, conversation_id): notify_payload(recipient, conversation_id)
+            for recipient, conversation_id in waiting
+            if recipient not in online
+        }
+        await self._outbox.add_coalesced(db, NOTIFY_OFFLINE, jobs)
 
     def _kick_outbox(self) -> None:
         if self._outbox is not None:
@@ -756,18 +805,9 @@ class _NewMessage:
     client_message_id: str | None
     content_type: ContentType = ContentType.TEXT
     attachment: tuple[Attachment, InsertFile] | None = None
+    # Who sent it from where: its audit row commits with it (None: the caller audits).
+    context: RequestContext | None = None
 
 
 # A stored message, and whether this request stored it (False: a retry found it stored).
 _Stored = tuple[MessageRow, bool]
-
-
-def _notify_job(recipient: uuid.UUID, message: MessageRow) -> dict[str, Any]:
-    """The outbox payload that notifies the recipient of a new message if they are offline."""
-    return {
-        "conversationId": str(message.conversation_id),
-        "recipientId": str(recipient),
-        "messageId": str(message.id),
-        "seq": message.seq,
-        "sentAt": message.sent_at.isoformat(),
-    }

@@ -217,6 +217,50 @@ async def unread_counts(
     return {row[0]: int(row[1]) for row in await db.execute(query)}
 
 
+@dataclass(frozen=True)
+class WaitingMessage:
+    id: uuid.UUID
+    seq: int
+    sender_id: uuid.UUID
+    sent_at: datetime
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Unread messages for a reader after some seq: how many, and the newest."""
+
+    count: int
+    newest: WaitingMessage
+
+
+async def waiting_for(
+    db: AsyncConnection, conversation_id: uuid.UUID, reader_id: uuid.UUID, *, after_seq: int
+) -> Waiting | None:
+    """The other side's unread messages after `after_seq` (offline notifications), in one
+    query; None if there are none."""
+    query = (
+        sa.select(
+            chat_messages.c.id,
+            chat_messages.c.seq,
+            chat_messages.c.sender_id,
+            chat_messages.c.sent_at,
+            sa.func.count().over().label("waiting"),
+        )
+        .where(
+            chat_messages.c.conversation_id == conversation_id,
+            chat_messages.c.seq > after_seq,
+            chat_messages.c.is_read.is_(False),
+            chat_messages.c.sender_id != reader_id,
+        )
+        .order_by(chat_messages.c.seq.desc())
+        .limit(1)
+    )
+    row = (await db.execute(query)).first()
+    if row is None:
+        return None
+    return Waiting(int(row.waiting), WaitingMessage(row.id, row.seq, row.sender_id, row.sent_at))
+
+
 async def last_messages(
     db: AsyncConnection, conversations_: list[ConversationRow]
 ) -> dict[uuid.UUID, MessageRow]:

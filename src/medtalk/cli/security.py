@@ -82,6 +82,30 @@ def keys_rotate(
         raise typer.Exit(1)
 
 
+@keys_app.command("vapid")
+def keys_vapid(
+    force: Annotated[bool, typer.Option(help="replace a stored key (subscriptions break)")] = False,
+) -> None:
+    """Make the Web Push (VAPID) key pair and store it under the data dir (docs/notifications.md).
+
+    Prints MEDTALK_VAPID_PRIVATE_KEY for a secret store, and the public key browsers get.
+    Refuses to replace a stored key without --force: every browser subscribed with the old one
+    would have to subscribe again.
+    """
+    from medtalk.notifications.vapid import KEY_FILE, VapidKeys
+
+    settings = load_settings()
+    path = settings.data_dir / KEY_FILE
+    if path.exists() and not force:
+        typer.echo(f"{path} exists; --force replaces it (browsers must subscribe again)", err=True)
+        raise typer.Exit(1)
+    keys = VapidKeys.generate()
+    keys.save(settings.data_dir)
+    typer.echo(f"stored {path}")
+    typer.echo(f"MEDTALK_VAPID_PRIVATE_KEY={keys.private_key}")
+    typer.echo(f"public key (applicationServerKey): {keys.public_key}")
+
+
 # --- audit ------------------------------------------------------------------------------------
 
 

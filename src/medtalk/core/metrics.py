@@ -174,6 +174,17 @@ job_dead_letters = Counter(
     "medtalk_job_dead_letters", "Jobs given up and moved to the dead-letter queue", ["queue"]
 )
 
+# --- notifications (issue 18) ------------------------------------------------------------
+
+# Set by each node's escalation sweep from the database (every node sees the same rows: read
+# it with max(), not sum()).
+unanswered_patient_messages = Gauge(
+    "medtalk_unanswered_patient_messages",
+    "Patient messages the doctor has not read, in ACTIVE conversations, by how long they wait",
+    ["age"],
+    multiprocess_mode="livemax",
+)
+
 # --- dependencies and the process ---------------------------------------------------------
 
 dependency_up = Gauge(
@@ -204,6 +215,7 @@ ALL = (
     video_calls_active, call_setup_attempts, calls_unanswered, video_call_failures, calls_started,
     call_duration_seconds, call_quality_score,
     job_queue_depth, jobs_processed, job_retries, job_dead_letters,
+    unanswered_patient_messages,
     dependency_up, dependency_check_seconds, build_info,
 )  # fmt: skip
 
@@ -238,6 +250,11 @@ def message_replayed() -> None:
 
 def set_active_conversations(count: int) -> None:
     active_conversations.set(count)
+
+
+def set_unanswered_patient_messages(by_age: dict[str, int]) -> None:
+    for age, count in by_age.items():
+        unanswered_patient_messages.labels(age=age).set(count)
 
 
 # --- recording: sockets -------------------------------------------------------------------

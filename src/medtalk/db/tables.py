@@ -356,8 +356,31 @@ outbox = sa.Table(
     sa.Column("available_at", UTCDateTime, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("last_error", sa.String(300)),
+    # Jobs that stand for "something is waiting" (an offline notification) share a key: one
+    # pending row per key; a new write bumps `revision` instead of adding a row, so a runner
+    # that read an older revision knows the row still has work when it finishes.
+    sa.Column("coalesce_key", sa.String(200)),
+    sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
     sa.Index("idx_outbox_pending", "status", "available_at"),
+    sa.Index(
+        "uq_outbox_pending_coalesce_key",
+        "coalesce_key",
+        unique=True,
+        postgresql_where=sa.text("status = 'PENDING'"),
+        sqlite_where=sa.text("status = 'PENDING'"),
+    ),
     _enum_check("status", OUTBOX_STATUSES),
+)
+
+# When a participant was last told of a conversation's waiting messages, and up to which seq
+# (offline notifications are coalesced: jobs/kinds/notify.py).
+notification_marks = sa.Table(
+    "notification_marks",
+    metadata,
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("conversation_id", sa.Uuid, sa.ForeignKey("conversations.id"), primary_key=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("notified_at", UTCDateTime, nullable=False),
 )
 
 # One row per job effect: claimed before it is applied (so two copies of a job never run it at
@@ -433,4 +456,65 @@ search_terms = sa.Table(
     sa.Column("block", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("bits", sa.BigInteger, nullable=False),
     sqlite_with_rowid=False,
+)
+
+# --- notifications (issue 18, migration 0022_notifications) ----------------------------------
+
+# One Web Push subscription per browser (device) of a user; deleted when the push service
+# answers 404/410 (the browser dropped it) or the user turns push off on that device.
+push_subscriptions = sa.Table(
+    "push_subscriptions",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("endpoint", sa.String(1000), nullable=False, unique=True),
+    sa.Column("p256dh", sa.String(200), nullable=False),  # the browser's ECDH key (base64url)
+    sa.Column("auth", sa.String(100), nullable=False),  # its auth secret (base64url)
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# What each user wants (no row: the defaults, push on and email off).
+notification_preferences = sa.Table(
+    "notification_preferences",
+    metadata,
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("push", sa.Boolean, nullable=False),
+    sa.Column("email_digest", sa.Boolean, nullable=False),
+    sa.Column("email", sa.String(320)),
+    sa.Column("quiet_start", sa.String(5)),  # "22:00", in the user's time zone
+    sa.Column("quiet_end", sa.String(5)),
+    sa.Column("time_zone", sa.String(64), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# One email digest per user and window: the row is the "already scheduled" mark.
+email_digests = sa.Table(
+    "email_digests",
+    metadata,
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("due_at", UTCDateTime, primary_key=True),
+)
+
+# A patient message that waited past an escalation threshold: one row per (message, threshold),
+# so each wait escalates once per threshold.
+notification_escalations = sa.Table(
+    "notification_escalations",
+    metadata,
+    # no foreign key: retention may purge the message, the escalation stays as a fact
+    sa.Column("message_id", sa.Uuid, primary_key=True),
+    sa.Column("threshold_minutes", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("conversation_id", sa.Uuid, sa.ForeignKey("conversations.id"), nullable=False),
+    sa.Column("escalated_at", UTCDateTime, nullable=False),
+)
+
+# Unread patient messages, the escalation sweep's question (small: what waits right now).
+sa.Index(
+    "idx_messages_unread_patient",
+    chat_messages.c.sent_at,
+    sqlite_where=sa.and_(
+        chat_messages.c.is_read.is_(False), chat_messages.c.sender_type == "PATIENT"
+    ),
+    postgresql_where=sa.and_(
+        chat_messages.c.is_read.is_(False), chat_messages.c.sender_type == "PATIENT"
+    ),
 )

@@ -14,6 +14,7 @@ class Job:
     kind: str
     payload: dict[str, Any]
     attempts: int = 0
+    revision: int = 0  # of its outbox row when claimed (coalesced rows are written to again)
 
     def encode(self) -> bytes:
         return json.dumps({"id": str(self.id), "kind": self.kind, "payload": self.payload}).encode()

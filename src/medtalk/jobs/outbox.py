@@ -28,6 +28,9 @@ class JobOutbox:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._listeners: list[Callable[[], None]] = []
+        # Set by every write: a commit that wrote no job (most chat messages, whose recipient
+        # is online) wakes no relay, so it costs no claim transaction.
+        self._written = False
 
     def on_written(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
@@ -42,15 +45,31 @@ class JobOutbox:
     ) -> uuid.UUID:
         """One job, run once committed (and not before `not_before`, if given)."""
         (job_id,) = await store.add_jobs(db, kind, [payload], self._clock.now(), not_before)
+        self._written = True
         return job_id
 
     async def add_many(
         self, db: AsyncConnection, kind: str, payloads: list[dict[str, Any]]
     ) -> None:
         """Several jobs of one kind in one statement (the group-committed message path)."""
-        await store.add_jobs(db, kind, payloads, self._clock.now())
+        if payloads:
+            await store.add_jobs(db, kind, payloads, self._clock.now())
+            self._written = True
+
+    async def add_coalesced(
+        self, db: AsyncConnection, kind: str, jobs: dict[str, dict[str, Any]]
+    ) -> None:
+        """At most one pending job per key (`jobs`: coalesce key -> payload): a key that
+        already waits gets no second row (its handler sees everything that is waiting)."""
+        if jobs:
+            await store.add_coalesced(db, kind, jobs, self._clock.now())
+            self._written = True
 
     def kick(self) -> None:
-        """Wake the relay after a commit, so jobs start now rather than at the next poll."""
+        """Wake the relay after a commit that wrote jobs, so they start now rather than at the
+        next poll."""
+        if not self._written:
+            return
+        self._written = False
         for listener in self._listeners:
             listener()

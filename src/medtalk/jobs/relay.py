@@ -65,6 +65,7 @@ class OutboxRelay:
         self._kinds = kinds  # None: every kind; else only these (a worker: portable ones)
         self._slots = slots
         self._running: dict[asyncio.Task[None], Job] = {}
+        self._finished: list[Job] = []  # done here, deleted with the next pass's claim
         self._full = False
         self._renewed = time.monotonic()
         self._wake = asyncio.Event()
@@ -91,6 +92,7 @@ class OutboxRelay:
         """One batch, waiting for the jobs it runs here; True if there may be more waiting."""
         busy = await self._pass()
         await asyncio.gather(*list(self._running), return_exceptions=True)
+        await self._settle_finished()
         return busy
 
     async def close(self) -> None:
@@ -99,6 +101,7 @@ class OutboxRelay:
         for task in list(self._running):
             task.cancel()
         await asyncio.gather(*list(self._running), return_exceptions=True)
+        await self._settle_finished()
         if running:
             async with self._db.transaction() as db:
                 await store.extend(db, [job.id for job in running], self._clock.now())
@@ -109,8 +112,12 @@ class OutboxRelay:
         free = min(BATCH, self._slots - len(self._running))
         self._full = free <= 0
         if self._full:
+            await self._settle_finished()
             return False
+        # One transaction: delete what finished since the last pass, claim what is due.
+        finished, self._finished = self._finished, []
         async with self._db.transaction() as db:
+            await store.finish(db, finished, self._clock.now())
             jobs = await store.claim_due(
                 db,
                 self._clock.now(),
@@ -120,6 +127,8 @@ class OutboxRelay:
                 kinds=self._kinds,
             )
             metrics.set_job_queue_depth("outbox", await store.pending_count(db))
+        for job in finished:
+            metrics.job_finished(job.kind)
         published = []
         for job in jobs:
             if self._queue.runs_inline or not self._registry.portable(job.kind):
@@ -130,10 +139,18 @@ class OutboxRelay:
                 published.append(job)
         return await self._publish(published) and len(jobs) == free
 
+    async def _settle_finished(self) -> None:
+        finished, self._finished = self._finished, []
+        if finished:
+            async with self._db.transaction() as db:
+                await store.finish(db, finished, self._clock.now())
+            for job in finished:
+                metrics.job_finished(job.kind)
+
     def _done(self, task: asyncio.Task[None]) -> None:
         self._running.pop(task, None)
-        if self._full:
-            self.kick()  # a slot is free again
+        if self._full or self._finished:
+            self.kick()  # a slot is free again, or a finished row waits to be deleted
 
     async def _renew_claims(self) -> None:
         if not self._running or time.monotonic() - self._renewed < CLAIM_LEASE.total_seconds() / 3:
@@ -152,23 +169,27 @@ class OutboxRelay:
         except Exception as exc:  # noqa: BLE001 - recorded on the row, retried later
             await self._postpone(job, exc)
             return
-        async with self._db.transaction() as db:
-            await store.finish(db, [job.id])
-        metrics.job_finished(job.kind)
+        self._finished.append(job)
 
     async def _publish(self, jobs: list[Job]) -> bool:
-        """Hand jobs to the broker; False (the rest put back) when it could not take one."""
-        for index, job in enumerate(jobs):
-            try:
-                await self._queue.publish(job)
-            except Exception as exc:  # noqa: BLE001 - the broker is down: not the job's fault
-                # The rest of the batch would only wait out the same timeout, one by one.
-                for waiting in jobs[index:]:
-                    await self._postpone(waiting, exc, broker=True)
-                return False
-            async with self._db.transaction() as db:
-                await store.finish(db, [job.id])
-        return True
+        """Hand jobs to the broker; False (the rest put back) when it could not take one.
+        What the broker confirmed is deleted in one transaction."""
+        confirmed: list[Job] = []
+        try:
+            for index, job in enumerate(jobs):
+                try:
+                    await self._queue.publish(job)
+                except Exception as exc:  # noqa: BLE001 - the broker is down: not the job's fault
+                    # The rest of the batch would only wait out the same timeout, one by one.
+                    for waiting in jobs[index:]:
+                        await self._postpone(waiting, exc, broker=True)
+                    return False
+                confirmed.append(job)
+            return True
+        finally:
+            if confirmed:
+                async with self._db.transaction() as db:
+                    await store.finish(db, confirmed, self._clock.now())
 
     async def _postpone(self, job: Job, error: Exception, *, broker: bool = False) -> None:
         now = self._clock.now()

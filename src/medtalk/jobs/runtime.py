@@ -17,13 +17,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from medtalk.calls.history import CallHistory
 from medtalk.core.background import DeadlineLoop
 from medtalk.core.clock import Clock
 from medtalk.core.retry import RetryPolicy, reconnecting
 from medtalk.db.engine import Database
 from medtalk.files.service import FileService
 from medtalk.files.storage import FileStorage
-from medtalk.jobs.kinds import archive, assemble_recording, notify, read_cursor, scan
+from medtalk.jobs.kinds import archive, assemble_recording, notify, read_cursor, record_call, scan
 from medtalk.jobs.kinds.archive import Archiver
 from medtalk.jobs.kinds.notify import NotifyOffline
 from medtalk.jobs.notifiers import Notifier, create_notifier
@@ -31,6 +32,7 @@ from medtalk.jobs.outbox import JobOutbox
 from medtalk.jobs.queue import create_queue
 from medtalk.jobs.registry import JobKind, JobRegistry, Sweep
 from medtalk.jobs.relay import OutboxRelay
+from medtalk.notifications import Notifications
 from medtalk.realtime.presence import Presence
 from medtalk.recordings.assembler import RecordingAssembler
 from medtalk.recordings.service import RecordingService
@@ -46,6 +48,7 @@ class NodeWork:
     files: FileService
     recordings: RecordingService
     assembler: RecordingAssembler
+    call_history: CallHistory
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -60,6 +63,7 @@ def job_registry(
     notify_offline: NotifyOffline,
     archiver: Archiver,
     node: NodeWork | None,
+    notifications: Notifications | None = None,
 ) -> JobRegistry:
     """Every job kind and sweep, in one place."""
     kinds: list[JobKind] = [
@@ -69,10 +73,14 @@ def job_registry(
     ]
     archive_after = timedelta(days=settings.archive_after_days)
     sweeps = [archive.sweep(db, clock, outbox, archive_after, settings.archive_sweep_seconds)]
+    if notifications is not None:  # issue 18: push, digests, escalation
+        kinds.extend(notifications.kinds)
+        sweeps.extend(notifications.sweeps)
     if node is not None:
         if node.files.scans is not None:
             kinds.append(scan.kind(node.files.scans.scan))
         kinds.append(assemble_recording.kind(node.assembler))
+        kinds.append(record_call.kind(node.call_history))
         sweeps.append(assemble_recording.sweep(node.recordings, settings.recording_poll_seconds))
     return JobRegistry(kinds, sweeps)
 
@@ -90,12 +98,21 @@ class JobRuntime:
         consume: bool,
         notifier: Notifier | None = None,
         node: NodeWork | None = None,
+        notifications: Notifications | None = None,
     ) -> None:
+        if notifier is None and notifications is not None:
+            notifier = notifications.notifier
         self.notifier = notifier or create_notifier(settings)
         self.archiver = Archiver(db, storage, clock)
-        notify_offline = NotifyOffline(db, clock, self.notifier, presence.is_online)
+        notify_offline = NotifyOffline(
+            db,
+            clock,
+            self.notifier,
+            presence.is_online,
+            cooldown=timedelta(seconds=settings.notify_coalesce_seconds),
+        )
         self.registry = job_registry(
-            settings, db, clock, outbox, notify_offline, self.archiver, node
+            settings, db, clock, outbox, notify_offline, self.archiver, node, notifications
         )
         policy = retry_policy(settings)
         self.queue = create_queue(settings, policy)

@@ -9,14 +9,16 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from medtalk.db.tables import job_runs, outbox
+from medtalk.db.tables import job_runs, notification_marks, outbox
 from medtalk.jobs.job import Job
 
 # --- outbox ------------------------------------------------------------------------------
@@ -32,19 +34,52 @@ async def add_jobs(
     ids = [uuid.uuid4() for _ in payloads]
     if payloads:
         rows = [
-            {
-                "id": job_id,
-                "kind": kind,
-                "payload": json.dumps(payload),
-                "status": "PENDING",
-                "attempts": 0,
-                "available_at": available_at or now,
-                "created_at": now,
-            }
+            _row(job_id, kind, payload, now, available_at)
             for job_id, payload in zip(ids, payloads, strict=True)
         ]
         await db.execute(outbox.insert(), rows)
     return ids
+
+
+async def add_coalesced(
+    db: AsyncConnection, kind: str, jobs: dict[str, dict[str, Any]], now: datetime
+) -> None:
+    """One pending job per coalesce key (`jobs`: key -> payload): a key that already has a
+    pending row keeps that row (and its due time) and only bumps its revision, so a runner
+    holding the older revision leaves the row for another run instead of deleting it."""
+    if not jobs:
+        return
+    dialect = postgresql if db.dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(outbox)
+    upsert = insert.on_conflict_do_update(
+        index_elements=[outbox.c.coalesce_key],
+        index_where=sa.text("status = 'PENDING'"),  # a literal: it must match the index's
+        set_={"revision": outbox.c.revision + 1},
+    )
+    rows = [
+        {**_row(uuid.uuid4(), kind, payload, now, None), "coalesce_key": key}
+        for key, payload in sorted(jobs.items())  # one order: concurrent batches cannot deadlock
+    ]
+    await db.execute(upsert, rows)
+
+
+def _row(
+    job_id: uuid.UUID,
+    kind: str,
+    payload: dict[str, Any],
+    now: datetime,
+    available_at: datetime | None,
+) -> dict[str, Any]:
+    return {
+        "id": job_id,
+        "kind": kind,
+        "payload": json.dumps(payload),
+        "status": "PENDING",
+        "attempts": 0,
+        "revision": 0,
+        "available_at": available_at or now,
+        "created_at": now,
+    }
 
 
 async def claim_due(
@@ -58,7 +93,9 @@ async def claim_due(
 ) -> list[Job]:
     """Take up to `limit` due rows (of `kinds`, or any), hiding them from others for `lease`."""
     query = (
-        sa.select(outbox.c.id, outbox.c.kind, outbox.c.payload, outbox.c.attempts)
+        sa.select(
+            outbox.c.id, outbox.c.kind, outbox.c.payload, outbox.c.attempts, outbox.c.revision
+        )
         .where(outbox.c.status == "PENDING", outbox.c.available_at <= now)
         .order_by(outbox.c.available_at, outbox.c.created_at)
         .limit(limit)
@@ -70,7 +107,9 @@ async def claim_due(
     rows = list(await db.execute(query))
     if rows:
         await extend(db, [row.id for row in rows], now + lease)
-    return [Job(row.id, row.kind, json.loads(row.payload), row.attempts) for row in rows]
+    return [
+        Job(row.id, row.kind, json.loads(row.payload), row.attempts, row.revision) for row in rows
+    ]
 
 
 async def extend(db: AsyncConnection, job_ids: Iterable[uuid.UUID], until: datetime) -> None:
@@ -85,10 +124,18 @@ async def extend(db: AsyncConnection, job_ids: Iterable[uuid.UUID], until: datet
         )
 
 
-async def finish(db: AsyncConnection, job_ids: Iterable[uuid.UUID]) -> None:
-    ids = list(job_ids)
-    if ids:
-        await db.execute(outbox.delete().where(outbox.c.id.in_(ids)))
+async def finish(db: AsyncConnection, jobs: Iterable[Job], now: datetime) -> None:
+    """Delete done jobs. A coalesced row written to again since it was claimed (its revision
+    moved on) is not done: it is offered again now."""
+    done = list(jobs)
+    if not done:
+        return
+    await db.execute(
+        outbox.delete().where(
+            sa.tuple_(outbox.c.id, outbox.c.revision).in_([(j.id, j.revision) for j in done])
+        )
+    )
+    await extend(db, [job.id for job in done], now)  # what is left was written to meanwhile
 
 
 async def postpone(
@@ -157,3 +204,42 @@ async def drop_claim(db: AsyncConnection, key: str) -> None:
 async def record_run(db: AsyncConnection, key: str, now: datetime) -> None:
     """Note an effect applied in this transaction, with no claim before it."""
     await db.execute(job_runs.insert().values(job_key=key, claimed_at=now, done_at=now))
+
+
+# --- notification_marks: when a conversation's waiting messages were last told --------------
+
+
+@dataclass(frozen=True)
+class NotificationMark:
+    seq: int
+    notified_at: datetime
+
+
+async def notification_mark(
+    db: AsyncConnection, user_id: uuid.UUID, conversation_id: uuid.UUID
+) -> NotificationMark | None:
+    query = sa.select(notification_marks.c.seq, notification_marks.c.notified_at).where(
+        notification_marks.c.user_id == user_id,
+        notification_marks.c.conversation_id == conversation_id,
+    )
+    row = (await db.execute(query)).first()
+    return NotificationMark(row.seq, row.notified_at) if row else None
+
+
+async def set_notification_mark(
+    db: AsyncConnection,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    seq: int,
+    now: datetime,
+) -> None:
+    dialect = postgresql if db.dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(notification_marks).values(
+        user_id=user_id, conversation_id=conversation_id, seq=seq, notified_at=now
+    )
+    await db.execute(
+        insert.on_conflict_do_update(
+            index_elements=["user_id", "conversation_id"],
+            set_={"seq": insert.excluded.seq, "notified_at": insert.excluded.notified_at},
+        )
+    )

@@ -82,6 +82,19 @@ def install_web_client(
             return HTMLResponse(NOT_BUILT, status_code=200, headers={"Cache-Control": "no-cache"})
         return FileResponse(index, media_type="text/html", headers=headers)
 
+    worker = static_dir / "sw.js"
+
+    async def service_worker() -> Response:
+        """The push service worker (issue 18): never cached, allowed to control every path."""
+        if not worker.is_file():
+            return Response(status_code=404)
+        return FileResponse(
+            worker,
+            media_type="text/javascript",
+            headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
+        )
+
+    api.add_api_route("/sw.js", service_worker, methods=["GET"], include_in_schema=False)
     for path in ("/", "/conversations/{conversation_id}", "/call/{room_id}"):
         api.add_api_route(path, page, methods=["GET", "HEAD"], include_in_schema=False)
     api.mount(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,6 +29,11 @@ class Presence(ABC):
 
     async def is_online(self, user_id: uuid.UUID) -> bool:
         return (await self.status(user_id)).online
+
+    async def online_among(self, user_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of `user_ids` have a live socket on some node, in one look (the send path
+        asks once per batch). Raises Unavailable when that cannot be known."""
+        return {user_id for user_id in user_ids if await self.is_online(user_id)}
 
     @abstractmethod
     async def set_typing(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 
 from medtalk.core.clock import Clock
@@ -37,6 +38,9 @@ class MemoryPresence(Presence):
         if self._sockets.get(user_id):
             return PresenceStatus(True, self._clock.now())
         return PresenceStatus(False, self._last_seen.get(user_id))
+
+    async def online_among(self, user_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        return {user_id for user_id in user_ids if self._sockets.get(user_id)}
 
     async def set_typing(
         self, conversation_id: uuid.UUID, user_id: uuid.UUID, typing: bool

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +46,7 @@ class RedisPresence(Presence):
         self._ttl = ttl_seconds
         self._typing_ttl = typing_ttl_seconds
         self._local: dict[str, uuid.UUID] = {}  # this node's sockets
+        self._local_users: Counter[uuid.UUID] = Counter()  # and how many each user has here
 
     def _user_key(self, user_id: uuid.UUID) -> str:
         return f"{self._prefix}:presence:user:{user_id}"
@@ -52,6 +55,8 @@ class RedisPresence(Presence):
         return self._clock.now().timestamp()
 
     async def socket_connected(self, user_id: uuid.UUID, sid: str) -> bool:
+        if sid not in self._local:
+            self._local_users[user_id] += 1
         self._local[sid] = user_id
         now = self._now()
         try:
@@ -63,7 +68,10 @@ class RedisPresence(Presence):
         return not was_online
 
     async def socket_disconnected(self, user_id: uuid.UUID, sid: str) -> bool:
-        self._local.pop(sid, None)
+        if self._local.pop(sid, None) is not None:
+            self._local_users[user_id] -= 1
+            if self._local_users[user_id] <= 0:
+                del self._local_users[user_id]
         now = self._now()
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
@@ -89,6 +97,21 @@ class RedisPresence(Presence):
         if live:
             return PresenceStatus(True, _time(max(score for _, score in live)))
         return PresenceStatus(False, _time(float(seen)) if seen else None)
+
+    async def online_among(self, user_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        online = {user_id for user_id in user_ids if user_id in self._local_users}
+        elsewhere = [user_id for user_id in user_ids if user_id not in online]
+        if not elsewhere:
+            return online  # no round trip when every recipient is on this node
+        since = self._now() - self._ttl
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for user_id in elsewhere:
+                    pipe.zcount(self._user_key(user_id), since, "+inf")
+                counts = await pipe.execute()
+        except Exception as exc:
+            raise Unavailable("presence is unavailable; please retry") from exc
+        return online | {user_id for user_id, n in zip(elsewhere, counts, strict=True) if n}
 
     async def set_typing(
         self, conversation_id: uuid.UUID, user_id: uuid.UUID, typing: bool
