@@ -1,5 +1,5 @@
-"""Dependencies a test can break and mend: a TCP proxy it cuts, a lossy UDP path, a Redis
-server of its own.
+"""Dependencies a test can break and mend: a TCP proxy it cuts, a lossy UDP path, a TURN
+server and a Redis server of its own.
 
 Never the machine's shared PostgreSQL or Redis: those serve other test runs at the same time.
 """
@@ -11,10 +11,13 @@ import contextlib
 import os
 import random
 import shutil
+import socket
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -183,6 +186,89 @@ def udp_impairer(
         yield impairer
     finally:
         impairer.close()
+
+
+@dataclass
+class Coturn:
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"turn:127.0.0.1:{self.port}?transport=udp"
+
+
+def _free_udp_and_tcp_port() -> int:
+    for _ in range(20):
+        port = free_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port")
+
+
+@contextlib.contextmanager
+def start_coturn(directory: Path, secret: str) -> Iterator[Coturn]:
+    """A real coturn (Debian's package) on 127.0.0.1 taking TURN REST credentials signed with
+    `secret` (`use-auth-secret`), relaying between loopback peers."""
+    binary = shutil.which("turnserver")
+    if binary is None:
+        message = "coturn (turnserver) is not installed; scripts/test-deps.sh installs it"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    port = _free_udp_and_tcp_port()
+    relay_low = 50_000 + port % 10_000
+    config = directory / "turnserver.conf"
+    config.write_text(
+        "\n".join(
+            [
+                "listening-ip=127.0.0.1",
+                "relay-ip=127.0.0.1",
+                f"listening-port={port}",
+                f"min-port={relay_low}",
+                f"max-port={relay_low + 200}",
+                "use-auth-secret",
+                f"static-auth-secret={secret}",
+                "realm=medtalk.test",
+                "allow-loopback-peers",
+                "no-tls",
+                "no-dtls",
+                "no-cli",
+                "no-multicast-peers",
+                "fingerprint",
+                f"userdb={directory / 'turndb'}",
+                f"pidfile={directory / 'turnserver.pid'}",
+                f"log-file={directory / 'turn.log'}",
+                "simple-log",
+                "verbose",
+            ]
+        )
+        + "\n"
+    )
+    process = subprocess.Popen(
+        [binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    log = directory / "turn.log"
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            if process.poll() is not None or time.monotonic() > deadline:
+                text = log.read_text() if log.exists() else ""
+                pytest.fail(f"coturn did not start: {text[-2000:]}")
+            time.sleep(0.05)
+        yield Coturn(port, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 class RedisServer:

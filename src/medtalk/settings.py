@@ -314,6 +314,12 @@ class Settings(BaseSettings):
     call_join_early_minutes: float = Field(
         15, ge=0, description="how long before scheduledTime the room opens"
     )
+    call_ring_seconds: float = Field(
+        60,
+        ge=0,
+        description="a patient answering a call placed on the spot within this long goes straight "
+        "in; later, and for appointments, the doctor admits them from the waiting room",
+    )
     rooms_per_day: int = Field(10, ge=1, description="rooms one user may create per 24 hours")
     appointment_api_url: str = Field(
         "",

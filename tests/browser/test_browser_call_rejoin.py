@@ -2,8 +2,9 @@
 
 Playwright's offline mode cuts the page's HTTP and WebSocket traffic (the Socket.IO
 connection drops and comes back) but not WebRTC's UDP on loopback, so the offline test checks
-the signaling side of recovery; media loss and ICE restart through a lossy relay are in
-tests/integration/test_call_network.py.
+the signaling side of recovery; loss, delay and an outage of the media path itself (through a
+user-space UDP impairer in front of coturn) are in test_browser_call_impairment.py (Chromium)
+and tests/integration/test_call_network.py (aiortc).
 
 The doctor's page is English, the patient's Vietnamese. Recovery times are printed (run with
 -s) and kept in test-artifacts/call-recovery.txt for the report."""

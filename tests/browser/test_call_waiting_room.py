@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -77,7 +78,8 @@ async def test_doctor_hears_the_patient_waiting_and_admits_them(
 ) -> None:
     doctor_context, patient_context = fresh_contexts
     patient, doctor, conversation = await world.consultation("Chào bác sĩ")
-    room = await doctor.creates_room(conversation)
+    at = (datetime.now(UTC) + timedelta(minutes=2)).isoformat()  # a consultation by appointment
+    room = await doctor.creates_room(conversation, scheduledTime=at)
     assert room["joinUrl"] == f"/call/{room['roomId']}"  # no public URL configured: relative
     doctor_page = await _open(doctor_context, web_server, doctor, f"/conversations/{conversation}")
     await expect(doctor_page.locator(".message").first).to_be_visible()

@@ -28,14 +28,13 @@ from aiortc import (
 from av import VideoFrame
 from test_calls_webrtc import (  # noqa: F401 - fixtures, used by name
     FRAMES_WANTED,
-    Coturn,
     Peer,
     coturn,
     loopback_host_candidates,
     turn_server,
 )
 
-from faults import UdpImpairer, udp_impairer
+from faults import Coturn, UdpImpairer, udp_impairer
 from medtalk.calls.quality import CallSample, quality_score
 from world import LiveServer, Person, World
 

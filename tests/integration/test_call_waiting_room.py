@@ -1,8 +1,12 @@
 """The waiting room over the wire (issue 17): a patient waiting to be let in gets no `offer`,
-`answer` or `ice_candidate` on their socket and cannot send one; `call_admit` lets them in."""
+`answer` or `ice_candidate` on their socket and cannot send one; `call_admit` lets them in.
+
+The rooms are scheduled (as an appointment's are): there the patient always waits to be let in,
+however soon they come (a call placed on the spot lets the answering patient straight in)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from world import World
@@ -10,6 +14,10 @@ from world import World
 OFFER = {"type": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n"}
 ANSWER = {"type": "answer", "sdp": "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\n"}
 CANDIDATE = {"candidate": "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host", "sdpMid": "0"}
+
+
+def _in_a_minute() -> str:
+    return (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
 
 
 def _signals(room_id: str) -> list[tuple[str, dict[str, Any]]]:
@@ -21,7 +29,7 @@ def _signals(room_id: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 async def test_a_waiting_patient_gets_no_signaling_until_admitted(world: World) -> None:
-    patient, doctor, room = await world.video_consultation()
+    patient, doctor, room = await world.video_consultation(scheduledTime=_in_a_minute())
     room_id = room["roomId"]
     patient_socket, doctor_socket = await patient.connects(), await doctor.connects()
 
@@ -69,7 +77,7 @@ async def test_a_waiting_patient_gets_no_signaling_until_admitted(world: World) 
 
 
 async def test_admit_over_rest_and_its_refusals(world: World) -> None:
-    patient, doctor, room = await world.video_consultation()
+    patient, doctor, room = await world.video_consultation(scheduledTime=_in_a_minute())
     room_id = room["roomId"]
     admit = f"/api/v1/video-call/rooms/{room_id}/admit"
     await patient.joins_room(room_id)

@@ -10,18 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from world import LiveServer, Person, Socket, World, free_port, start_server
+from faults import Coturn, start_coturn
+from world import LiveServer, Person, Socket, World, start_server
 
 IN_CI = bool(os.environ.get("CI"))
 TURN_SECRET = "test-only-turn-secret-0123456789abcdef"
@@ -55,90 +52,11 @@ def loopback_host_candidates() -> Iterator[None]:
 # --- coturn -------------------------------------------------------------------------------
 
 
-def _free_udp_and_tcp_port() -> int:
-    for _ in range(20):
-        port = free_port()
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free port")
-
-
-@dataclass
-class Coturn:
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"turn:127.0.0.1:{self.port}?transport=udp"
-
-
 @pytest.fixture(scope="module")
 def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Coturn]:
     """A real coturn on 127.0.0.1 with the service's TURN secret."""
-    binary = shutil.which("turnserver")
-    if binary is None:
-        message = "coturn (turnserver) is not installed; scripts/test-deps.sh installs it"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    directory = tmp_path_factory.mktemp("coturn")
-    port = _free_udp_and_tcp_port()
-    relay_low = 50_000 + port % 10_000
-    config = directory / "turnserver.conf"
-    config.write_text(
-        "\n".join(
-            [
-                "listening-ip=127.0.0.1",
-                "relay-ip=127.0.0.1",
-                f"listening-port={port}",
-                f"min-port={relay_low}",
-                f"max-port={relay_low + 200}",
-                "use-auth-secret",
-                f"static-auth-secret={TURN_SECRET}",
-                "realm=medtalk.test",
-                "allow-loopback-peers",
-                "no-tls",
-                "no-dtls",
-                "no-cli",
-                "no-multicast-peers",
-                "fingerprint",
-                f"userdb={directory / 'turndb'}",
-                f"pidfile={directory / 'turnserver.pid'}",
-                f"log-file={directory / 'turn.log'}",
-                "simple-log",
-                "verbose",
-            ]
-        )
-        + "\n"
-    )
-    process = subprocess.Popen(
-        [binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-                break
-            if process.poll() is not None or time.monotonic() > deadline:
-                log = (
-                    (directory / "turn.log").read_text()
-                    if (directory / "turn.log").exists()
-                    else ""
-                )
-                pytest.fail(f"coturn did not start: {log[-2000:]}")
-            time.sleep(0.05)
-        yield Coturn(port, directory / "turn.log")
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with start_coturn(tmp_path_factory.mktemp("coturn"), TURN_SECRET) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
-"""The waiting room (issue 17): a patient who comes in while the doctor is not in the room
-waits until the doctor admits them; nothing is signalled to or from anyone not let in; the
-join window is the room's (the appointment's) and is enforced."""
+"""The waiting room (issue 17): a patient answering the doctor's ring goes straight in; one who
+comes late, or by an appointment's link, waits until the doctor admits them; nothing is
+signalled to or from anyone not let in; the join window is the room's (the appointment's)
+and is enforced."""
 
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ from medtalk.calls.schemas import CreateRoomRequest
 from medtalk.core.errors import Conflict, Forbidden
 from medtalk.db.tables import appointments
 
+RING = 60  # seconds (MEDTALK_CALL_RING_SECONDS)
 
-async def test_a_patient_who_comes_first_waits_until_the_doctor_admits_them(
+
+async def test_a_patient_answering_late_waits_until_the_doctor_admits_them(
     clinic: Clinic,
 ) -> None:
     patient, doctor = await clinic.patient(), await clinic.doctor()
     room = await doctor.opens_room(await patient.opens_conversation_with(doctor))
+    clinic.clock.advance(RING + 1)
     waiting = await patient.joins(room)
     assert waiting.status == "WAITING" and not waiting.admitted
     [(host, event)] = clinic.events("participant_waiting")
@@ -52,9 +56,12 @@ async def test_a_patient_who_comes_first_waits_until_the_doctor_admits_them(
 async def test_answering_the_doctors_ring_needs_no_admission(clinic: Clinic) -> None:
     patient, doctor = await clinic.patient(), await clinic.doctor()
     room = await doctor.opens_room(await patient.opens_conversation_with(doctor))
-    await doctor.joins(room)
-    joined = await patient.joins(room)
-    assert joined.admitted and joined.status == "IN_PROGRESS"
+    # The patient answers faster than the doctor's page joins (it asks for the camera first).
+    clinic.clock.advance(RING)
+    answered = await patient.joins(room)
+    assert answered.admitted and answered.status == "WAITING"
+    joined = await doctor.joins(room)
+    assert joined.status == "IN_PROGRESS"
     assert clinic.events("participant_waiting") == []
     # Admitted once is admitted for the call: a reload comes straight back in.
     again = await patient.joins(room)
@@ -64,7 +71,8 @@ async def test_answering_the_doctors_ring_needs_no_admission(clinic: Clinic) -> 
 async def test_only_the_doctor_in_the_room_admits_and_only_who_waits(clinic: Clinic) -> None:
     patient, doctor = await clinic.patient(), await clinic.doctor()
     room = await doctor.opens_room(await patient.opens_conversation_with(doctor))
-    await patient.joins(room)
+    clinic.clock.advance(RING + 1)
+    assert not (await patient.joins(room)).admitted
     with pytest.raises(Forbidden):
         await patient.admits(room, patient)
     with pytest.raises(Conflict) as not_in:
@@ -79,9 +87,10 @@ async def test_only_the_doctor_in_the_room_admits_and_only_who_waits(clinic: Cli
 async def test_nobody_is_admitted_after_the_room_expires(clinic: Clinic) -> None:
     patient, doctor = await clinic.patient(), await clinic.doctor()
     room = await doctor.opens_room(await patient.opens_conversation_with(doctor))
+    clinic.clock.advance(RING + 1)
     await patient.joins(room)
     await doctor.joins(room)
-    clinic.clock.advance(31 * 60)  # the default 30 minutes
+    clinic.clock.advance(30 * 60)  # the default 30 minutes
     with pytest.raises(Conflict) as late:
         await doctor.admits(room, patient)
     assert late.value.code == "ROOM_EXPIRED"

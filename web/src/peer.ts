@@ -363,7 +363,7 @@ export class PeerCall implements RecordingMedia {
       width,
       height,
     };
-    let score = localScore(stats.bitrateKbps, stats.packetLossPct, stats.rttMs);
+    let score = qualityScore(stats);
     this.samples += 1;
     // The server wants every figure; skip a report until the round-trip time is known.
     if (this.samples % REPORT_EVERY === 0 && stats.rttMs !== null) {
@@ -432,14 +432,19 @@ function iceServers(config: RoomToken["configuration"] | undefined): RTCIceServe
   ];
 }
 
-/** 0-100 from what this side sees, used until (and between) the server's qualityScore acks. */
-function localScore(kbps: number, lossPct: number, rttMs: number | null): number {
-  let score = 100;
-  if (kbps < 300) score -= 30;
-  else if (kbps < 800) score -= 10;
-  score -= Math.min(50, lossPct * 8);
-  if (rttMs !== null) score -= Math.min(30, Math.max(0, rttMs - 150) / 10);
-  return Math.max(0, Math.round(score));
+/** The server's quality score (docs/calls.md, calls/quality.py) of what this side sees, shown
+ * between the server's `call_stats` acks, so the indicator never jumps between two formulas. */
+function qualityScore(stats: { bitrateKbps: number; packetLossPct: number; rttMs: number | null;
+  framesPerSecond: number; width: number; height: number }): number {
+  const clamp = (value: number) => Math.max(0, Math.min(1, value));
+  const rtt = stats.rttMs ?? 150; // unknown yet: not held against the call
+  return Math.round(
+    30 * clamp(1 - stats.packetLossPct / 5) +
+    25 * clamp(stats.bitrateKbps / 1500) +
+    20 * clamp(1 - (rtt - 150) / (600 - 150)) +
+    15 * clamp(stats.framesPerSecond / 30) +
+    10 * clamp((stats.width * stats.height) / (1280 * 720)),
+  );
 }
 
 /** A switch with a constant name; aria-pressed says whether it is on (muted, camera off). */

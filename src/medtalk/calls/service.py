@@ -75,6 +75,7 @@ class CallPolicy:
     turn_urls: tuple[str, ...] = ()
     turn_secret: str = ""
     rejoin_grace_seconds: float = 60.0
+    ring: timedelta = timedelta(seconds=60)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CallPolicy:
@@ -88,6 +89,7 @@ class CallPolicy:
             turn_urls=tuple(settings.turn_urls),
             turn_secret=settings.turn_secret,
             rejoin_grace_seconds=settings.call_rejoin_grace_seconds,
+            ring=timedelta(seconds=settings.call_ring_seconds),
         )
 
 
@@ -347,19 +349,15 @@ class CallService:
     async def join_room(
         self, context: RequestContext, room_id: uuid.UUID, device: DeviceInfo | None
     ) -> JoinedRoom:
-        """Enter the room. The host is in at once; the guest too while the host is in the room
-        (answering the host's ring), else the guest waits until the host admits them. When
-        the host and the admitted guest are both in, the call starts."""
+        """Enter the room. The host is in at once, and so is the guest answering the host's
+        ring; anyone else waits until the host admits them. When the host and the admitted
+        guest are both in, the call starts."""
         caller = context.actor
         device = device or DeviceInfo()
         now = self._clock.now()
         async with self._db.transaction() as db:
             room = await visible_room(db, caller, room_id, lock=True)
             _check_open(room, now, early_ok=False)
-            before = await store.participants(db, room.id)
-            host_in = caller.user_id == room.host_id or any(
-                p.user_id == room.host_id for p in before
-            )
             entered = await store.upsert_participant(
                 db,
                 room.id,
@@ -369,7 +367,7 @@ class CallService:
                 video=device.has_camera,
                 audio=device.has_microphone,
                 browser=device.browser,
-                admitted=host_in,
+                admitted=self._let_in_on_join(room, caller.user_id, now),
             )
             present = await store.participants(db, room.id)
             started = await self._start_if_ready(db, room, present, now)
@@ -391,6 +389,16 @@ class CallService:
             status=status,
             started_at=now if started else room.started_at,
             admitted=me.admitted,
+        )
+
+    def _let_in_on_join(self, room: RoomRow, user_id: uuid.UUID, now: datetime) -> bool:
+        """The host, or the guest answering a call the host placed on the spot (no appointment,
+        no scheduled time) while it rings: the host is on the call page, or about to be."""
+        if user_id == room.host_id:
+            return True
+        on_the_spot = room.appointment_id is None and room.scheduled_time is None
+        return (
+            user_id == room.guest_id and on_the_spot and now <= room.created_at + self._policy.ring
         )
 
     async def admit(
