@@ -21,6 +21,7 @@ from medtalk.db.tables import (
     read_cursors,
     users,
 )
+from medtalk.db.values import conversation_seqs
 
 
 @dataclass(frozen=True)
@@ -407,11 +408,18 @@ async def newest_with_seqs(
     `before` (sent_at, id) if given: search results, in one query."""
     if not wanted:
         return []
-    # A row-value IN: one index probe per (conversation, seq), on SQLite and PostgreSQL alike.
-    named = sa.tuple_(chat_messages.c.conversation_id, chat_messages.c.seq).in_(
-        [(conversation, seq) for conversation, seqs in wanted.items() for seq in seqs]
+    # One index probe per (conversation, seq), the pairs sent as one or two parameters
+    # (db/values.py): a row-value IN list was a full scan on SQLite, and slow to plan.
+    pairs = conversation_seqs(db.dialect.name, wanted)
+    on_pair = sa.and_(
+        chat_messages.c.conversation_id == pairs.c.conversation_id,
+        chat_messages.c.seq == pairs.c.seq,
     )
-    query = _select_messages().where(named)
+    query = sa.select(*_MESSAGE_COLUMNS).select_from(
+        pairs.join(chat_messages, on_pair).outerjoin(
+            chat_files, chat_files.c.id == chat_messages.c.file_id
+        )
+    )
     if before is not None:
         moment, message_id = before
         query = query.where(

@@ -39,5 +39,11 @@ def block_of(seq: int) -> tuple[int, int]:
 
 
 def seqs_of(block: int, bits: int) -> list[int]:
+    """The seqs whose bits are set, lowest first (a loop per set bit, not per bit)."""
     unsigned = bits & ((1 << BLOCK) - 1)
-    return [block * BLOCK + offset for offset in range(BLOCK) if unsigned >> offset & 1]
+    found = []
+    while unsigned:
+        lowest = unsigned & -unsigned
+        found.append(block * BLOCK + lowest.bit_length() - 1)
+        unsigned ^= lowest
+    return found

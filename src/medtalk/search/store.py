@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from medtalk.db.tables import conversations, search_conversations, search_terms
+from medtalk.db.values import any_of
 
 CHUNK = 900  # host parameters per IN (SQLite allows 32,766; keep statements small)
 
@@ -22,6 +23,16 @@ async def conversation_key(db: AsyncConnection, conversation_id: uuid.UUID) -> s
             search_conversations.c.conversation_id == conversation_id
         )
     )
+
+
+async def conversation_keys(
+    db: AsyncConnection, conversation_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The index key of each of these conversations that has one, in one query."""
+    query = sa.select(search_conversations.c.conversation_id, search_conversations.c.key_id).where(
+        search_conversations.c.conversation_id.in_(list(conversation_ids))
+    )
+    return {row.conversation_id: row.key_id for row in await db.execute(query)}
 
 
 async def set_conversation_key(
@@ -93,16 +104,16 @@ async def delete_terms(db: AsyncConnection, terms: Iterable[int]) -> None:
 
 
 async def lookup(db: AsyncConnection, terms: Iterable[int]) -> list[Row]:
-    wanted = sorted(set(terms))
-    found: list[Row] = []
-    for start in range(0, len(wanted), CHUNK):
-        rows = await db.execute(
-            sa.select(search_terms.c.term, search_terms.c.block, search_terms.c.bits).where(
-                search_terms.c.term.in_(wanted[start : start + CHUNK])
-            )
+    """Every row of the terms, in one statement (the terms as one parameter, db/values.py)."""
+    wanted = set(terms)
+    if not wanted:
+        return []
+    rows = await db.execute(
+        sa.select(search_terms.c.term, search_terms.c.block, search_terms.c.bits).where(
+            any_of(search_terms.c.term, db.dialect.name, wanted)
         )
-        found += [(row.term, row.block, row.bits) for row in rows]
-    return found
+    )
+    return [(row.term, row.block, row.bits) for row in rows]
 
 
 async def stale_conversations(db: AsyncConnection, key_id: str) -> list[uuid.UUID]:
