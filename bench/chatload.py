@@ -140,11 +140,13 @@ class Server:
         return None
 
     def measured(self) -> list[psutil.Process]:
-        """The processes whose CPU and memory count as the server's (all nodes, nginx)."""
+        """The processes whose CPU and memory count as the server's (all nodes, nginx, and
+        their children: `serve --workers`, nginx's workers)."""
         found = []
         for process in self.processes:
             with contextlib.suppress(psutil.NoSuchProcess):
-                found.append(psutil.Process(process.pid))
+                parent = psutil.Process(process.pid)
+                found += [parent, *parent.children(recursive=True)]
         return found
 
     def stop(self) -> None:
@@ -262,6 +264,41 @@ def start_cluster(workdir: Path, nodes: int = 2) -> Server:
     return server
 
 
+def start_workers(workdir: Path, workers: int = 0) -> Server:
+    """PostgreSQL + Redis, one `medtalk serve --workers N` on one port (no proxy): the kernel
+    picks the worker by the client's address."""
+    workers = workers or int(os.environ.get("MEDTALK_BENCH_WORKERS", "2"))
+    database_url, drop = create_postgres_database()
+    prefix = f"medtalk-bench-{uuid.uuid4().hex[:8]}"
+    redis_url = os.environ.get("MEDTALK_BENCH_REDIS", "redis://127.0.0.1:6379/0")
+    port = free_port()
+    env = {
+        **medtalk_env("workers", workdir, port),
+        "MEDTALK_DATABASE_URL": database_url,
+        "MEDTALK_REDIS_URL": redis_url,
+        "MEDTALK_REDIS_PREFIX": prefix,
+        "MEDTALK_ENCRYPTION_KEYS": "bench:" + base64.b64encode(os.urandom(32)).decode(),
+        "MEDTALK_HOST": "0.0.0.0",  # every 127.0.0.x source address reaches it
+    }
+    command = [str(ROOT / ".venv/bin/medtalk"), "serve", "--workers", str(workers)]
+    process = spawn(command, env, workdir / "workers.log")
+    server = Server(
+        f"{workers} workers",
+        f"http://127.0.0.1:{port}",
+        [process],
+        True,
+        [drop, lambda: forget_redis_prefix(redis_url, prefix)],
+    )
+    server.database = database_url
+    server.sources = [f"127.0.0.{index}" for index in range(2, 18)]
+    try:
+        wait_ready(server.url, process, "/healthz")
+    except Exception:
+        server.stop()
+        raise
+    return server
+
+
 def start_nginx(directory: Path, node_ports: list[int], port: int) -> subprocess.Popen[bytes]:
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o755)
@@ -315,6 +352,8 @@ def start(scenario: str, workdir: Path) -> Server:
         return start_node_baseline(workdir)
     if scenario == "cluster":
         return start_cluster(workdir)
+    if scenario == "workers":
+        return start_workers(workdir)
     return start_medtalk(scenario, workdir)
 
 
@@ -410,8 +449,13 @@ async def create_pairs(server: Server, count: int) -> list[dict[str, str]]:
                 )
                 response.raise_for_status()
                 conversation = response.json()["conversationId"]
+            # Spread over the server's source addresses (cluster, workers): the patient and
+            # the doctor of a pair on different ones, so many conversations cross nodes.
+            sources = server.sources or [""]
             created.append(
                 {
+                    "patientSource": sources[(2 * len(created)) % len(sources)],
+                    "doctorSource": sources[(2 * len(created) + 1) % len(sources)],
                     "conversationId": conversation,
                     "patientToken": patient_token,
                     "doctorToken": doctor_token,
@@ -425,8 +469,20 @@ async def open_pairs(server: Server, count: int, recorder: Recorder) -> list[Pai
     pairs: list[Pair] = []
     for created in await create_pairs(server, count):
         conversation = created["conversationId"]
-        patient = SioClient(server.url, NAMESPACE, created["patientToken"], lambda *_: None)
-        doctor = SioClient(server.url, NAMESPACE, created["doctorToken"], recorder.on_event)
+        patient = SioClient(
+            server.url,
+            NAMESPACE,
+            created["patientToken"],
+            lambda *_: None,
+            source=created.get("patientSource"),
+        )
+        doctor = SioClient(
+            server.url,
+            NAMESPACE,
+            created["doctorToken"],
+            recorder.on_event,
+            source=created.get("doctorSource"),
+        )
         await patient.connect()
         await doctor.connect()
         # Both sides join, as the spec's client does: each message reaches two sockets.
@@ -631,8 +687,6 @@ async def throughput(
             if report_step(server.name, result):
                 break
         backlog = await outbox_drain(server)
-        if server.persistent:
-            backlog = {**(backlog or {}), **await offline_recipients(server)}
     finally:
         for pair in pairs:
             await pair.patient.close()
@@ -890,7 +944,7 @@ COLUMNS = {
     "outbox 0 in s": "outbox_zero_s",
     "load avg": "load_average",
 }
-SCENARIOS = ["sqlite", "postgresql", "cluster", "node"]
+SCENARIOS = ["sqlite", "postgresql", "cluster", "workers", "node"]
 
 
 def markdown(results: dict[str, list[StepResult]]) -> str:
@@ -1089,6 +1143,9 @@ def main() -> None:
                             )
                         )
                     results[label] = steps
+                if server.persistent:  # last: its coalesced follow-ups stay pending a minute
+                    told = asyncio.run(offline_recipients(server))
+                    report.setdefault("offline_recipients", {})[scenario] = told
             finally:
                 server.stop()
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -1117,6 +1174,8 @@ def write_report(report: dict[str, Any], results: dict[str, list[StepResult]], s
         plot(results, RESULTS / f"latency-{stamp}.png")
     if report.get("outbox_backlog_after_run"):
         text += ["", f"outbox jobs pending after the run: {report['outbox_backlog_after_run']}"]
+    if report.get("offline_recipients"):
+        text += ["", f"offline recipients (no socket) told: {report['offline_recipients']}"]
     if report.get("idle"):
         text += ["", idle_markdown(report["idle"])]
     if results:

@@ -73,6 +73,19 @@ def try_create_database(admin_url: str, name: str) -> tuple[str, Callable[[], No
     return f"{base}/{name}", drop, None
 
 
+def fresh_database(backend: str) -> tuple[str, Callable[[], None]]:
+    """(database URL, drop): "" for SQLite in the data dir, or a new PostgreSQL database of
+    the caller's own (skipped, or failed in CI, where PostgreSQL is unreachable)."""
+    if backend == "sqlite":
+        return "", lambda: None
+    url, drop, problem = try_create_database(
+        postgres_admin_url(), f"medtalk_test_{uuid.uuid4().hex[:10]}"
+    )
+    if problem:
+        unavailable(f"PostgreSQL not reachable: {problem}")
+    return url, drop
+
+
 def unavailable(reason: str) -> NoReturn:
     """A tool or service a test needs is missing: the test fails in CI (CI=true), where
     scripts/test-deps.sh installs everything, and is skipped with the reason elsewhere."""

@@ -2,7 +2,8 @@
 // browsers and apps use, driven the way the spec's client code does it (io(url, {auth}), both
 // sides join the conversation, emit with acknowledgement). bench/chatload.py creates the users
 // and conversations, then runs: node load.mjs <config.json>
-// config: {url, namespace, pairs: [{conversationId, patientToken, doctorToken}], rates, seconds}
+// config: {url, namespace, pairs: [{conversationId, patientToken, doctorToken, patientSource?,
+//   doctorSource?}], rates, seconds}
 // Prints one JSON line per event: {"event": "ready"}, {"event": "step-start", rate} (the parent
 // samples server CPU there), {"event": "step", ...results} (then waits for a line on stdin, sent
 // once the parent has looked at the outbox); stops at the first saturated step.
@@ -18,11 +19,14 @@ const parent = createInterface({ input: process.stdin })[Symbol.asyncIterator]()
 const sentAt = new Map();
 let latencies = [];
 
-function connect(token, onMessage) {
+function connect(token, onMessage, source) {
   const socket = io(`${config.url}${config.namespace}`, {
     auth: { token: `Bearer ${token}` },
     reconnection: false,
     timeout: 60000,
+    // A loopback source address (127.0.0.x): a cluster's nginx, or `serve --workers`, picks
+    // the node by it.
+    ...(source ? { localAddress: source } : {}),
   });
   if (onMessage) socket.on("message_received", onMessage);
   return new Promise((resolve, reject) => {
@@ -41,8 +45,8 @@ function received(message) {
 
 const pairs = [];
 for (const pair of config.pairs) {
-  const patient = await connect(pair.patientToken, null);
-  const doctor = await connect(pair.doctorToken, received);
+  const patient = await connect(pair.patientToken, null, pair.patientSource);
+  const doctor = await connect(pair.doctorToken, received, pair.doctorSource);
   // Both sides join, as the spec's client does (each message then reaches two sockets).
   await patient.emitWithAck("join_conversation", { conversationId: pair.conversationId });
   await doctor.emitWithAck("join_conversation", { conversationId: pair.conversationId });

@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     mode: Literal["dev", "production"] = Field("dev", description="production refuses dev secrets")
     host: str = Field("127.0.0.1", description="address `medtalk serve` listens on")
     port: int = Field(8089, description="port `medtalk serve` listens on (spec: 8089)")
+    workers: int = Field(
+        1,
+        ge=1,
+        description="serving processes on the one port (`serve --workers`); more than one "
+        "needs PostgreSQL and Redis",
+    )
     public_url: str = Field(
         "", description="base URL clients reach us at; empty means links are relative paths"
     )

@@ -9,10 +9,12 @@ push event to it ourselves, inside the service worker, with the payload medtalk 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from typing import Any
 
-from playwright.async_api import expect
+from playwright.async_api import Page, expect
 
 from medtalk.core.auth import Role
 from world import LiveServer, World
@@ -31,6 +33,15 @@ Object.defineProperty(Document.prototype, "visibilityState", { get: () => "hidde
 """
 
 
+async def until(page: Page, expression: str, within: float = 5.0) -> None:
+    """Poll an expression through the debugging protocol (the page's CSP forbids the eval that
+    page.wait_for_function would need)."""
+    deadline = time.monotonic() + within
+    while not await page.evaluate(expression):
+        assert time.monotonic() < deadline, f"not within {within}s: {expression}"
+        await asyncio.sleep(0.1)
+
+
 async def test_title_count_hidden_tab_notification_and_mute(
     browser: Any, web_server: LiveServer
 ) -> None:
@@ -47,7 +58,7 @@ async def test_title_count_hidden_tab_notification_and_mute(
             await expect(page).to_have_title("medtalk")
             await doctor.sends(conversation, "Bạn đã đỡ sốt chưa?")
             await expect(page).to_have_title("(1) medtalk")
-            await page.wait_for_function("window.__sounds.length === 1")
+            await until(page, "window.__sounds.length === 1")
             assert await page.evaluate("window.__sounds") == ["chime"]
             shown = await page.evaluate("window.__notifications")
             assert shown == [
@@ -156,5 +167,26 @@ async def test_settings_panel_saves_quiet_hours(browser: Any, web_server: LiveSe
             saved = (await patient.get("/api/v1/notifications/preferences")).json()
             assert (saved["quietStart"], saved["quietEnd"]) == ("22:00", "07:00")
             assert saved["push"] is True and saved["emailDigest"] is False
+        finally:
+            await context.close()
+
+
+async def test_incoming_call_rings_until_declined(browser: Any, web_server: LiveServer) -> None:
+    async with World(web_server) as world:
+        patient, doctor, conversation = await world.consultation("Chào bác sĩ")
+        context = await browser.new_context(locale="en-US")
+        try:
+            await context.add_init_script(OBSERVE)
+            page = await context.new_page()
+            token = web_server.token(patient.id, patient.name, Role.PATIENT)
+            await page.goto(f"{web_server.base_url}/#token={token}")
+            await expect(page.locator(".conversation-item")).to_have_count(1)
+            await doctor.creates_room(conversation)
+            await until(page, "window.__sounds.filter((s) => s === 'ring').length >= 2")
+            await page.get_by_role("alertdialog").get_by_role("button", name="Decline").click()
+            rings = await page.evaluate("window.__sounds.length")
+            await page.wait_for_timeout(2500)  # it would ring again every 2 s
+            # ... and the declined call's record in the conversation does not chime either.
+            assert await page.evaluate("window.__sounds.length") == rings
         finally:
             await context.close()

@@ -13,7 +13,7 @@ import pytest
 
 from cluster import Webhook
 from medtalk.core.clock import FakeClock
-from world import LiveServer, World, start_server
+from world import LiveServer, World, fresh_database, start_server
 
 SWEEP_SECONDS = 60
 NUDGE_SECONDS = 3
@@ -32,18 +32,22 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-def escalating_server(tmp_path: Path, on_call: Webhook, clock: FakeClock) -> Iterator[LiveServer]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def escalating_server(
+    request: pytest.FixtureRequest, tmp_path: Path, on_call: Webhook, clock: FakeClock
+) -> Iterator[LiveServer]:
+    database_url, drop = fresh_database(request.param)
     with start_server(
         tmp_path,
-        "",
-        backend="sqlite",
+        database_url,
+        backend=request.param,
         clock=clock,
         escalation_after_minutes=[30, 60],
         escalation_webhook_url=on_call.url,
         escalation_sweep_seconds=SWEEP_SECONDS,
     ) as server:
         yield server
+    drop()
 
 
 async def until(check: Callable[[], Awaitable[bool]], what: str, within: float = 10) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from medtalk.core.clock import FakeClock
 from push_service import Push, PushService
-from world import LiveServer, Person, World, start_server
+from world import LiveServer, Person, World, fresh_database, start_server
 
 CONTENT = "Sốt 39,5 độ từ tối qua"
 
@@ -24,18 +24,22 @@ async def push_service() -> AsyncIterator[PushService]:
     await service.stop()
 
 
-@pytest.fixture
-def pushing_server(tmp_path: Path, push_service: PushService) -> Iterator[LiveServer]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def pushing_server(
+    request: pytest.FixtureRequest, tmp_path: Path, push_service: PushService
+) -> Iterator[LiveServer]:
+    database_url, drop = fresh_database(request.param)
     with start_server(
         tmp_path,
-        "",
-        backend="sqlite",
+        database_url,
+        backend=request.param,
         notifier="log,webpush",
         push_service_hosts=["127.0.0.1"],
         # Each message its own push here (60 s by default: later ones are coalesced).
         notify_coalesce_seconds=0,
     ) as server:
         yield server
+    drop()
 
 
 @pytest.fixture

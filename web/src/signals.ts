@@ -27,6 +27,9 @@ export class Signals {
     rt.on<Message>("message_received", (message) => this.messageReceived(message));
     rt.on<CallIncoming>("call_incoming", (call) => this.ring(call));
     for (const event of ["call_started", "call_ended"]) rt.on(event, () => this.stopRinging());
+    // Any answer (Accept, Decline, or a click elsewhere: they are looking) silences the ring at
+    // once, before the server's call_started / call_ended comes back.
+    document.addEventListener("click", () => this.stopRinging(), { capture: true });
     // The waiting room (issue 17): only the doctor of the room hears of it.
     rt.on<{ roomId: string; userName: string }>("participant_waiting", (waiting) => this.someoneWaits(waiting));
     window.addEventListener("medtalk:unread", (event) => this.setUnread((event as CustomEvent<number>).detail));
@@ -54,7 +57,8 @@ export class Signals {
   }
 
   private messageReceived(message: Message): void {
-    if (message.senderId === this.me.userId) return;
+    // A call's own record (issue 17) follows the ring it was about: no second signal.
+    if (message.senderId === this.me.userId || message.contentType === "CALL") return;
     // A replay of what was missed (lastSeq) is not news: only messages of the last minute.
     if (Date.now() - Date.parse(message.sentAt) > 60_000) return;
     this.play("chime");

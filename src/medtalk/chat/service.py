@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -485,6 +486,7 @@ class ChatService:
             fresh.append((message, request))
             results.append((message, True))
         if fresh:
+            notify = await self._notify_jobs(locked, fresh)
             await store.insert_messages(db, [message for message, _ in fresh])
             if self._search is not None:  # issue 19: the blind index, in the same transaction
                 await self._search.add(db, [Written.of(m, r.content) for m, r in fresh])
@@ -492,10 +494,13 @@ class ChatService:
                 if request.attachment is not None:
                     await request.attachment[1](db, message.id)
             await store.advance_conversations(db, newest, now)
+            if self._outbox is not None:
+                await self._outbox.add_coalesced(db, NOTIFY_OFFLINE, notify)
+            # Last: the audit chain's head row is locked from here to the commit, and every
+            # process's writers wait for it (audit/trail.py).
             await self._audit.append_entries(
                 db, [self._sent_entry(m, r) for m, r in fresh if r.context]
             )
-            await self._write_notify_jobs(db, locked, fresh)
         return results
 
     def _sent_entry(self, message: MessageRow, request: _NewMessage) -> AuditEntry:
@@ -509,18 +514,17 @@ class ChatService:
             conversation_id=message.conversation_id,
         )
 
-    async def _write_notify_jobs(
+    async def _notify_jobs(
         self,
-        db: AsyncConnection,
         conversations: dict[uuid.UUID, ConversationRow],
         fresh: list[tuple[MessageRow, _NewMessage]],
-    ) -> None:
+    ) -> dict[str, dict[str, Any]]:
         """One coalesced offline-notification job per recipient and conversation, and none for
         a recipient with a live socket on any node (issue 15: no background work per message).
         Who is online is read once per batch; when that cannot be known, the job is written
         and its handler looks again."""
         if self._outbox is None:
-            return
+            return {}
         waiting = {
             (conversations[m.conversation_id].other_participant(m.sender_id), m.conversation_id)
             for m, _ in fresh
@@ -531,12 +535,11 @@ class ChatService:
                 online = await self._online_among({recipient for recipient, _ in waiting})
             except Unavailable:
                 online = set()
-        jobs = {
+        return {
             notify_key(recipient, conversation_id): notify_payload(recipient, conversation_id)
             for recipient, conversation_id in waiting
             if recipient not in online
         }
-        await self._outbox.add_coalesced(db, NOTIFY_OFFLINE, jobs)
 
     def _kick_outbox(self) -> None:
         if self._outbox is not None:

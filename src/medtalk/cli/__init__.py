@@ -36,6 +36,12 @@ def serve(
     demo: Annotated[bool, typer.Option(help="seed demo users and print their tokens")] = False,
     host: Annotated[str | None, typer.Option(help="listen address")] = None,
     port: Annotated[int | None, typer.Option(help="listen port")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="processes serving the one port (needs PostgreSQL and Redis)", min=1),
+    ] = None,
+    listen_fd: Annotated[int | None, typer.Option(hidden=True)] = None,  # a worker's socket
+    demo_accounts: Annotated[bool, typer.Option(hidden=True)] = False,  # a --demo worker
 ) -> None:
     """Run the service (REST + Socket.IO) on MEDTALK_PORT (8089)."""
     import uvicorn
@@ -45,23 +51,22 @@ def serve(
 
     settings = load_settings()
     # --host/--port are the settings for this run: links and the demo banner use them too.
-    listen = {"host": host, "port": port}
+    listen = {"host": host, "port": port, "workers": workers}
     settings = settings.model_copy(update={k: v for k, v in listen.items() if v is not None})
-    if demo:
-        if settings.mode != "dev":
-            raise typer.BadParameter("--demo is for dev mode only", param_hint="--demo")
+    if demo and settings.mode != "dev":
+        raise typer.BadParameter("--demo is for dev mode only", param_hint="--demo")
+    if demo or demo_accounts:
         # The browser's sign-in picker offers the demo accounts (GET /api/v1/dev/demo-accounts).
         settings = settings.model_copy(update={"demo_accounts": True})
     if settings.auto_migrate:
         upgrade(settings)
     if demo:
         _print_demo(settings, settings.host, settings.port)
+    if settings.workers > 1 and listen_fd is None:
+        raise typer.Exit(_supervise_workers(settings, demo))
     application = create_app(settings)
     _tune_collector(settings)
-    uvicorn.run(
-        application,
-        host=settings.host,
-        port=settings.port,
+    options: dict[str, Any] = dict(
         log_level=settings.log_level.lower(),
         log_config=None,  # keep configure_logging's JSON handler
         access_log=False,  # medtalk.access logs each request once, by route template
@@ -76,6 +81,29 @@ def serve(
         ws_per_message_deflate=settings.ws_per_message_deflate,
         **_fast_loop(settings),
     )
+    if listen_fd is not None:  # a worker of `serve --workers`, on the socket it was handed
+        import socket
+
+        config = uvicorn.Config(application, **options)
+        uvicorn.Server(config).run(sockets=[socket.socket(fileno=listen_fd)])
+    else:
+        uvicorn.run(application, host=settings.host, port=settings.port, **options)
+
+
+def _supervise_workers(settings: Settings, demo: bool) -> int:
+    """Several serving processes on one port (cli/workers.py); returns the exit status."""
+    from medtalk.cli.workers import Supervisor, listening_sockets, worker_command
+
+    if settings.is_sqlite or not settings.redis_url:
+        raise typer.BadParameter(
+            "--workers above 1 needs MEDTALK_DATABASE_URL (PostgreSQL) and MEDTALK_REDIS_URL: "
+            "the workers share the database, presence, rate limits and fan-out",
+            param_hint="--workers",
+        )
+    sockets = listening_sockets(settings.host, settings.port, settings.workers)
+    typer.echo(f"medtalk: {settings.workers} workers on {settings.host}:{settings.port}")
+    command = worker_command(settings.host, settings.port, demo)
+    return Supervisor(sockets, command, settings.node_name).run()
 
 
 def _fast_loop(settings: Settings) -> dict[str, Any]:

@@ -61,8 +61,9 @@ class SearchIndex:
         for message in messages:
             by_conversation[message.conversation_id].append(message)
         rows: dict[tuple[int, int], int] = {}
+        keys = await store.conversation_keys(db, by_conversation)  # one query per batch
         for conversation_id, written in by_conversation.items():
-            key_id = await store.conversation_key(db, conversation_id)
+            key_id = keys.get(conversation_id)
             if key_id is None:
                 if min(message.seq for message in written) != 1:
                     continue

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -23,6 +23,16 @@ async def conversation_key(db: AsyncConnection, conversation_id: uuid.UUID) -> s
             search_conversations.c.conversation_id == conversation_id
         )
     )
+
+
+async def conversation_keys(
+    db: AsyncConnection, conversation_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The index key of each of these conversations that has one, in one query."""
+    query = sa.select(search_conversations.c.conversation_id, search_conversations.c.key_id).where(
+        search_conversations.c.conversation_id.in_(list(conversation_ids))
+    )
+    return {row.conversation_id: row.key_id for row in await db.execute(query)}
 
 
 async def set_conversation_key(
@@ -69,20 +79,22 @@ async def keys_of_participant(db: AsyncConnection, user_id: uuid.UUID) -> dict[u
 
 
 async def add_terms(db: AsyncConnection, rows: Sequence[Row]) -> None:
-    """Set the rows' bits (OR-ed into what is there); one (term, block) appears once."""
+    """Set the rows' bits (OR-ed into what is there); one (term, block) appears once.
+
+    One statement run for many parameter sets (compiled once and cached), not a multi-row
+    VALUES, whose compilation per batch was the send path's largest CPU cost (bench/README.md);
+    in (term, block) order, so two writers lock rows in the same order.
+    """
+    if not rows:
+        return
     dialect = postgresql if db.dialect.name == "postgresql" else sqlite
-    for start in range(0, len(rows), CHUNK // 3):
-        values = [
-            {"term": term, "block": block, "bits": bits}
-            for term, block, bits in rows[start : start + CHUNK // 3]
-        ]
-        statement = dialect.insert(search_terms).values(values)
-        await db.execute(
-            statement.on_conflict_do_update(
-                index_elements=[search_terms.c.term, search_terms.c.block],
-                set_={"bits": search_terms.c.bits.op("|")(statement.excluded.bits)},
-            )
-        )
+    statement = dialect.insert(search_terms)
+    upsert = statement.on_conflict_do_update(
+        index_elements=[search_terms.c.term, search_terms.c.block],
+        set_={"bits": search_terms.c.bits.op("|")(statement.excluded.bits)},
+    )
+    values = [{"term": term, "block": block, "bits": bits} for term, block, bits in sorted(rows)]
+    await db.execute(upsert, values)
 
 
 async def delete_terms(db: AsyncConnection, terms: Iterable[int]) -> None:
