@@ -104,6 +104,23 @@ async def test_doctor_hears_the_patient_waiting_and_admits_them(
     await expect(patient_page.locator(".call-status")).to_contain_text("kết thúc")
 
 
+async def test_a_doctor_opening_the_app_later_sees_who_waits(
+    world: World, web_server: LiveServer, fresh_contexts: tuple[BrowserContext, BrowserContext]
+) -> None:
+    doctor_context, patient_context = fresh_contexts
+    patient, doctor, conversation = await world.consultation("Chào bác sĩ")
+    at = (datetime.now(UTC) + timedelta(minutes=2)).isoformat()
+    room = await doctor.creates_room(conversation, scheduledTime=at)
+    patient_page = await _open(patient_context, web_server, patient, room["joinUrl"])
+    await _patient_waits(patient_page, doctor)
+    doctor_page = await _open(doctor_context, web_server, doctor, "/")
+    notice = doctor_page.get_by_role("alertdialog")
+    await expect(notice).to_contain_text(f"{patient.name} is waiting", timeout=15_000)
+    await notice.get_by_role("button", name="Admit").click()
+    await video_flows(patient_page)
+    await expect(patient_page.locator(".call-status")).to_have_text("Đã kết nối")
+
+
 async def test_appointment_link_in_a_fresh_browser_reaches_the_waiting_room(
     world: World, web_server: LiveServer, fresh_contexts: tuple[BrowserContext, BrowserContext]
 ) -> None:

@@ -81,6 +81,11 @@ async def test_admit_over_rest_and_its_refusals(world: World) -> None:
     room_id = room["roomId"]
     admit = f"/api/v1/video-call/rooms/{room_id}/admit"
     await patient.joins_room(room_id)
+    # A doctor who was not online when the patient came in sees who waits in the room list.
+    [listed] = (await doctor.get("/api/v1/video-call/rooms")).json()["rooms"]
+    assert listed["waiting"] == [{"userId": str(patient.id), "userName": patient.name}]
+    [own] = (await patient.get("/api/v1/video-call/rooms")).json()["rooms"]
+    assert own["waiting"] == []  # only the host is told
     not_in = await doctor.post(admit, json={"userId": str(patient.id)})
     assert not_in.status_code == 409 and not_in.json()["error"]["code"] == "NOT_JOINED"
     await doctor.joins_room(room_id)

@@ -62,10 +62,16 @@ export class Calls {
 
   private async catchUp(): Promise<void> {
     try {
-      const { rooms } = await api<{ rooms: Array<CallIncoming & { status: string }> }>(
+      const { rooms } = await api<{ rooms: Array<CallIncoming & { status: string; waiting?: Array<{ userId: string; userName: string }> }> }>(
         "GET", "/api/v1/video-call/rooms");
       const waiting = rooms.find((room) => room.status === "WAITING" && room.callerId !== this.me.userId);
       if (waiting && !this.prompt && !this.view) this.ring(waiting);
+      // A doctor opening the app after a patient came into a waiting room missed the event.
+      const mine = rooms.find((room) => room.callerId === this.me.userId && room.waiting?.length);
+      const first = mine?.waiting?.[0];
+      if (mine && first && !this.waitingNotice && this.view?.roomId !== mine.roomId) {
+        this.someoneWaits({ roomId: mine.roomId, userId: first.userId, userName: first.userName });
+      }
     } catch {
       // Best effort: the live `call_incoming` still works.
     }

@@ -82,6 +82,11 @@ class IceConfiguration(WireModel):
     turn_servers: list[TurnServer]
 
 
+class WaitingParticipant(WireModel):
+    user_id: uuid.UUID
+    user_name: str
+
+
 class OpenRoom(WireModel):
     """A room one can still join: the `call_incoming` fields plus state, for catching up."""
 
@@ -93,6 +98,9 @@ class OpenRoom(WireModel):
     join_url: str
     status: RoomStatus
     expires_at: Timestamp | None
+    # issue 17, for the host only: who is in the waiting room (a doctor who opens the app
+    # after the patient came in missed `participant_waiting`)
+    waiting: list[WaitingParticipant] = []
 
 
 class OpenRooms(WireModel):

@@ -41,6 +41,7 @@ from medtalk.calls.schemas import (
     RoomCreated,
     RoomStatus,
     RoomToken,
+    WaitingParticipant,
 )
 from medtalk.calls.store import RoomRow
 from medtalk.core import metrics
@@ -183,7 +184,7 @@ class CallService:
         )
         metrics.call_setup_attempted(self._provider.name)
         incoming = self._open_room(room, names[caller.user_id]).model_dump(
-            mode="json", by_alias=True, exclude={"status", "expires_at"}
+            mode="json", by_alias=True, exclude={"status", "expires_at", "waiting"}
         )  # exactly the contract's call_incoming fields
         await self._events.to_user(patient_id, "call_incoming", incoming)
         await self._audited(context, "room.create", room.id, conversation_id=conversation_id)
@@ -191,13 +192,20 @@ class CallService:
 
     async def open_rooms(self, caller: Principal) -> OpenRooms:
         """Rooms the caller may still join, so a patient who was offline when the doctor
-        called (and missed `call_incoming`) can still answer."""
+        called (and missed `call_incoming`) can still answer, and a doctor sees who waits."""
         async with self._db.read() as db:
             rooms = await store.open_rooms_of(db, caller.user_id, self._clock.now())
             names = await store.user_names(db, {room.host_id for room in rooms})
-        return OpenRooms(
-            rooms=[self._open_room(room, names.get(room.host_id, "")) for room in rooms]
-        )
+            hosted = [room.id for room in rooms if room.host_id == caller.user_id]
+            waiting = await store.waiting_participants(db, hosted) if hosted else {}
+        listed = []
+        for room in rooms:
+            listed.append(self._open_room(room, names.get(room.host_id, "")))
+            listed[-1].waiting = [
+                WaitingParticipant(user_id=user_id, user_name=name)
+                for user_id, name in waiting.get(room.id, [])
+            ]
+        return OpenRooms(rooms=listed)
 
     def _open_room(self, room: RoomRow, host_name: str) -> OpenRoom:
         return OpenRoom(

@@ -288,6 +288,26 @@ async def participants(
     return [ParticipantRow(**row._asdict()) for row in await db.execute(query)]
 
 
+async def waiting_participants(
+    db: AsyncConnection, room_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[uuid.UUID, str]]]:
+    """(user, name) of those in each room's waiting room: joined, present, not admitted."""
+    query = (
+        sa.select(call_participants.c.room_id, call_participants.c.user_id, users.c.name)
+        .join(users, users.c.id == call_participants.c.user_id)
+        .where(
+            call_participants.c.room_id.in_(room_ids),
+            call_participants.c.left_at.is_(None),
+            call_participants.c.admitted_at.is_(None),
+        )
+        .order_by(call_participants.c.joined_at)
+    )
+    waiting: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {}
+    for row in await db.execute(query):
+        waiting.setdefault(row.room_id, []).append((row.user_id, row.name))
+    return waiting
+
+
 async def upsert_participant(
     db: AsyncConnection,
     room_id: uuid.UUID,
