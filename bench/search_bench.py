@@ -228,10 +228,11 @@ async def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
         async with rt.db.read() as db:
             stored = await db.scalar(sa.text("SELECT count(*) FROM chat_messages"))
         people = await callers(rt)
-        service = SearchService(rt.db, rt.keys, rt.chat)
+        service = SearchService(rt.db, rt.keys, rt.chat, rt.audit)
 
         async def in_process(caller: Principal, query: str) -> int:
-            return len((await service.search(caller, query, None, None, 20)).messages)
+            page = await service.search(RequestContext(caller), query, None, None, 20)
+            return len(page.messages)
 
         results: dict[str, Any] = {"messages": stored, "index_bytes": size, "load_s": loaded}
         results["in-process"] = await timed(in_process, people, args.queries, 1, rng)

@@ -136,7 +136,7 @@ def build_container(
         audit=audit,
         outbox=outbox,
     )
-    files = build_files(settings, db, storage, chat, clock, events, outbox, rate_limiter)
+    files = build_files(settings, db, storage, chat, clock, events, outbox, rate_limiter, audit)
     call_deadlines = MaxDurationEnforcer(calls, clock)
     assembler = build_assembler(settings, db, storage, clock, events, links)
     # Scans and recording assembly are jobs too, run by `serve` nodes (sockets, tools); the
@@ -166,7 +166,7 @@ def build_container(
         files=files,
         calls=calls,
         recordings=recordings,
-        export=DataExport(db, chat, files, clock, storage),
+        export=DataExport(db, chat, files, clock, audit, storage),
         notifications=notifications.service,
         call_deadlines=call_deadlines,
         recording_jobs=assembler,
@@ -216,6 +216,7 @@ def build_files(
     events: EventBus,
     outbox: JobOutbox,
     rate_limiter: RateLimiter,
+    audit: AuditTrail,
 ) -> FileService:
     """Files (issue 4): storage backend, limits, image policy and malware scanner."""
     return FileService(
@@ -225,6 +226,7 @@ def build_files(
         clock,
         events,
         outbox,
+        audit,
         link_secret=settings.link_secret,
         link_ttl_seconds=settings.file_link_ttl_seconds,
         limits=upload_limits(settings),

@@ -245,7 +245,7 @@ def export_user(
         size = run_with_container(
             settings,
             lambda rt: write_bundle(
-                FhirExport(rt.db, rt.chat, rt.clock), rt.audit, settings.public_url, subject, output
+                FhirExport(rt.db, rt.chat, rt.clock, rt.audit), settings.public_url, subject, output
             ),
         )
         typer.echo(f"wrote {size} bytes to {output}")
@@ -254,12 +254,9 @@ def export_user(
     async def write(rt: Container) -> int:
         size = 0
         with output.open("wb") as out:
-            async for piece in rt.export.zip_stream(subject):
+            async for piece in await rt.export.for_operator(subject):
                 out.write(piece)
                 size += len(piece)
-        await rt.audit.record(
-            "export.patient", role="OPERATOR", object_type="user", object_id=subject, detail="cli"
-        )
         return size
 
     size = run_with_container(settings, write)

@@ -9,15 +9,14 @@ from pathlib import Path
 
 import typer
 
-from medtalk.audit import AuditTrail
 from medtalk.core.errors import NotFound
 from medtalk.fhir.service import FhirExport
 
 
 async def write_bundle(
-    export: FhirExport, audit: AuditTrail, public_url: str, conversation_id: uuid.UUID, output: Path
+    export: FhirExport, public_url: str, conversation_id: uuid.UUID, output: Path
 ) -> int:
-    """Write the Bundle, audit it as the operator's; returns the bytes written."""
+    """Write the Bundle (the service audits it as the operator's); returns the bytes written."""
     try:
         bundle = await export.bundle(None, conversation_id, public_url)
     except NotFound:
@@ -25,12 +24,4 @@ async def write_bundle(
         raise typer.Exit(1) from None
     data = json.dumps(bundle, ensure_ascii=False, indent=2).encode()
     await asyncio.to_thread(output.write_bytes, data)
-    await audit.record(
-        "conversation.fhir_export",
-        role="OPERATOR",
-        object_type="conversation",
-        object_id=conversation_id,
-        conversation_id=conversation_id,
-        detail="cli",
-    )
     return len(data)

@@ -7,8 +7,7 @@ import uuid
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from medtalk.api.audit import AuditDep
-from medtalk.api.deps import ChatDep, ClockDep, CurrentUser, DatabaseDep, SettingsDep
+from medtalk.api.deps import AuditTrailDep, ChatDep, ClockDep, Context, DatabaseDep, SettingsDep
 from medtalk.fhir.bundle import FHIR_VERSION, MEDIA_TYPE
 from medtalk.fhir.service import FhirExport
 
@@ -32,23 +31,16 @@ class FhirResponse(JSONResponse):
 async def export_fhir(
     conversation_id: uuid.UUID,
     request: Request,
-    caller: CurrentUser,
+    context: Context,
     settings: SettingsDep,
     db: DatabaseDep,
     chat: ChatDep,
     clock: ClockDep,
-    audit: AuditDep,
+    trail: AuditTrailDep,
 ) -> FhirResponse:
     """The conversation as a FHIR R4 Bundle: Communication per message (attachments with
     URLs), Encounter per video call. Its two participants and ADMIN only; audited."""
     base_url = settings.public_url or str(request.base_url)
-    bundle = await FhirExport(db, chat, clock).bundle(caller, conversation_id, base_url)
-    await audit.ok(  # security: audit trail (ids and counts only)
-        "conversation.fhir_export",
-        object_type="conversation",
-        object_id=conversation_id,
-        conversation_id=conversation_id,
-        detail=f"{len(bundle['entry'])} resources",
-    )
+    bundle = await FhirExport(db, chat, clock, trail).bundle(context, conversation_id, base_url)
     headers = {"Cache-Control": "no-store", "Content-Disposition": "inline"}
     return FhirResponse(bundle, headers=headers)

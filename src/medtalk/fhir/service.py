@@ -1,13 +1,14 @@
-"""The FHIR export of one conversation, for a participant, an ADMIN or an operator."""
+"""The FHIR export of one conversation, for a participant, an ADMIN or an operator; each
+export is audited here (`conversation.fhir_export`), the same row whichever door asked."""
 
 from __future__ import annotations
 
 import uuid
 
+from medtalk.audit import AuditTrail, RequestContext
 from medtalk.chat import store as chat_store
 from medtalk.chat.schemas import Message
 from medtalk.chat.service import ChatService
-from medtalk.core.auth import Principal
 from medtalk.core.clock import Clock
 from medtalk.core.errors import NotFound
 from medtalk.db.engine import Database
@@ -18,20 +19,38 @@ PAGE = 500
 
 
 class FhirExport:
-    def __init__(self, db: Database, chat: ChatService, clock: Clock) -> None:
+    def __init__(self, db: Database, chat: ChatService, clock: Clock, audit: AuditTrail) -> None:
         self._db = db
         self._chat = chat
         self._clock = clock
+        self._audit = audit
 
     async def bundle(
-        self, caller: Principal | None, conversation_id: uuid.UUID, base_url: str
+        self, context: RequestContext | None, conversation_id: uuid.UUID, base_url: str
     ) -> JSON:
-        """The conversation as a FHIR R4 Bundle; `caller` None is an operator (CLI).
+        """The conversation as a FHIR R4 Bundle; `context` None is an operator (CLI).
 
-        NotFound for anyone but its two participants and ADMIN, as everywhere else.
+        NotFound for anyone but its two participants and ADMIN, as everywhere else. Audited
+        (ids and counts only).
         """
-        if caller is not None:
-            conversation = await self._chat.conversation_for(caller, conversation_id)
+        bundle = await self._build(context, conversation_id, base_url)
+        await self._audit.record(
+            "conversation.fhir_export",
+            actor=context.actor if context else None,
+            role=None if context else "OPERATOR",
+            client=context.client if context else None,
+            object_type="conversation",
+            object_id=conversation_id,
+            conversation_id=conversation_id,
+            detail=f"{len(bundle['entry'])} resources",
+        )
+        return bundle
+
+    async def _build(
+        self, context: RequestContext | None, conversation_id: uuid.UUID, base_url: str
+    ) -> JSON:
+        if context is not None:
+            conversation = await self._chat.conversation_for(context.actor, conversation_id)
         else:
             async with self._db.read() as db:
                 found = await chat_store.get_conversation(db, conversation_id)

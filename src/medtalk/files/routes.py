@@ -11,19 +11,10 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
-from medtalk.api.audit import AuditDep
-from medtalk.api.deps import (
-    AuditTrailDep,
-    BearerCredentials,
-    CurrentUser,
-    FilesDep,
-    authenticate,
-    client_of,
-)
+from medtalk.api.deps import BearerCredentials, Context, FilesDep, authenticate, client_of
 from medtalk.api.ranges import RANGE_RESPONSES, ranged_response
-from medtalk.audit import AuditTrail
+from medtalk.audit import RequestContext
 from medtalk.chat.schemas import ContentType
-from medtalk.core.errors import NotFound
 from medtalk.files.service import FileService, FileUploaded
 from medtalk.files.store import StoredFile
 
@@ -34,13 +25,11 @@ UPLOAD_READ = 256 * 1024
 
 @router.post("/messages/upload", status_code=201, response_model=FileUploaded)
 async def upload_file(
-    caller: CurrentUser,
+    context: Context,
     files: FilesDep,
     conversation_id: Annotated[uuid.UUID, Form(alias="conversationId")],
     file: Annotated[UploadFile, File()],
     file_type: Annotated[ContentType | None, Form(alias="fileType")] = None,
-    *,
-    audit: AuditDep,
 ) -> FileUploaded:
     """Type from the bytes, per-type size limits; images lose their metadata.
 
@@ -48,15 +37,7 @@ async def upload_file(
     streamed body passes the largest limit. The multipart parser spools the file to a
     temporary file (1 MB in memory), which is read here in pieces.
     """
-    uploaded = await files.upload(caller, conversation_id, file.filename, file_type, _chunks(file))
-    await audit.ok(  # security: audit trail (ids and size only, never the file name)
-        "file.upload",
-        object_type="file",
-        object_id=uploaded.file_id,
-        conversation_id=conversation_id,
-        detail=f"{uploaded.mime_type} {uploaded.file_size} bytes",
-    )
-    return uploaded
+    return await files.upload(context, conversation_id, file.filename, file_type, _chunks(file))
 
 
 @router.get("/files/{file_id}", response_class=StreamingResponse, responses=RANGE_RESPONSES)
@@ -64,15 +45,12 @@ async def download_file(
     file_id: uuid.UUID,
     request: Request,
     files: FilesDep,
-    trail: AuditTrailDep,
     credentials: BearerCredentials,
     expires: int | None = None,
     sig: str | None = None,
 ) -> Response:
     """A participant's bearer token, or a valid unexpired signed link, opens a CLEAN file."""
-    stored = await _authorized(
-        request, files, trail, credentials, file_id, expires, sig, thumbnail=False
-    )
+    stored = await _authorized(request, files, credentials, file_id, expires, sig, thumbnail=False)
     return await _serve(request, files, stored)
 
 
@@ -83,22 +61,18 @@ async def download_thumbnail(
     file_id: uuid.UUID,
     request: Request,
     files: FilesDep,
-    trail: AuditTrailDep,
     credentials: BearerCredentials,
     expires: int | None = None,
     sig: str | None = None,
 ) -> Response:
     """The image's JPEG thumbnail, on the same terms as the file itself."""
-    stored = await _authorized(
-        request, files, trail, credentials, file_id, expires, sig, thumbnail=True
-    )
+    stored = await _authorized(request, files, credentials, file_id, expires, sig, thumbnail=True)
     return await _serve(request, files, stored.thumbnail(), etag_suffix="-thumbnail")
 
 
 async def _authorized(
     request: Request,
     files: FileService,
-    trail: AuditTrail,
     credentials: HTTPAuthorizationCredentials | None,
     file_id: uuid.UUID,
     expires: int | None,
@@ -106,26 +80,15 @@ async def _authorized(
     *,
     thumbnail: bool,
 ) -> StoredFile:
-    """The file, if the link or the caller may open it; every opening is audited."""
-    caller = None
+    """The file, if the link or the caller may open it (the service audits each opening)."""
     if expires is not None and sig is not None:
-        if not files.link_is_valid(file_id, expires, sig, thumbnail=thumbnail):
-            raise NotFound("link expired or invalid", code="LINK_INVALID")
-        stored = await files.find(file_id)
-    else:
-        caller = await authenticate(request, credentials)
-        request.state.principal = caller  # security: names the caller in refusal audit rows
-        stored = await files.find_for(caller, file_id)
-    await trail.record(  # security: audit trail; a signed link has no named caller
-        "file.thumbnail" if thumbnail else "file.download",
-        actor=caller,
-        object_type="file",
-        object_id=file_id,
-        conversation_id=stored.conversation_id,
-        client=client_of(request),
-        detail=None if caller else "signed link",
-    )
-    return stored
+        return await files.open_by_link(
+            file_id, expires, sig, client_of(request), thumbnail=thumbnail
+        )
+    caller = await authenticate(request, credentials)
+    request.state.principal = caller  # security: names the caller in refusal audit rows
+    context = RequestContext(caller, client_of(request))
+    return await files.open_for(context, file_id, thumbnail=thumbnail)
 
 
 async def _serve(

@@ -2,7 +2,9 @@
 
 Images are re-encoded without metadata and get a thumbnail; with a malware scanner
 configured a file is PENDING until its `scan_file` job (written with the file's row, so it
-survives a restart) has scanned it, and only CLEAN files are ever served.
+survives a restart) has scanned it, and only CLEAN files are ever served. Every upload and
+every opening of a file (by bearer or by signed link) is audited here, whichever door it came
+through.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from medtalk.audit import AuditTrail, Client, RequestContext
 from medtalk.chat.schemas import ContentType
 from medtalk.chat.service import Attachment, ChatService
 from medtalk.core.auth import Principal
@@ -75,6 +78,7 @@ class FileService:
         clock: Clock,
         events: EventSink,
         outbox: JobOutbox,
+        audit: AuditTrail,
         *,
         link_secret: str,
         link_ttl_seconds: int,
@@ -92,6 +96,7 @@ class FileService:
         self._clock = clock
         self._events = events
         self._outbox = outbox
+        self._audit = audit
         self._links = SignedLinks(link_secret, link_ttl_seconds, public_url)
         self._limits = limits
         policy = image_policy or ImagePolicy()
@@ -131,6 +136,27 @@ class FileService:
     # --- upload ---------------------------------------------------------------------------
 
     async def upload(
+        self,
+        context: RequestContext,
+        conversation_id: uuid.UUID,
+        file_name: str | None,
+        declared: ContentType | None,
+        chunks: AsyncIterator[bytes],
+    ) -> FileUploaded:
+        """Store the file and send it as a message of the conversation; audited."""
+        uploaded = await self._upload(context.actor, conversation_id, file_name, declared, chunks)
+        await self._audit.record(  # ids and size only, never the file name
+            "file.upload",
+            actor=context.actor,
+            client=context.client,
+            object_type="file",
+            object_id=uploaded.file_id,
+            conversation_id=conversation_id,
+            detail=f"{uploaded.mime_type} {uploaded.file_size} bytes",
+        )
+        return uploaded
+
+    async def _upload(
         self,
         caller: Principal,
         conversation_id: uuid.UUID,
@@ -252,19 +278,48 @@ class FileService:
             return await store.get_file(db, file_id)
 
     async def find(self, file_id: uuid.UUID) -> StoredFile:
-        """The file if it may be served now: NotFound if missing, Locked unless CLEAN."""
+        """The file if it may be served now: NotFound if missing, Locked unless CLEAN.
+        Not audited: for callers that audit the whole of what they read (exports)."""
         stored = await self._load(file_id)
         if stored is None:
             raise NotFound("no such file")
         return _servable(stored)
 
-    async def find_for(self, caller: Principal, file_id: uuid.UUID) -> StoredFile:
+    async def open_for(
+        self, context: RequestContext, file_id: uuid.UUID, *, thumbnail: bool = False
+    ) -> StoredFile:
+        """The file (or its thumbnail's row) for a participant of its conversation; audited."""
         stored = await self._load(file_id)
         if stored is None:
             raise NotFound("no such file")
         # Participation before status: a stranger learns nothing about the file.
-        await self._chat.conversation_for(caller, stored.conversation_id)
-        return _servable(stored)
+        await self._chat.conversation_for(context.actor, stored.conversation_id)
+        _servable(stored)
+        await self._audited_opening(stored, thumbnail, context.actor, context.client)
+        return stored
+
+    async def open_by_link(
+        self, file_id: uuid.UUID, expires: int, signature: str, client: Client, *, thumbnail: bool
+    ) -> StoredFile:
+        """The file for whoever holds a valid, unexpired signed link; audited (no actor)."""
+        if not self.link_is_valid(file_id, expires, signature, thumbnail=thumbnail):
+            raise NotFound("link expired or invalid", code="LINK_INVALID")
+        stored = await self.find(file_id)
+        await self._audited_opening(stored, thumbnail, None, client)
+        return stored
+
+    async def _audited_opening(
+        self, stored: StoredFile, thumbnail: bool, actor: Principal | None, client: Client
+    ) -> None:
+        await self._audit.record(
+            "file.thumbnail" if thumbnail else "file.download",
+            actor=actor,
+            client=client,
+            object_type="file",
+            object_id=stored.id,
+            conversation_id=stored.conversation_id,
+            detail=None if actor else "signed link",
+        )
 
     async def direct_url(self, stored: StoredFile, disposition: str) -> str | None:
         """A presigned storage URL to redirect to, when so configured (S3)."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 
-from medtalk.api.deps import AuditTrailDep, ClockDep, CurrentUser, DatabaseDep, client_of
+from medtalk.api.deps import AuditTrailDep, ClockDep, Context, CurrentUser, DatabaseDep
 from medtalk.legalhold.schemas import LegalHold, LegalHoldList, LegalHoldStatus, PlaceLegalHold
 from medtalk.legalhold.service import MAX_PAGE, LegalHolds
 
@@ -30,14 +30,13 @@ HoldsDep = Annotated[LegalHolds, Depends(_holds)]
 async def place_legal_hold(
     conversation_id: uuid.UUID,
     body: PlaceLegalHold,
-    request: Request,
     response: Response,
-    caller: CurrentUser,
+    context: Context,
     holds: HoldsDep,
 ) -> LegalHold:
     """Hold the conversation: retention keeps its messages, files and recordings until the
     hold is lifted. 201 when placed now, 200 when it was already held (that hold). ADMIN only."""
-    hold, placed = await holds.place(caller, conversation_id, body.reason, client_of(request))
+    hold, placed = await holds.place(context, conversation_id, body.reason)
     response.status_code = 201 if placed else 200
     return hold
 
@@ -45,12 +44,11 @@ async def place_legal_hold(
 @router.delete(HOLD_PATH, response_model=LegalHold)
 async def lift_legal_hold(
     conversation_id: uuid.UUID,
-    request: Request,
-    caller: CurrentUser,
+    context: Context,
     holds: HoldsDep,
 ) -> LegalHold:
     """Lift the active hold (409 NOT_HELD if there is none); retention applies again. ADMIN only."""
-    return await holds.lift(caller, conversation_id, client_of(request))
+    return await holds.lift(context, conversation_id)
 
 
 @router.get(HOLD_PATH, response_model=LegalHoldStatus)

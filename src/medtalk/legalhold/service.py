@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from medtalk.audit import AuditTrail, Client
+from medtalk.audit import AuditTrail, RequestContext
 from medtalk.core.auth import Principal
 from medtalk.core.clock import Clock
 from medtalk.core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -25,9 +25,10 @@ class LegalHolds:
         self._audit = audit
 
     async def place(
-        self, caller: Principal, conversation_id: uuid.UUID, reason: str, client: Client
+        self, context: RequestContext, conversation_id: uuid.UUID, reason: str
     ) -> tuple[LegalHold, bool]:
         """The active hold, and whether it was placed now (False: it was already held)."""
+        caller = context.actor
         _check_admin(caller)
         if not reason.strip():
             raise Invalid("reason is empty")
@@ -47,12 +48,11 @@ class LegalHolds:
                 lifted_at=None,
             )
             await store.insert_hold(db, hold)
-            await self._audited(db, "legal_hold.place", caller, hold, client)
+            await self._audited(db, "legal_hold.place", context, hold)
         return _view(hold), True
 
-    async def lift(
-        self, caller: Principal, conversation_id: uuid.UUID, client: Client
-    ) -> LegalHold:
+    async def lift(self, context: RequestContext, conversation_id: uuid.UUID) -> LegalHold:
+        caller = context.actor
         _check_admin(caller)
         async with self._db.transaction() as db:
             if not await store.lock_conversation(db, conversation_id):
@@ -62,26 +62,25 @@ class LegalHolds:
                 raise Conflict("the conversation is not under legal hold", code="NOT_HELD")
             now = self._clock.now()
             await store.lift_hold(db, held.id, caller.user_id, now)
-            await self._audited(db, "legal_hold.lift", caller, held, client)
+            await self._audited(db, "legal_hold.lift", context, held)
         return _view(replace(held, lifted_by=caller.user_id, lifted_at=now))
 
     async def _audited(
         self,
         db: AsyncConnection,
         action: str,
-        caller: Principal,
+        context: RequestContext,
         hold: store.HoldRow,
-        client: Client,
     ) -> None:
         """The audit row of a change, in the change's transaction (committed with it)."""
         await self._audit.append(
             db,
             action,
-            actor=caller,
+            actor=context.actor,
             object_type="legal_hold",
             object_id=hold.id,
             conversation_id=hold.conversation_id,
-            client=client,
+            client=context.client,
         )
 
     async def status(self, caller: Principal, conversation_id: uuid.UUID) -> LegalHoldStatus:

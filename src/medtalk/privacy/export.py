@@ -2,6 +2,7 @@
 
 The zip is produced while it is sent (zipfile writes to an unseekable sink that the generator
 drains after each piece), so neither the archive nor decrypted files ever touch the disk.
+Each export is audited here (`export.patient`), as the patient's or as the operator's.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from medtalk.audit import AuditTrail, RequestContext
 from medtalk.chat import store
 from medtalk.chat.service import ChatService
+from medtalk.core.auth import Role
 from medtalk.core.clock import Clock, iso_z
+from medtalk.core.errors import Forbidden
 from medtalk.db.engine import Database
 from medtalk.db.tables import call_recordings, video_call_rooms
 from medtalk.files.service import FileService
@@ -59,13 +63,37 @@ class DataExport:
         chat: ChatService,
         files: FileService,
         clock: Clock,
+        audit: AuditTrail,
         storage: FileStorage | None = None,
     ) -> None:
         self._db = db
         self._chat = chat
         self._files = files
         self._clock = clock
+        self._audit = audit
         self._storage = storage  # for call recordings (stored beside chat files)
+
+    async def of_patient(self, context: RequestContext) -> AsyncIterator[bytes]:
+        """The calling patient's own export (Forbidden for other roles); audited."""
+        if context.actor.role is not Role.PATIENT:
+            raise Forbidden("the export is for patients' own data")
+        await self._audited(context, context.actor.user_id)
+        return self.zip_stream(context.actor.user_id)
+
+    async def for_operator(self, user_id: uuid.UUID) -> AsyncIterator[bytes]:
+        """A user's export for an operator (an access request made to the clinic); audited."""
+        await self._audited(None, user_id)
+        return self.zip_stream(user_id)
+
+    async def _audited(self, context: RequestContext | None, user_id: uuid.UUID) -> None:
+        await self._audit.record(
+            "export.patient",
+            actor=context.actor if context else None,
+            role=None if context else "OPERATOR",
+            client=context.client if context else None,
+            object_type="user",
+            object_id=user_id,
+        )
 
     async def conversations_of(self, user_id: uuid.UUID) -> list[store.ConversationRow]:
         found: list[store.ConversationRow] = []

@@ -5,11 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from medtalk.api.audit import AuditDep
-from medtalk.api.deps import ClockDep, CurrentUser, ExportDep
-from medtalk.core.auth import Role
+from medtalk.api.deps import ClockDep, Context, ExportDep
 from medtalk.core.clock import iso_z
-from medtalk.core.errors import Forbidden
 
 router = APIRouter(prefix="/api/v1/chat", tags=["privacy"])
 
@@ -19,16 +16,12 @@ router = APIRouter(prefix="/api/v1/chat", tags=["privacy"])
     response_class=StreamingResponse,
     responses={200: {"content": {"application/zip": {}}, "description": "a zip archive"}},
 )
-async def export_my_data(
-    caller: CurrentUser, export: ExportDep, clock: ClockDep, audit: AuditDep
-) -> StreamingResponse:
+async def export_my_data(context: Context, export: ExportDep, clock: ClockDep) -> StreamingResponse:
     """The calling patient's conversations, messages and files, as one zip."""
-    if caller.role is not Role.PATIENT:
-        raise Forbidden("the export is for patients' own data")
-    await audit.ok("export.patient", object_type="user", object_id=caller.user_id)
+    stream = await export.of_patient(context)
     stamp = (iso_z(clock.now()) or "").replace(":", "")[:15]
     return StreamingResponse(
-        export.zip_stream(caller.user_id),
+        stream,
         media_type="application/zip",
         headers={
             "Content-Disposition": f'attachment; filename="medtalk-export-{stamp}.zip"',

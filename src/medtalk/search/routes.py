@@ -7,23 +7,23 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from medtalk.api.audit import AuditDep
-from medtalk.api.deps import ChatDep, CurrentUser, DatabaseDep
+from medtalk.api.deps import AuditTrailDep, ChatDep, Context, DatabaseDep
 from medtalk.search.service import SearchPage, SearchService
 
 router = APIRouter(prefix="/api/v1/chat", tags=["search"])
 
 
-def _search(request: Request, db: DatabaseDep, chat: ChatDep) -> SearchService:
+def _search(
+    request: Request, db: DatabaseDep, chat: ChatDep, trail: AuditTrailDep
+) -> SearchService:
     keys: Any = request.app.state.container.keys
-    return SearchService(db, keys, chat)
+    return SearchService(db, keys, chat, trail)
 
 
 @router.get("/search", response_model=SearchPage)
 async def search_messages(
-    caller: CurrentUser,
+    context: Context,
     search: Annotated[SearchService, Depends(_search)],
-    audit: AuditDep,
     q: Annotated[str, Query(min_length=1, max_length=200, description="words to find")],
     conversation_id: Annotated[uuid.UUID | None, Query(alias="conversationId")] = None,
     cursor: Annotated[str | None, Query(max_length=200, description="nextCursor")] = None,
@@ -31,12 +31,4 @@ async def search_messages(
 ) -> SearchPage:
     """Messages of the caller's conversations (or of `conversationId`) that contain every
     word of `q`, diacritics and case ignored ("sot" finds "sốt"); newest first."""
-    page = await search.search(caller, q, conversation_id, cursor, limit)
-    await audit.ok(  # security: audit trail (never the query: it is PHI)
-        "message.search",
-        object_type="conversation" if conversation_id else None,
-        object_id=conversation_id,
-        conversation_id=conversation_id,
-        detail=f"{len(page.messages)} results",
-    )
-    return page
+    return await search.search(context, q, conversation_id, cursor, limit)

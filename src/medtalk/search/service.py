@@ -2,7 +2,8 @@
 
 Every word of the query must be in the message (after folding). The index only narrows the
 candidates: each one is decrypted and its words compared, so a hash collision never shows a
-wrong message. Results are newest first, `limit` at a time, with an opaque cursor.
+wrong message. Results are newest first, `limit` at a time, with an opaque cursor. Each search
+is audited here (`message.search`, the number of results, never the query: it is PHI).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from medtalk.audit import AuditTrail, RequestContext
 from medtalk.chat import store as chat_store
 from medtalk.chat.schemas import Message
 from medtalk.chat.service import ChatService
-from medtalk.core.auth import Principal
 from medtalk.core.clock import parse_iso
 from medtalk.core.crypto import KeyRing
 from medtalk.core.errors import Invalid
@@ -38,19 +39,43 @@ class SearchPage(WireModel):
 
 
 class SearchService:
-    def __init__(self, db: Database, keys: KeyRing, chat: ChatService) -> None:
+    def __init__(self, db: Database, keys: KeyRing, chat: ChatService, audit: AuditTrail) -> None:
         self._db = db
         self._keys = keys
         self._chat = chat
+        self._audit = audit
 
     async def search(
         self,
-        caller: Principal,
+        context: RequestContext,
         query: str,
         conversation_id: uuid.UUID | None,
         cursor: str | None,
         limit: int,
     ) -> SearchPage:
+        """Messages of the caller's conversations (or of `conversation_id`) with every word of
+        `query`, newest first; audited."""
+        page = await self._search(context, query, conversation_id, cursor, limit)
+        await self._audit.record(
+            "message.search",
+            actor=context.actor,
+            client=context.client,
+            object_type="conversation" if conversation_id else None,
+            object_id=conversation_id,
+            conversation_id=conversation_id,
+            detail=f"{len(page.messages)} results",
+        )
+        return page
+
+    async def _search(
+        self,
+        context: RequestContext,
+        query: str,
+        conversation_id: uuid.UUID | None,
+        cursor: str | None,
+        limit: int,
+    ) -> SearchPage:
+        caller = context.actor
         wanted = words(query)[:MAX_QUERY_WORDS]
         if not wanted:
             raise Invalid("the query needs a word of at least two letters or digits")

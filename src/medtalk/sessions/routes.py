@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
-from medtalk.api.audit import AuditDep
-from medtalk.api.deps import CurrentUser, RevocationsDep
-from medtalk.core.errors import Forbidden
+from medtalk.api.deps import AuditTrailDep, Context, RevocationsDep
 from medtalk.core.wire import Timestamp, WireModel
+from medtalk.sessions.service import Sessions
 
 router = APIRouter(tags=["sessions"])
+
+
+def _sessions(revocations: RevocationsDep, trail: AuditTrailDep) -> Sessions:
+    return Sessions(revocations, trail)
+
+
+SessionsDep = Annotated[Sessions, Depends(_sessions)]
 
 
 class LoggedOut(WireModel):
@@ -27,14 +34,11 @@ class TokensRevoked(WireModel):
 
 
 @router.post("/api/v1/auth/logout", response_model=LoggedOut)
-async def logout(
-    request: Request, caller: CurrentUser, revocations: RevocationsDep, audit: AuditDep
-) -> LoggedOut:
+async def logout(request: Request, context: Context, sessions: SessionsDep) -> LoggedOut:
     """Revoke the token this request carries, until it expires; its open sockets are closed."""
-    await revocations.revoke_token(caller)
-    await audit.ok("auth.logout", object_type="user", object_id=caller.user_id)
-    await _disconnect(request, token_id=caller.token_id)
-    expires_at: datetime | None = caller.expires_at
+    await sessions.logout(context)
+    await _disconnect(request, token_id=context.actor.token_id)
+    expires_at: datetime | None = context.actor.expires_at
     return LoggedOut(revoked=True, expires_at=expires_at)
 
 
@@ -42,15 +46,11 @@ async def logout(
 async def revoke_tokens(
     user_id: uuid.UUID,
     request: Request,
-    caller: CurrentUser,
-    revocations: RevocationsDep,
-    audit: AuditDep,
+    context: Context,
+    sessions: SessionsDep,
 ) -> TokensRevoked:
     """ADMIN: every token of the user issued until now is refused from now on."""
-    if not caller.is_admin:
-        raise Forbidden("administrators only")
-    not_before = await revocations.revoke_user(user_id)
-    await audit.ok("admin.revoke_tokens", object_type="user", object_id=user_id)
+    not_before = await sessions.revoke_tokens(context, user_id)
     closed = await _disconnect(request, user_id=user_id)
     return TokensRevoked(user_id=user_id, not_before=not_before, disconnected_sockets=closed)
 
