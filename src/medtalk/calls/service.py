@@ -501,7 +501,8 @@ class CallService:
             rooms = await store.active_rooms_of(db, user_id)
             present = [(room, await store.get_participant(db, room.id, user_id)) for room in rooms]
         for room, participant in present:
-            if participant is not None:
+            # Someone still in the waiting room is not in the call: nothing to reconnect.
+            if participant is not None and participant.admitted:
                 await self._emit(
                     room.members - {user_id},
                     event,
