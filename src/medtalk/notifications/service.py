@@ -18,7 +18,6 @@ from medtalk.notifications.schemas import (
 )
 from medtalk.notifications.webpush import PushTarget
 
-
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
