@@ -216,7 +216,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         idle_seconds=settings.request_body_idle_seconds,
     )
     secured = SecureHeaders(guarded, hsts_max_age=settings.hsts_max_age)
-    return _Telemetry(secured, api)
+    return _Telemetry(secured, api, websocket_app=app)
 
 
 def build_operations(container: Container) -> ops_routes.Operations:
@@ -242,6 +242,6 @@ def build_operations(container: Container) -> ops_routes.Operations:
 class _Telemetry(RequestTelemetry):
     """The app as served (outermost layer); keeps `app.api` reachable for tests and the CLI."""
 
-    def __init__(self, app: ASGIApp, api: FastAPI) -> None:
-        super().__init__(app, upload_path=UPLOAD_PATH)
+    def __init__(self, app: ASGIApp, api: FastAPI, *, websocket_app: ASGIApp) -> None:
+        super().__init__(app, upload_path=UPLOAD_PATH, websocket_app=websocket_app)
         self.api = api

@@ -123,3 +123,42 @@ def socket_token(socket: Socket) -> str:
     auth = socket.client.connection_auth
     assert isinstance(auth, dict)
     return str(auth["token"]).removeprefix("Bearer ")
+
+
+async def test_a_second_connect_on_one_session_still_reads_the_handshake(world: World) -> None:
+    """Memory (issue 15): once connected, the server keeps only the handshake's token, user
+    agent and peer address; a later connect on the same Engine.IO session still authenticates
+    by the handshake's header and audits where it came from."""
+    from medtalk.realtime.edge import HANDSHAKE_ENVIRON_KEYS
+
+    patient, _doctor, conversation = await world.consultation()
+    client = socketio.AsyncClient(reconnection=False)
+    await client.connect(
+        world.server.base_url,
+        namespaces=[NAMESPACE],
+        headers={"Authorization": f"Bearer {patient.token}", "User-Agent": "second-connect/1"},
+        transports=["websocket"],
+        wait_timeout=5,
+    )
+    try:
+        environ = world.server.app.api.state.sio.environ[client.eio.sid]
+        assert set(environ) <= HANDSHAKE_ENVIRON_KEYS, sorted(environ)
+        reconnected = asyncio.Event()
+        client.on("connect", reconnected.set, namespace=NAMESPACE)
+        # What socket.io-client's `socket.disconnect(); socket.connect()` does on a Manager
+        # it shares: the namespace's DISCONNECT, then CONNECT (no auth payload this time) on
+        # the same Engine.IO session.
+        await client.eio.send(f"1{NAMESPACE},")
+        del client.namespaces[NAMESPACE]
+        await client.eio.send(f"0{NAMESPACE},")
+        await asyncio.wait_for(reconnected.wait(), 5)
+        ack = await client.call(
+            "join_conversation", {"conversationId": conversation}, namespace=NAMESPACE
+        )
+        assert ack["joined"], ack
+        rows = await world.server.audit_rows(actor_id=patient.id, action="socket.connect")
+        assert [(r.client_ip, r.user_agent) for r in rows] == [
+            ("127.0.0.1", "second-connect/1")
+        ] * 2
+    finally:
+        await client.disconnect()

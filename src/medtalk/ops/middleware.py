@@ -24,8 +24,14 @@ _QUIET_ROUTES = {"/healthz", "/readyz", "/metrics"}
 
 
 class RequestTelemetry:
-    def __init__(self, app: ASGIApp, *, upload_path: str) -> None:
+    """`websocket_app`: where websocket scopes go, past the HTTP-only layers between (body
+    limits, secure headers); each layer would keep a coroutine frame per open socket."""
+
+    def __init__(
+        self, app: ASGIApp, *, upload_path: str, websocket_app: ASGIApp | None = None
+    ) -> None:
         self.app = app
+        self._websocket_app = websocket_app or app
         self._upload_path = upload_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -35,7 +41,7 @@ class RequestTelemetry:
         request_id = _request_id(scope)
         bind_context(request_id=request_id)
         if scope["type"] == "websocket":
-            await self.app(scope, receive, send)
+            await self._websocket_app(scope, receive, send)
             return
         status = 500
         started = time.perf_counter()

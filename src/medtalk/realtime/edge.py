@@ -53,6 +53,11 @@ CLIENT_EVENTS = frozenset(
     }
 )
 REFUSAL = {"error": {"code": "EVENT_NOT_ALLOWED", "message": "this event is not accepted"}}
+# What a namespace connect reads from the handshake's environ (realtime/events.py: `_client`,
+# `_handshake_token`); python-socketio keeps the environ per socket for the socket's lifetime.
+HANDSHAKE_ENVIRON_KEYS = frozenset(
+    {"asgi.scope", "REMOTE_ADDR", "HTTP_USER_AGENT", "HTTP_AUTHORIZATION"}
+)
 
 
 def accepted_event(data: Any) -> str | None:
@@ -80,6 +85,23 @@ class EdgeServer(socketio.AsyncServer):  # type: ignore[misc]
         if id is not None and sid is not None and self.manager.is_connected(sid, namespace):
             ack = self.packet_class(packet.ACK, namespace=namespace, id=id, data=[REFUSAL])
             await self._send_packet(eio_sid, ack)
+
+    async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
+        """python-socketio's namespace connect, then the handshake environ slimmed in place.
+
+        Memory (issue 15): engine.io's environ holds every request header decoded, the
+        handshake's receive/send callables and a class engine.io defines per request (its
+        `wsgi.input`); the websocket's own frames keep the same dict alive, so it is cut down
+        in place, to what a later connect on this Engine.IO session reads. Engine.IO reads
+        nothing from it after the handshake: a websocket has taken its receive/send already,
+        and every polling request brings an environ of its own.
+        """
+        await super()._handle_connect(eio_sid, namespace, data)
+        environ = self.environ.get(eio_sid)
+        if environ is not None:
+            kept = {key: environ[key] for key in HANDSHAKE_ENVIRON_KEYS if key in environ}
+            environ.clear()  # frees the dict's table too, which deleting keys would not
+            environ.update(kept)
 
 
 class SocketCap:

@@ -164,10 +164,11 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if state.principal.expires_at is None:
             return
         delay = (state.principal.expires_at - datetime.now(UTC)).total_seconds()
-        loop = asyncio.get_running_loop()
-        state.expiry = loop.call_later(
-            max(delay, 0.0), lambda: loop.create_task(self._end_session(sid, "TOKEN_EXPIRED"))
-        )
+        # A bound method and its argument, not a closure: one timer per open socket (issue 15).
+        state.expiry = asyncio.get_running_loop().call_later(max(delay, 0.0), self._expire, sid)
+
+    def _expire(self, sid: str) -> None:
+        asyncio.get_running_loop().create_task(self._end_session(sid, "TOKEN_EXPIRED"))
 
     async def _end_session(self, sid: str, reason: str) -> None:
         if sid not in self._sockets:
