@@ -30,6 +30,7 @@ from medtalk.app import create_app
 from medtalk.core.auth import Role, mint_token
 from medtalk.core.clock import Clock
 from medtalk.db.migrate import upgrade
+from medtalk.realtime.websocket_protocol import LeanWebSocketProtocol
 from medtalk.settings import Settings
 
 TEST_JWT_SECRET = "test-only-jwt-secret-0123456789abcdef0123456789"
@@ -252,7 +253,12 @@ def start_server(
         raise failures[0]
     app = create_app(settings, clock=clock)
     port = free_port()
-    options: dict[str, Any] = {"log_level": "warning", **(uvicorn_options or {})}
+    # The websocket protocol `medtalk serve` runs (cli: memory per idle connection, issue 15).
+    options: dict[str, Any] = {
+        "log_level": "warning",
+        "ws": LeanWebSocketProtocol,
+        **(uvicorn_options or {}),
+    }
     config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
