@@ -33,5 +33,5 @@ migrate: setup
 bench: setup
 	@(cd bench/node-baseline && [ -d node_modules/socket.io-client ] || npm ci --silent --no-audit --no-fund)
 	.venv/bin/python bench/chatload.py --scenario sqlite --scenario postgresql \
-		--scenario cluster --scenario node --client python --client node --seconds 4 \
+		--scenario cluster --scenario workers --scenario node --client python --client node --seconds 4 \
 		--idle 5000,20000 --idle-scenario postgresql --idle-scenario node

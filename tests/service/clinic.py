@@ -102,7 +102,7 @@ class Person:
     async def signals(self, room: RoomCreated, event: str = "offer") -> int:
         """Sends an offer (or answer, ice_candidate); how many it was relayed to."""
         body = {"sdp": {"type": "offer", "sdp": "v=0"}} if event != "ice_candidate" else {}
-        return await self.clinic.services.calls.relay_signal(
+        return await self.clinic.services.calls.signaling.relay_signal(
             self.principal, room.room_id, event, body
         )
 

@@ -129,3 +129,15 @@ async def test_the_join_window_is_the_appointments(clinic: Clinic) -> None:
     with pytest.raises(Conflict) as over:
         await clinic.services.calls.create_room(doctor.context, request)
     assert over.value.code == "APPOINTMENT_OVER"
+
+
+async def test_a_waiting_patient_dropping_is_no_reconnection(clinic: Clinic) -> None:
+    patient, doctor = await clinic.patient(), await clinic.doctor()
+    room = await doctor.opens_room(await patient.opens_conversation_with(doctor))
+    clinic.clock.advance(RING + 1)
+    await patient.joins(room)
+    await doctor.joins(room)
+    await clinic.services.calls.participant_disconnected(patient.id)
+    assert clinic.events("participant_reconnecting") == []
+    await clinic.services.calls.participant_connected(patient.id)
+    assert clinic.events("participant_reconnected") == []

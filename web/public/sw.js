@@ -68,10 +68,10 @@ self.addEventListener("notificationclick", (event) => {
     (async () => {
       const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
       for (const client of windows) {
-        if ("focus" in client) {
-          await client.navigate(url).catch(() => undefined);
-          return client.focus();
-        }
+        // A page this worker controls is taken there; one it does not (opened before the
+        // worker was installed) cannot be navigated, so a new window opens instead.
+        const moved = await client.navigate(url).catch(() => null);
+        if (moved) return moved.focus();
       }
       return self.clients.openWindow(url);
     })(),

@@ -75,6 +75,9 @@ export class NotificationSettings {
     }
     const status = h("p", { role: "status", class: "settings-status" });
     const push = h("input", { type: "checkbox", id: "pref-push", checked: wanted.push && Notification?.permission === "granted" });
+    // Without Web Push here, the page itself can still notify while its tab is hidden.
+    const hasNotifications = "Notification" in window;
+    const inPage = h("input", { type: "checkbox", id: "pref-in-page", checked: hasNotifications && Notification.permission === "granted" });
     const digest = h("input", { type: "checkbox", id: "pref-digest", checked: wanted.emailDigest });
     const email = h("input", { type: "email", id: "pref-email", value: wanted.email ?? "", autocomplete: "email" });
     const quietStart = h("input", { type: "time", id: "pref-quiet-start", value: wanted.quietStart ?? "" });
@@ -82,6 +85,7 @@ export class NotificationSettings {
     const form = h("form", { method: "dialog" },
       h("h2", { id: "notification-settings-title", i18n: "notifications" }),
       wanted.channels.includes("webpush") && h("p", {}, push, " ", h("label", { for: "pref-push", i18n: "pushOn" })),
+      !wanted.channels.includes("webpush") && hasNotifications && h("p", {}, inPage, " ", h("label", { for: "pref-in-page", i18n: "inPageNotifications" })),
       wanted.channels.includes("email") && h("p", {}, digest, " ", h("label", { for: "pref-digest", i18n: "emailDigest" })),
       wanted.channels.includes("email") && h("p", {}, h("label", { for: "pref-email", i18n: "emailAddress" }), " ", email),
       h("fieldset", {}, h("legend", { i18n: "quietHours" }),
@@ -94,6 +98,7 @@ export class NotificationSettings {
     );
     form.addEventListener("submit", (event) => {
       event.preventDefault();
+      if (inPage.checked && hasNotifications && Notification.permission === "default") void Notification.requestPermission();
       void this.save(status, {
         push: wanted.channels.includes("webpush") ? push.checked : wanted.push,
         emailDigest: digest.checked,

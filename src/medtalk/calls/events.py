@@ -81,14 +81,14 @@ class CallEvents(HandlerGroup):
 
     async def _relay_sdp(self, caller: Caller, data: Any, event: str) -> dict[str, Any]:
         request = parse(SdpSignal, data)
-        relayed = await self._calls.relay_signal(
+        relayed = await self._calls.signaling.relay_signal(
             caller.principal, request.room_id, event, {"sdp": request.sdp.wire()}
         )
         return {"roomId": str(request.room_id), "relayed": relayed}
 
     async def ice_candidate(self, caller: Caller, data: Any) -> dict[str, Any]:
         request = parse(CandidateSignal, data)
-        relayed = await self._calls.relay_signal(
+        relayed = await self._calls.signaling.relay_signal(
             caller.principal,
             request.room_id,
             "ice_candidate",
@@ -109,12 +109,14 @@ class CallEvents(HandlerGroup):
 
     async def call_stats(self, caller: Caller, data: Any) -> dict[str, Any]:
         report = parse(CallStatsReport, data)
-        score = await self._calls.report_stats(caller.principal, report)
+        score = await self._calls.signaling.report_stats(caller.principal, report)
         return {"roomId": str(report.room_id), "qualityScore": score}
 
     async def call_failure(self, caller: Caller, data: Any) -> dict[str, Any]:
         report = parse(CallFailure, data)
-        counted = await self._calls.report_failure(caller.principal, report.room_id, report.reason)
+        counted = await self._calls.signaling.report_failure(
+            caller.principal, report.room_id, report.reason
+        )
         return {"roomId": str(report.room_id), "counted": counted}
 
     async def call_ice_servers(self, caller: Caller, data: Any) -> dict[str, Any]:

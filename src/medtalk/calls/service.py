@@ -23,12 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from medtalk.audit import AuditTrail, RequestContext
 from medtalk.calls import store
 from medtalk.calls.providers import RoomTokenRequest, VideoProvider, ice_configuration
-from medtalk.calls.quality import CallSample, quality_score
-from medtalk.calls.rooms import visible_room
+from medtalk.calls.rooms import check_open, visible_room
 from medtalk.calls.schemas import (
     Admitted,
     CallEnded,
-    CallStatsReport,
     CreateRoomRequest,
     DeviceInfo,
     EndReason,
@@ -43,6 +41,7 @@ from medtalk.calls.schemas import (
     RoomToken,
     WaitingParticipant,
 )
+from medtalk.calls.signaling import CallSignaling
 from medtalk.calls.store import RoomRow
 from medtalk.core import metrics
 from medtalk.core.auth import Principal, Role
@@ -60,8 +59,6 @@ logger = logging.getLogger(__name__)
 DAY = timedelta(hours=24)
 # A fresh signed link to a room's finished recording (recordings/ provides it), or None.
 RecordingLink = Callable[[RoomRow], Awaitable[str | None]]
-SIGNALS = ("offer", "answer", "ice_candidate")
-FAILURE_MEMORY = 10_000  # media failures remembered per process, to count each call's once
 
 
 @dataclass(frozen=True)
@@ -120,8 +117,8 @@ class CallService:
         # call recording stops a running recording), by room id.
         self.call_started: Topic[uuid.UUID] = Topic("call_started")
         self.call_finished: Topic[uuid.UUID] = Topic("call_finished")
-        # (room, user) pairs whose media failure was counted (insertion-ordered, bounded).
-        self._failures_reported: dict[tuple[uuid.UUID, uuid.UUID], None] = {}
+        # What participants' pages exchange during the call (offer/answer/candidates, stats).
+        self.signaling = CallSignaling(db, clock, events, provider.name)
         # Users whose connection dropped: they leave when the grace period ends (issue 17).
         self._away: dict[uuid.UUID, asyncio.Task[None]] = {}
 
@@ -276,7 +273,7 @@ class CallService:
         async with self._db.read() as db:
             room = await visible_room(db, caller, room_id)
         now = self._clock.now()
-        _check_open(room, now, early_ok=True)
+        check_open(room, now, early_ok=True)
         token = self._token(room, caller.user_id, caller.name, caller.role)
         await self._audited(context, "room.token", room.id)
         return RoomToken(
@@ -294,7 +291,7 @@ class CallService:
             room = await visible_room(db, caller, room_id)
             if await store.get_participant(db, room.id, caller.user_id) is None:
                 raise Conflict("join the room first", code="NOT_JOINED")
-        _check_open(room, self._clock.now(), early_ok=True)
+        check_open(room, self._clock.now(), early_ok=True)
         return self._ice(room, caller.user_id)
 
     def _ice(self, room: RoomRow, user_id: uuid.UUID) -> IceConfiguration:
@@ -365,7 +362,7 @@ class CallService:
         now = self._clock.now()
         async with self._db.transaction() as db:
             room = await visible_room(db, caller, room_id, lock=True)
-            _check_open(room, now, early_ok=False)
+            check_open(room, now, early_ok=False)
             entered = await store.upsert_participant(
                 db,
                 room.id,
@@ -420,7 +417,7 @@ class CallService:
             room = await visible_room(db, caller, room_id, lock=True)
             if caller.user_id != room.host_id:
                 raise Forbidden("only the doctor who placed the call admits participants")
-            _check_open(room, now, early_ok=False)
+            check_open(room, now, early_ok=False)
             present = {p.user_id: p for p in await store.participants(db, room.id)}
             if room.host_id not in present:
                 raise Conflict("join the room first", code="NOT_JOINED")
@@ -504,7 +501,8 @@ class CallService:
             rooms = await store.active_rooms_of(db, user_id)
             present = [(room, await store.get_participant(db, room.id, user_id)) for room in rooms]
         for room, participant in present:
-            if participant is not None:
+            # Someone still in the waiting room is not in the call: nothing to reconnect.
+            if participant is not None and participant.admitted:
                 await self._emit(
                     room.members - {user_id},
                     event,
@@ -644,85 +642,8 @@ class CallService:
             upcoming.append(next_expiry)
         return min(upcoming, default=None)
 
-    # --- signaling and quality ------------------------------------------------------------
-
-    async def relay_signal(
-        self, caller: Principal, room_id: uuid.UUID, event: str, body: dict[str, Any]
-    ) -> int:
-        """Pass offer/answer/ice_candidate to the room's other participants; how many got it."""
-        if event not in SIGNALS:
-            raise Invalid(f"unknown signal {event!r}")
-        async with self._db.read() as db:
-            room = await visible_room(db, caller, room_id)
-            _check_open(room, self._clock.now(), early_ok=True)
-            joined = await store.participants(db, room.id, present_only=False)
-        sender = next((p for p in joined if p.user_id == caller.user_id), None)
-        if sender is None:
-            raise Conflict("join the room first", code="NOT_JOINED")
-        # The waiting room (issue 17): nothing passes to or from anyone not let in.
-        if not sender.admitted:
-            raise Conflict("wait until the doctor lets you in", code="NOT_ADMITTED")
-        recipients = {p.user_id for p in joined if p.admitted} - {caller.user_id}
-        payload = {"roomId": str(room.id), "fromUserId": str(caller.user_id), **body}
-        await self._emit(recipients, event, payload)
-        return len(recipients)
-
-    async def report_stats(self, caller: Principal, report: CallStatsReport) -> int:
-        """Store a participant's getStats() summary; returns its quality score (0-100)."""
-        sample = CallSample(
-            bitrate_kbps=report.bitrate_kbps,
-            packet_loss_pct=report.packet_loss_pct,
-            rtt_ms=report.rtt_ms,
-            frames_per_second=report.frames_per_second,
-            width=report.width,
-            height=report.height,
-        )
-        score = quality_score(sample)
-        metrics.call_quality(score)
-        async with self._db.transaction() as db:
-            room = await visible_room(db, caller, report.room_id)
-            if await store.get_participant(db, room.id, caller.user_id) is None:
-                raise Conflict("join the room first", code="NOT_JOINED")
-            await store.insert_stats(
-                db,
-                id=new_id(),
-                room_id=room.id,
-                user_id=caller.user_id,
-                reported_at=self._clock.now(),
-                quality_score=score,
-                **sample.__dict__,
-            )
-        return score
-
-    async def report_failure(self, caller: Principal, room_id: uuid.UUID, reason: str) -> bool:
-        """A participant's media failed (ICE, TURN relay, camera): counted once per participant
-        and call in `medtalk_video_call_failures_total`. True when this report was counted."""
-        async with self._db.read() as db:
-            room = await visible_room(db, caller, room_id)
-            if await store.get_participant(db, room.id, caller.user_id) is None:
-                raise Conflict("join the room first", code="NOT_JOINED")
-        key = (room.id, caller.user_id)
-        if key in self._failures_reported:
-            return False
-        self._failures_reported[key] = None
-        while len(self._failures_reported) > FAILURE_MEMORY:
-            self._failures_reported.pop(next(iter(self._failures_reported)))
-        metrics.call_failed(self._provider.name, reason)
-        return True
-
     async def _emit(self, user_ids: set[uuid.UUID], event: str, data: dict[str, Any]) -> None:
         await announce_to_users(self._events, user_ids, event, data)
-
-
-def _check_open(room: RoomRow, now: datetime, *, early_ok: bool) -> None:
-    if room.status in (RoomStatus.ENDED, RoomStatus.CANCELLED):
-        raise Conflict("the call has ended", code="CALL_ENDED")
-    if room.status != RoomStatus.WAITING:
-        return
-    if room.expires_at is not None and now >= room.expires_at:
-        raise Conflict("the room has expired", code="ROOM_EXPIRED")
-    if not early_ok and room.opens_at is not None and now < room.opens_at:
-        raise Conflict(f"the room opens at {iso_z(room.opens_at)}", code="TOO_EARLY")
 
 
 def _unanswered_reason(room: RoomRow, ended_by: uuid.UUID | None) -> str:

@@ -150,3 +150,19 @@ async def test_appointment_link_in_a_fresh_browser_reaches_the_waiting_room(
     await video_flows(doctor_page)
     await expect(waiting).to_have_count(0)
     await expect(patient_page.locator(".call-status")).to_have_text("Đã kết nối")
+
+
+async def test_a_patient_too_early_waits_with_the_reason_in_their_language(
+    world: World, web_server: LiveServer, fresh_contexts: tuple[BrowserContext, BrowserContext]
+) -> None:
+    _, patient_context = fresh_contexts
+    patient, doctor, conversation = await world.consultation()
+    at = (datetime.now(UTC) + timedelta(minutes=40)).isoformat()  # opens 15 minutes before
+    room = await doctor.creates_room(conversation, scheduledTime=at)
+    page = await _open(patient_context, web_server, patient, room["joinUrl"])
+    waiting = page.locator(".waiting-room")
+    await expect(waiting.locator(".waiting-doctor")).to_have_text(doctor.name, timeout=15_000)
+    await expect(waiting.locator(".waiting-text")).to_have_text(
+        "Cuộc gọi chưa mở. Vui lòng quay lại gần giờ hẹn."
+    )
+    await expect(page.locator(".call-status")).to_have_text("Phòng chờ")
