@@ -217,6 +217,10 @@ def start_medtalk(scenario: str, workdir: Path) -> Server:
     process = spawn([str(ROOT / ".venv/bin/medtalk"), "serve"], env, workdir / f"{scenario}.log")
     server = Server(scenario, f"http://127.0.0.1:{port}", [process], True, cleanup)
     server.database = env.get("MEDTALK_DATABASE_URL", str(workdir / scenario / "medtalk.db"))
+    return ready_or_stopped(server, process)
+
+
+def ready_or_stopped(server: Server, process: subprocess.Popen[bytes]) -> Server:
     try:
         wait_ready(server.url, process, "/healthz")
     except Exception:
@@ -291,12 +295,7 @@ def start_workers(workdir: Path, workers: int = 0) -> Server:
     )
     server.database = database_url
     server.sources = [f"127.0.0.{index}" for index in range(2, 18)]
-    try:
-        wait_ready(server.url, process, "/healthz")
-    except Exception:
-        server.stop()
-        raise
-    return server
+    return ready_or_stopped(server, process)
 
 
 def start_nginx(directory: Path, node_ports: list[int], port: int) -> subprocess.Popen[bytes]:
