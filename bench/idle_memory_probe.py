@@ -5,9 +5,10 @@ import world, psutil
 from sioclient import SioClient
 from medtalk.core.auth import Role
 N = int(sys.argv[2]); ws = sys.argv[1]
-if ws == "lean":  # what `medtalk serve` runs
-    from medtalk.realtime.websocket_protocol import LeanWebSocketProtocol
-    ws = LeanWebSocketProtocol
+options = {"ws": ws}
+if ws == "serve":  # what `medtalk serve` runs
+    from medtalk.realtime.websocket_protocol import SERVE_OPTIONS
+    options = SERVE_OPTIONS
 async def hold(server, n):
     clients = []
     tokens = [server.token(uuid.uuid4(), "P", Role.PATIENT) for _ in range(50)]
@@ -21,7 +22,7 @@ async def hold(server, n):
     return clients
 import threading
 with tempfile.TemporaryDirectory() as tmp:
-    with world.start_server(Path(tmp), "", backend="sqlite", max_sockets_per_user=0, uvicorn_options={"ws": ws}) as server:
+    with world.start_server(Path(tmp), "", backend="sqlite", max_sockets_per_user=0, uvicorn_options=options) as server:
         # The client runs in another process so only the server is measured.
         import multiprocessing as mp
         gc.collect()

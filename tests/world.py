@@ -30,7 +30,7 @@ from medtalk.app import create_app
 from medtalk.core.auth import Role, mint_token
 from medtalk.core.clock import Clock
 from medtalk.db.migrate import upgrade
-from medtalk.realtime.websocket_protocol import LeanWebSocketProtocol
+from medtalk.realtime.websocket_protocol import SERVE_OPTIONS
 from medtalk.settings import Settings
 
 TEST_JWT_SECRET = "test-only-jwt-secret-0123456789abcdef0123456789"
@@ -256,7 +256,7 @@ def start_server(
     # The websocket protocol `medtalk serve` runs (cli: memory per idle connection, issue 15).
     options: dict[str, Any] = {
         "log_level": "warning",
-        "ws": LeanWebSocketProtocol,
+        **SERVE_OPTIONS,
         **(uvicorn_options or {}),
     }
     config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", **options)

@@ -48,7 +48,7 @@ def serve(
 
     from medtalk.app import create_app
     from medtalk.db.migrate import upgrade
-    from medtalk.realtime.websocket_protocol import LeanWebSocketProtocol
+    from medtalk.realtime.websocket_protocol import SERVE_OPTIONS
 
     settings = load_settings()
     # --host/--port are the settings for this run: links and the demo banner use them too.
@@ -80,7 +80,7 @@ def serve(
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,  # security (issue 16)
         # performance (issue 8): see bench/README.md for what each of these bought
         ws_per_message_deflate=settings.ws_per_message_deflate,
-        ws=LeanWebSocketProtocol,  # memory per idle connection (issue 15)
+        **SERVE_OPTIONS,  # memory per idle connection (issue 15)
         **_fast_loop(settings),
     )
     if listen_fd is not None:  # a worker of `serve --workers`, on the socket it was handed

@@ -14,11 +14,13 @@ import logging
 import uuid
 from typing import Any
 
+import engineio
 import socketio
 from socketio import packet
 
 from medtalk.core import metrics
 from medtalk.core.errors import Conflict
+from medtalk.realtime.leanasync import LeanQueue
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +72,19 @@ def accepted_event(data: Any) -> str | None:
     return name
 
 
+class LeanEngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
+    """engine.io's server, its per-socket send queue a LeanQueue (memory per idle socket)."""
+
+    def create_queue(self, *args: Any, **kwargs: Any) -> LeanQueue[Any]:
+        # engine.io's sockets use put, put_nowait, get, get_nowait, task_done and join.
+        return LeanQueue()
+
+
 class EdgeServer(socketio.AsyncServer):  # type: ignore[misc]
     """python-socketio's server with the event allow-list applied to every client packet."""
+
+    def _engineio_server_class(self) -> type[engineio.AsyncServer]:
+        return LeanEngineIOServer
 
     async def _handle_event(self, eio_sid: str, namespace: str | None, id: Any, data: Any) -> None:
         if accepted_event(data) is not None:

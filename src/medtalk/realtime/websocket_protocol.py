@@ -2,8 +2,10 @@
 
 Memory per idle connection (issue 15, bench/README.md): uvicorn holds the handshake's parsed
 request and response, both with their header maps, for the connection's whole life, though it
-reads them only until the handshake's answer is sent. `serve` runs this subclass instead of
-uvicorn's own (which `ws="auto"` would pick: websockets-sansio).
+reads them only until the handshake's answer is sent; and its queue and event are asyncio's,
+which cost about 3 KB per connection while idle (realtime/leanasync.py). `serve` runs this
+subclass instead of uvicorn's own (which `ws="auto"` would pick: websockets-sansio), with
+uvicorn's own keepalive pings off: engine.io pings every socket already (`SERVE_OPTIONS`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,18 @@ from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from medtalk.realtime.leanasync import LeanEvent, LeanQueue
+
 
 class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # uvicorn 0.54 uses put_nowait, get and empty of the one, set/clear/wait of the other.
+        self.queue = LeanQueue()  # type: ignore[assignment]
+        writable = LeanEvent()
+        writable.set()
+        self.writable = writable  # type: ignore[assignment]
+
     async def send(self, message: Any) -> None:
         await super().send(message)
         if message["type"] == "websocket.accept" and self.handshake_complete:
@@ -24,3 +36,9 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
             if request is not None:
                 request.headers.clear()
             self.__dict__.pop("response", None)
+
+
+# uvicorn options for Socket.IO: this protocol, and no websocket-level keepalive pings, which
+# would double engine.io's own (pingInterval 25 s, pingTimeout 20 s, which also drop a dead
+# peer), costing a timer per socket and, at 20,000 idle sockets, 1,000 ping frames a second.
+SERVE_OPTIONS: dict[str, Any] = {"ws": LeanWebSocketProtocol, "ws_ping_interval": None}
