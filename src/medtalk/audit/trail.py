@@ -40,7 +40,7 @@ class Outcome(StrEnum):
     ERROR = "error"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one per open socket (issue 15)
 class Client:
     """Where a request came from (the edge fills it in)."""
 

@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -22,7 +22,7 @@ class Role(StrEnum):
     ADMIN = "ADMIN"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one per open socket (issue 15)
 class Principal:
     """Who is calling, as the token says."""
 
@@ -148,7 +148,8 @@ def _timestamp(value: object) -> datetime | None:
     if not isinstance(value, int | float) or isinstance(value, bool):
         return None
     try:
-        return datetime.fromtimestamp(int(value)).astimezone()
+        # UTC, the one shared tzinfo: `astimezone()` would make a new one per datetime.
+        return datetime.fromtimestamp(int(value), UTC)
     except (OverflowError, OSError, ValueError):
         raise Unauthorized("token time claims are out of range") from None
 

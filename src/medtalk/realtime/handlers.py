@@ -17,7 +17,7 @@ from medtalk.audit import Client, RequestContext
 from medtalk.core.auth import Principal
 
 
-@dataclass
+@dataclass(slots=True)  # one per open socket: no __dict__ (memory, issue 15)
 class SocketState:
     principal: Principal
     joined: set[uuid.UUID] = field(default_factory=set)

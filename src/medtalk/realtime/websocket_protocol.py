@@ -1,8 +1,9 @@
 """uvicorn's websocket protocol (websockets' sans-I/O layer), minus what it keeps for nothing.
 
 Memory per idle connection (issue 15, bench/README.md): uvicorn holds the handshake's parsed
-request and response, both with their header maps, for the connection's whole life, though it
-reads them only until the handshake's answer is sent; and its queue and event are asyncio's,
+request and response, both with their header maps, and the scope's copy of the headers for the
+connection's whole life, though they are read only until the handshake's answer is sent; and
+its queue and event are asyncio's,
 which cost about 3 KB per connection while idle (realtime/leanasync.py). `serve` runs this
 subclass instead of uvicorn's own (which `ws="auto"` would pick: websockets-sansio), with
 uvicorn's own keepalive pings off: engine.io pings every socket already (`SERVE_OPTIONS`).
@@ -36,6 +37,9 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
             if request is not None:
                 request.headers.clear()
             self.__dict__.pop("response", None)
+            # The scope's header list too: medtalk reads it on the way in only (request id,
+            # engine.io's environ, which keeps the two headers a namespace connect reads).
+            self.scope["headers"] = []
 
 
 # uvicorn options for Socket.IO: this protocol, and no websocket-level keepalive pings, which
