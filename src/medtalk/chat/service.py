@@ -489,7 +489,8 @@ class ChatService:
             notify = await self._notify_jobs(locked, fresh)
             await store.insert_messages(db, [message for message, _ in fresh])
             if self._search is not None:  # issue 19: the blind index, in the same transaction
-                await self._search.add(db, [Written.of(m, r.content) for m, r in fresh])
+                known = {c.id: c.search_key_id for c in locked.values()}
+                await self._search.add(db, [Written.of(m, r.content) for m, r in fresh], known)
             for message, request in fresh:
                 if request.attachment is not None:
                     await request.attachment[1](db, message.id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -50,7 +50,12 @@ class SearchIndex:
     def __init__(self, keys: KeyRing) -> None:
         self._keys = keys
 
-    async def add(self, db: AsyncConnection, messages: Sequence[Written]) -> None:
+    async def add(
+        self,
+        db: AsyncConnection,
+        messages: Sequence[Written],
+        known_keys: Mapping[uuid.UUID, str | None] | None = None,
+    ) -> None:
         """Index new messages inside their transaction (the conversation row is locked).
 
         A conversation's first message starts its index under the current key; a conversation
@@ -61,7 +66,12 @@ class SearchIndex:
         for message in messages:
             by_conversation[message.conversation_id].append(message)
         rows: dict[tuple[int, int], int] = {}
-        keys = await store.conversation_keys(db, by_conversation)  # one query per batch
+        # The send path read them with the conversations' lock (`known_keys`); else one query.
+        keys = (
+            {c: k for c, k in known_keys.items() if k is not None}
+            if known_keys is not None
+            else await store.conversation_keys(db, by_conversation)
+        )
         for conversation_id, written in by_conversation.items():
             key_id = keys.get(conversation_id)
             if key_id is None:
