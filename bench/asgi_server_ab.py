@@ -1,40 +1,61 @@
-"""Issue 15: the same app under `medtalk serve` (uvicorn) or granian, PostgreSQL, 50 pairs, python client.
+"""Issue 15: the same app under `medtalk serve` (uvicorn) or granian; PostgreSQL, 50 pairs,
+the python load client, 4 s per step (bench/README.md, "The ASGI server").
 
     .venv/bin/pip install granian  # not a dependency: measured, not shipped
     .venv/bin/python bench/asgi_server_ab.py granian 100,500,1000
     .venv/bin/python bench/asgi_server_ab.py uvicorn 100,500,1000
 """
-import asyncio, sys, os, subprocess, time
-sys.path.insert(0, "bench")
-import chatload
-from pathlib import Path
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
 import tempfile
-rates = [int(r) for r in sys.argv[2].split(",")]
-which = sys.argv[1]
-with tempfile.TemporaryDirectory() as tmp:
-    tmp = Path(tmp)
-    port = chatload.free_port()
-    env = chatload.medtalk_env("postgresql", tmp, port)
-    env["MEDTALK_DATABASE_URL"], drop = chatload.create_postgres_database()
-    subprocess.run([".venv/bin/medtalk", "migrate"], env=env, check=True, capture_output=True)
-    env["MEDTALK_AUTO_MIGRATE"] = "false"
-    if which == "granian":
-        cmd = [".venv/bin/granian", "--interface", "asgi", "--factory", "medtalk.app:create_app", "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--log-level", "warning", "--no-ws" if False else "--ws"]
-    else:
-        cmd = [".venv/bin/medtalk", "serve"]
-    proc = chatload.spawn(cmd, env, tmp / f"{which}.log")
-    server = chatload.Server(which, f"http://127.0.0.1:{port}", [proc], True, [drop])
-    server.database = env["MEDTALK_DATABASE_URL"]
-    try:
-        chatload.wait_ready(server.url, proc, "/healthz")
-        async def main():
-            rec = chatload.Recorder()
-            pairs = await chatload.open_pairs(server, 50, rec)
-            await chatload.run_step(server, pairs, 100, 2, rec)
-            for r in rates:
-                res = await chatload.run_step(server, pairs, r, 4, rec)
-                chatload.report_step(which, res)
-        asyncio.run(main())
-    finally:
-        server.stop()
-        print(open(tmp / f"{which}.log").read()[-1500:])
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import chatload  # noqa: E402
+
+
+def command(server: str, port: int) -> list[str]:
+    if server == "uvicorn":
+        return [".venv/bin/medtalk", "serve"]
+    return [
+        ".venv/bin/granian", "--interface", "asgi", "--factory", "medtalk.app:create_app",
+        "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--ws",
+        "--log-level", "warning",
+    ]  # fmt: skip
+
+
+async def load(server: chatload.Server, rates: list[int]) -> None:
+    recorder = chatload.Recorder()
+    pairs = await chatload.open_pairs(server, 50, recorder)
+    await chatload.run_step(server, pairs, 100, 2, recorder)  # warm-up
+    for rate in rates:
+        chatload.report_step(server.name, await chatload.run_step(server, pairs, rate, 4, recorder))
+
+
+def main() -> None:
+    which, rates = sys.argv[1], [int(r) for r in sys.argv[2].split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        port = chatload.free_port()
+        env = chatload.medtalk_env("postgresql", workdir, port)
+        env["MEDTALK_DATABASE_URL"], drop = chatload.create_postgres_database()
+        migrate = [".venv/bin/medtalk", "migrate"]
+        subprocess.run(migrate, env=env, check=True, capture_output=True)
+        env["MEDTALK_AUTO_MIGRATE"] = "false"
+        process = chatload.spawn(command(which, port), env, workdir / f"{which}.log")
+        server = chatload.Server(which, f"http://127.0.0.1:{port}", [process], True, [drop])
+        server.database = env["MEDTALK_DATABASE_URL"]
+        try:
+            chatload.wait_ready(server.url, process, "/healthz")
+            asyncio.run(load(server, rates))
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
