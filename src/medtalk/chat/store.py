@@ -355,20 +355,22 @@ async def advance_conversations(
     db: AsyncConnection, newest: dict[uuid.UUID, tuple[int, datetime]], now: datetime
 ) -> None:
     """Set each conversation's last seq and last message time (after insert_messages)."""
-    statement = (
-        conversations.update()
-        .where(conversations.c.id == sa.bindparam("conversation"))
-        .values(
-            last_seq=sa.bindparam("newest_seq"),
-            last_message_at=sa.bindparam("newest_at"),
-            updated_at=sa.bindparam("now"),
-        )
-    )
     rows = [
         {"conversation": cid, "newest_seq": seq, "newest_at": at, "now": now}
         for cid, (seq, at) in newest.items()
     ]
-    await db.execute(statement, rows)
+    await db.execute(_ADVANCE_CONVERSATIONS, rows)
+
+
+_ADVANCE_CONVERSATIONS = (  # built once, as _LOCK_CONVERSATIONS
+    conversations.update()
+    .where(conversations.c.id == sa.bindparam("conversation"))
+    .values(
+        last_seq=sa.bindparam("newest_seq"),
+        last_message_at=sa.bindparam("newest_at"),
+        updated_at=sa.bindparam("now"),
+    )
+)
 
 
 async def get_message(db: AsyncConnection, message_id: uuid.UUID) -> MessageRow | None:

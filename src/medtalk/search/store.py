@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Iterable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -87,14 +88,20 @@ async def add_terms(db: AsyncConnection, rows: Sequence[Row]) -> None:
     """
     if not rows:
         return
-    dialect = postgresql if db.dialect.name == "postgresql" else sqlite
+    values = [{"term": term, "block": block, "bits": bits} for term, block, bits in sorted(rows)]
+    await db.execute(_UPSERT_TERMS[db.dialect.name], values)
+
+
+def _upsert_terms(dialect: Any) -> Any:
     statement = dialect.insert(search_terms)
-    upsert = statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=[search_terms.c.term, search_terms.c.block],
         set_={"bits": search_terms.c.bits.op("|")(statement.excluded.bits)},
     )
-    values = [{"term": term, "block": block, "bits": bits} for term, block, bits in sorted(rows)]
-    await db.execute(upsert, values)
+
+
+# Built once per dialect (the send path runs it with every batch).
+_UPSERT_TERMS = {"postgresql": _upsert_terms(postgresql), "sqlite": _upsert_terms(sqlite)}
 
 
 async def delete_terms(db: AsyncConnection, terms: Iterable[int]) -> None:
