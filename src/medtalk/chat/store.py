@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from medtalk.db import upsert
 from medtalk.db.tables import (
     appointments,
     chat_files,
@@ -505,15 +505,14 @@ async def advance_read_cursor(
     db: AsyncConnection, conversation_id: uuid.UUID, user_id: uuid.UUID, seq: int, now: datetime
 ) -> None:
     """Move the reader's cursor forward (never back: a repeat or a late job is harmless)."""
-    dialect = postgresql if db.dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(read_cursors).values(
+    cursor = upsert.insert(db, read_cursors).values(
         conversation_id=conversation_id, user_id=user_id, seq=seq, read_at=now
     )
     await db.execute(
-        insert.on_conflict_do_update(
+        cursor.on_conflict_do_update(
             index_elements=["conversation_id", "user_id"],
-            set_={"seq": insert.excluded.seq, "read_at": insert.excluded.read_at},
-            where=read_cursors.c.seq < insert.excluded.seq,
+            set_={"seq": cursor.excluded.seq, "read_at": cursor.excluded.read_at},
+            where=read_cursors.c.seq < cursor.excluded.seq,
         )
     )
 

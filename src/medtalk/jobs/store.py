@@ -15,9 +15,9 @@ from enum import Enum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from medtalk.db import upsert
 from medtalk.db.tables import job_runs, notification_marks, outbox
 from medtalk.jobs.job import Job
 
@@ -49,9 +49,7 @@ async def add_coalesced(
     holding the older revision leaves the row for another run instead of deleting it."""
     if not jobs:
         return
-    dialect = postgresql if db.dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(outbox)
-    upsert = insert.on_conflict_do_update(
+    coalesced = upsert.insert(db, outbox).on_conflict_do_update(
         index_elements=[outbox.c.coalesce_key],
         index_where=sa.text("status = 'PENDING'"),  # a literal: it must match the index's
         set_={"revision": outbox.c.revision + 1},
@@ -60,7 +58,7 @@ async def add_coalesced(
         {**_row(uuid.uuid4(), kind, payload, now, None), "coalesce_key": key}
         for key, payload in sorted(jobs.items())  # one order: concurrent batches cannot deadlock
     ]
-    await db.execute(upsert, rows)
+    await db.execute(coalesced, rows)
 
 
 def _row(
@@ -130,12 +128,13 @@ async def finish(db: AsyncConnection, jobs: Iterable[Job], now: datetime) -> Non
     done = list(jobs)
     if not done:
         return
-    await db.execute(
-        outbox.delete().where(
-            sa.tuple_(outbox.c.id, outbox.c.revision).in_([(j.id, j.revision) for j in done])
-        )
+    deleted = await db.execute(
+        outbox.delete()
+        .where(sa.tuple_(outbox.c.id, outbox.c.revision).in_([(j.id, j.revision) for j in done]))
+        .returning(outbox.c.id)
     )
-    await extend(db, [job.id for job in done], now)  # what is left was written to meanwhile
+    left = {job.id for job in done} - set(deleted.scalars())
+    await extend(db, left, now)  # written to meanwhile: offered again now
 
 
 async def postpone(
@@ -233,13 +232,12 @@ async def set_notification_mark(
     seq: int,
     now: datetime,
 ) -> None:
-    dialect = postgresql if db.dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(notification_marks).values(
+    mark = upsert.insert(db, notification_marks).values(
         user_id=user_id, conversation_id=conversation_id, seq=seq, notified_at=now
     )
     await db.execute(
-        insert.on_conflict_do_update(
+        mark.on_conflict_do_update(
             index_elements=["user_id", "conversation_id"],
-            set_={"seq": insert.excluded.seq, "notified_at": insert.excluded.notified_at},
+            set_={"seq": mark.excluded.seq, "notified_at": mark.excluded.notified_at},
         )
     )

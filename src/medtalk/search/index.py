@@ -54,24 +54,19 @@ class SearchIndex:
         self,
         db: AsyncConnection,
         messages: Sequence[Written],
-        known_keys: Mapping[uuid.UUID, str | None] | None = None,
+        keys: Mapping[uuid.UUID, str | None],
     ) -> None:
         """Index new messages inside their transaction (the conversation row is locked).
 
         A conversation's first message starts its index under the current key; a conversation
         that had messages before the index existed is left to `rebuild` (else its old history
-        would never be indexed).
+        would never be indexed). `keys`: each conversation's current index key, or None (the
+        send path reads them with the conversations' lock, chat/store.py).
         """
         by_conversation: dict[uuid.UUID, list[Written]] = defaultdict(list)
         for message in messages:
             by_conversation[message.conversation_id].append(message)
         rows: dict[tuple[int, int], int] = {}
-        # The send path read them with the conversations' lock (`known_keys`); else one query.
-        keys = (
-            {c: k for c, k in known_keys.items() if k is not None}
-            if known_keys is not None
-            else await store.conversation_keys(db, by_conversation)
-        )
         for conversation_id, written in by_conversation.items():
             key_id = keys.get(conversation_id)
             if key_id is None:

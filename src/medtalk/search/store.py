@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from medtalk.db import upsert
 from medtalk.db.tables import conversations, search_conversations, search_terms
 from medtalk.db.values import any_of
 
@@ -24,16 +24,6 @@ async def conversation_key(db: AsyncConnection, conversation_id: uuid.UUID) -> s
             search_conversations.c.conversation_id == conversation_id
         )
     )
-
-
-async def conversation_keys(
-    db: AsyncConnection, conversation_ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, str]:
-    """The index key of each of these conversations that has one, in one query."""
-    query = sa.select(search_conversations.c.conversation_id, search_conversations.c.key_id).where(
-        search_conversations.c.conversation_id.in_(list(conversation_ids))
-    )
-    return {row.conversation_id: row.key_id for row in await db.execute(query)}
 
 
 async def set_conversation_key(
@@ -92,8 +82,8 @@ async def add_terms(db: AsyncConnection, rows: Sequence[Row]) -> None:
     await db.execute(_UPSERT_TERMS[db.dialect.name], values)
 
 
-def _upsert_terms(dialect: Any) -> Any:
-    statement = dialect.insert(search_terms)
+def _upsert_terms(dialect: str) -> Any:
+    statement = upsert.dialect_insert(dialect, search_terms)
     return statement.on_conflict_do_update(
         index_elements=[search_terms.c.term, search_terms.c.block],
         set_={"bits": search_terms.c.bits.op("|")(statement.excluded.bits)},
@@ -101,7 +91,7 @@ def _upsert_terms(dialect: Any) -> Any:
 
 
 # Built once per dialect (the send path runs it with every batch).
-_UPSERT_TERMS = {"postgresql": _upsert_terms(postgresql), "sqlite": _upsert_terms(sqlite)}
+_UPSERT_TERMS = {dialect: _upsert_terms(dialect) for dialect in ("postgresql", "sqlite")}
 
 
 async def delete_terms(db: AsyncConnection, terms: Iterable[int]) -> None:
