@@ -36,9 +36,11 @@ from medtalk.notifications.service import NotificationService
 from medtalk.privacy.export import DataExport
 from medtalk.realtime.presence import Presence, create_presence
 from medtalk.recordings.assembler import AssemblyPolicy, RecordingAssembler
+from medtalk.recordings.downloads import RecordingDownloads
 from medtalk.recordings.links import RecordingLinks
 from medtalk.recordings.media import MediaTools
 from medtalk.recordings.service import RecordingPolicy, RecordingService
+from medtalk.recordings.uploads import RecordingUploads
 from medtalk.search.index import SearchIndex
 from medtalk.sessions import RevocationList, create_revocation_list
 from medtalk.settings import DEV_JIBRI_SECRET, Settings
@@ -67,6 +69,8 @@ class Container:
     files: FileService
     calls: CallService
     recordings: RecordingService
+    recording_uploads: RecordingUploads
+    recording_downloads: RecordingDownloads
     export: DataExport
     notifications: NotificationService
     # background work of a process (started by `serve` or `worker`, never by the CLI)
@@ -125,14 +129,16 @@ def build_container(
     links = RecordingLinks(
         settings.link_secret, settings.recording_link_ttl_seconds, settings.public_url
     )
-    recordings = build_recordings(settings, db, storage, clock, events, audit, links, outbox)
+    policy = recording_policy(settings)
+    recordings = RecordingService(db, clock, events, policy, outbox, audit)
+    recording_downloads = RecordingDownloads(db, storage, links, audit)
     calls = CallService(
         db,
         clock,
         events,
         video_provider(settings),
         CallPolicy.from_settings(settings),
-        recording_link=recordings.room_link,
+        recording_link=recording_downloads.room_link,
         audit=audit,
         outbox=outbox,
     )
@@ -166,6 +172,8 @@ def build_container(
         files=files,
         calls=calls,
         recordings=recordings,
+        recording_uploads=RecordingUploads(db, clock, storage, policy, recordings),
+        recording_downloads=recording_downloads,
         export=DataExport(db, chat, files, clock, audit, storage),
         notifications=notifications.service,
         call_deadlines=call_deadlines,
@@ -261,26 +269,16 @@ def video_provider(settings: Settings) -> VideoProvider:
     return create_video_provider(settings.video_provider, config)
 
 
-def build_recordings(
-    settings: Settings,
-    db: Database,
-    storage: FileStorage,
-    clock: Clock,
-    events: EventBus,
-    audit: AuditTrail,
-    links: RecordingLinks,
-    outbox: JobOutbox,
-) -> RecordingService:
+def recording_policy(settings: Settings) -> RecordingPolicy:
     """Call recording (issue 10): consent, chunk uploads, Jibri uploads. Recordings share the
     file store (and its client) with chat files."""
-    policy = RecordingPolicy(
+    return RecordingPolicy(
         chunk_max_bytes=settings.recording_chunk_max_bytes,
         max_bytes=settings.recording_max_bytes,
         final_chunk_grace=timedelta(seconds=settings.recording_final_chunk_seconds),
         jibri_secret=settings.jibri_secret,
         refuse_dev_jibri_secret=DEV_JIBRI_SECRET,  # in any mode (issue 16)
     )
-    return RecordingService(db, clock, events, storage, links, policy, outbox, audit)
 
 
 def build_assembler(

@@ -22,7 +22,8 @@ from medtalk.files.service import FileService
 from medtalk.files.storage import FileStorage
 from medtalk.privacy.export import DataExport
 from medtalk.realtime.presence import Presence
-from medtalk.recordings.service import RecordingService
+from medtalk.recordings.downloads import RecordingDownloads
+from medtalk.recordings.uploads import RecordingUploads
 from medtalk.sessions import RevocationList
 from medtalk.settings import Settings
 from medtalk.users.service import UserDirectory
@@ -99,9 +100,14 @@ def get_calls(request: Request) -> CallService:
     return calls
 
 
-def get_recordings(request: Request) -> RecordingService:
-    recordings: RecordingService = _container(request).recordings
-    return recordings
+def get_recording_uploads(request: Request) -> RecordingUploads:
+    uploads: RecordingUploads = _container(request).recording_uploads
+    return uploads
+
+
+def get_recording_downloads(request: Request) -> RecordingDownloads:
+    downloads: RecordingDownloads = _container(request).recording_downloads
+    return downloads
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -116,7 +122,8 @@ ExportDep = Annotated[DataExport, Depends(get_export)]
 PresenceDep = Annotated[Presence, Depends(get_presence)]
 FilesDep = Annotated[FileService, Depends(get_files)]
 CallsDep = Annotated[CallService, Depends(get_calls)]
-RecordingsDep = Annotated[RecordingService, Depends(get_recordings)]
+RecordingUploadsDep = Annotated[RecordingUploads, Depends(get_recording_uploads)]
+RecordingDownloadsDep = Annotated[RecordingDownloads, Depends(get_recording_downloads)]
 
 BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 

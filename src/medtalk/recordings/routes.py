@@ -9,7 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import Response, StreamingResponse
 
-from medtalk.api.deps import BearerCredentials, CurrentUser, RecordingsDep, authenticate, client_of
+from medtalk.api.deps import (
+    BearerCredentials,
+    CurrentUser,
+    RecordingDownloadsDep,
+    RecordingUploadsDep,
+    authenticate,
+    client_of,
+)
 from medtalk.api.ranges import RANGE_RESPONSES, ranged_response
 from medtalk.core.errors import NotFound, Unauthorized
 from medtalk.recordings.schemas import ChunkStored, RecordingAck, RecordingList, RecordingStatus
@@ -26,11 +33,11 @@ async def upload_chunk(
     index: Annotated[int, Path(ge=0, le=MAX_CHUNK_INDEX)],
     request: Request,
     caller: CurrentUser,
-    recordings: RecordingsDep,
+    uploads: RecordingUploadsDep,
 ) -> Response:
     """One MediaRecorder blob (raw body). 201 when stored, 200 when that index already was."""
     length = request.headers.get("content-length", "")
-    stored = await recordings.store_chunk(
+    stored = await uploads.store_chunk(
         caller,
         room_id,
         recording_id,
@@ -44,14 +51,17 @@ async def upload_chunk(
 
 @router.get("", response_model=RecordingList)
 async def list_recordings(
-    room_id: uuid.UUID, caller: CurrentUser, recordings: RecordingsDep
+    room_id: uuid.UUID, caller: CurrentUser, recordings: RecordingDownloadsDep
 ) -> RecordingList:
     return RecordingList(recordings=await recordings.list_for_room(caller, room_id))
 
 
 @router.get("/{recording_id}", response_model=RecordingStatus)
 async def recording_status(
-    room_id: uuid.UUID, recording_id: uuid.UUID, caller: CurrentUser, recordings: RecordingsDep
+    room_id: uuid.UUID,
+    recording_id: uuid.UUID,
+    caller: CurrentUser,
+    recordings: RecordingDownloadsDep,
 ) -> RecordingStatus:
     """State and stored chunk indexes: a reloaded recorder resumes after the last one."""
     return await recordings.status(caller, room_id, recording_id)
@@ -62,7 +72,7 @@ async def download_recording(
     room_id: uuid.UUID,
     recording_id: uuid.UUID,
     request: Request,
-    recordings: RecordingsDep,
+    recordings: RecordingDownloadsDep,
     credentials: BearerCredentials,
     expires: int | None = None,
     sig: str | None = None,
@@ -100,13 +110,13 @@ async def download_recording(
 async def jibri_upload(
     room_id: str,
     request: Request,
-    recordings: RecordingsDep,
+    uploads: RecordingUploadsDep,
     jibri_secret: Annotated[str | None, Header(alias="X-Jibri-Secret")] = None,
 ) -> RecordingAck:
     """Jibri's finalize script posts the finished file (room id or room name in the path)."""
-    if not recordings.jibri_authorized(jibri_secret):
+    if not uploads.jibri_authorized(jibri_secret):
         raise Unauthorized("a valid X-Jibri-Secret is required")
-    return await recordings.store_jibri_file(room_id, _body(request))
+    return await uploads.store_jibri_file(room_id, _body(request))
 
 
 async def _body(request: Request) -> AsyncIterator[bytes]:

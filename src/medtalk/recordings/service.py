@@ -1,24 +1,19 @@
-"""Recording use cases: consent, withdrawal, chunk uploads, status and downloads.
+"""Recording consent and its lifecycle: request, consent, withdrawal, stop, crash recovery.
 
-No recording without consent: media is accepted only for a recording the patient agreed to,
-only from the doctor who asked, only while it runs. Persist first, announce after commit.
-Assembly of the chunks into one file is an `assemble_recording` job (jobs/kinds/), written in
-the transaction that stops the recording; assembler.py does the work.
+No recording without consent: the patient agrees, and either side stops it at any time.
+Persist first, announce after commit. Stopping writes the `assemble_recording` job
+(jobs/kinds/) in the same transaction; assembler.py does that work. The media arrives through
+uploads.py, and status and downloads are downloads.py's.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import secrets
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from medtalk.audit import AuditTrail, Client, RequestContext
@@ -26,22 +21,14 @@ from medtalk.calls import rooms
 from medtalk.calls.rooms import RoomRow, visible_room
 from medtalk.core.auth import Principal
 from medtalk.core.clock import Clock, iso_z
-from medtalk.core.errors import Conflict, Forbidden, Invalid, Locked, NotFound, TooLarge
+from medtalk.core.errors import Conflict, Forbidden, NotFound
 from medtalk.core.events import EventSink, announce_to_users
 from medtalk.core.ids import new_id
 from medtalk.db.engine import Database
-from medtalk.files.storage import ByteRange, FileStorage
 from medtalk.jobs.kinds import assemble_recording as assembly_job
 from medtalk.jobs.outbox import JobOutbox
 from medtalk.recordings import store
-from medtalk.recordings.links import RecordingLinks
-from medtalk.recordings.media import container_of
-from medtalk.recordings.schemas import (
-    ChunkStored,
-    RecordingAck,
-    RecordingState,
-    RecordingStatus,
-)
+from medtalk.recordings.schemas import RecordingAck, RecordingState
 from medtalk.recordings.store import RecordingRow
 
 logger = logging.getLogger(__name__)
@@ -64,8 +51,6 @@ class RecordingService:
         db: Database,
         clock: Clock,
         events: EventSink,
-        storage: FileStorage,
-        links: RecordingLinks,
         policy: RecordingPolicy,
         outbox: JobOutbox,
         audit: AuditTrail | None = None,
@@ -74,8 +59,6 @@ class RecordingService:
         self._db = db
         self._clock = clock
         self._events = events
-        self._storage = storage
-        self.links = links
         self._policy = policy
         self._outbox = outbox
 
@@ -205,6 +188,30 @@ class RecordingService:
                     await self._queue_assembly(db, recording_id, now)
             self._outbox.kick()
 
+    async def stop_with_file(
+        self, db: AsyncConnection, recording: RecordingRow, now: datetime
+    ) -> bool:
+        """Jibri's whole file is stored (uploads.py): the recording stops, if it still ran,
+        and is due for assembly now. False if it is already past that."""
+        values: dict[str, Any] = {"status": "STOPPED", "next_attempt_at": now}
+        if recording.stopped_at is None:
+            values["stopped_at"] = now
+        if not await store.update_recording(
+            db, recording.id, expected=("RECORDING", "STOPPED"), **values
+        ):
+            return False
+        await self._queue_assembly(db, recording.id, now)
+        return True
+
+    async def file_stored(self, room: RoomRow, recording: RecordingRow) -> None:
+        """After `stop_with_file` is committed: audited, and a running recording announced
+        as stopped."""
+        # audit: recording.jibri_upload
+        await self._audited("recording.jibri_upload", room, recording.id, detail="jibri")
+        if recording.status == RecordingState.RECORDING:
+            await self._announce_stop(room, recording, RecordingState.STOPPED, None)
+        self._outbox.kick()
+
     async def _queue_assembly(
         self, db: AsyncConnection, recording_id: uuid.UUID, due: datetime
     ) -> None:
@@ -280,249 +287,6 @@ class RecordingService:
             },
         )
 
-    # --- chunks from the doctor's browser -------------------------------------------------
-
-    async def store_chunk(
-        self,
-        caller: Principal,
-        room_id: uuid.UUID,
-        recording_id: uuid.UUID,
-        index: int,
-        body: AsyncIterator[bytes],
-        declared_length: int | None = None,
-    ) -> ChunkStored:
-        """Store one recorder chunk, encrypted; the same index twice is stored once."""
-        async with self._db.read() as db:
-            room = await visible_room(db, caller, room_id)
-            recording = await _recording_of(db, room, recording_id)
-            if caller.user_id != recording.requested_by:
-                raise Forbidden("only the doctor who is recording uploads its media")
-            self._check_accepting(recording)
-            existing = await store.chunk_exists(db, recording.id, index)
-            received = await store.received_bytes(db, recording.id)
-        if existing is not None:
-            return ChunkStored(
-                recording_id=recording.id, index=index, size=existing.size, duplicate=True
-            )
-        room_left = self._policy.max_bytes - received
-        if declared_length is not None and declared_length > self._policy.chunk_max_bytes:
-            raise TooLarge(f"a chunk is limited to {self._policy.chunk_max_bytes} bytes")
-        limit = min(self._policy.chunk_max_bytes, room_left)
-        stored = await self._put(body, limit, require_container=index == 0)
-        try:
-            async with self._db.transaction() as db:
-                current = await store.get_recording(db, recording.id, lock=True)
-                assert current is not None
-                self._check_accepting(current)
-                await stored.insert(db, recording.id, index, self._clock.now())
-        except IntegrityError:
-            # The same index arrived twice at once; the other copy won.
-            await self._storage.delete(stored.key)
-            return ChunkStored(
-                recording_id=recording.id, index=index, size=stored.size, duplicate=True
-            )
-        except BaseException:
-            await self._storage.delete(stored.key)
-            raise
-        return ChunkStored(
-            recording_id=recording.id, index=index, size=stored.size, duplicate=False
-        )
-
-    def _check_accepting(self, recording: RecordingRow) -> None:
-        now = self._clock.now()
-        if recording.status == RecordingState.RECORDING:
-            return
-        in_grace = (
-            recording.status == RecordingState.STOPPED
-            and recording.next_attempt_at is not None
-            and now < recording.next_attempt_at
-        )
-        if not in_grace:
-            raise Conflict(
-                "this recording is not running (no consent, declined or stopped)",
-                code="NO_ACTIVE_RECORDING",
-            )
-
-    async def _put(
-        self, body: AsyncIterator[bytes], limit: int, *, require_container: bool
-    ) -> _Stored:
-        key = secrets.token_hex(20)
-        digest = hashlib.sha256()
-        size = 0
-        head = b""
-
-        async def checked() -> AsyncIterator[bytes]:
-            nonlocal size, head
-            async for piece in body:
-                if require_container and len(head) < 16:
-                    head += piece[:16]
-                    if len(head) >= 16 and container_of(head) is None:
-                        raise Invalid(
-                            "a recording starts with a WebM or MP4 header", code="NOT_MEDIA"
-                        )
-                size += len(piece)
-                if size > limit:
-                    raise TooLarge(f"the chunk or the recording is over its limit ({limit} bytes)")
-                digest.update(piece)
-                yield piece
-
-        try:
-            key_id = await self._storage.put(key, checked())
-        except BaseException:
-            await self._storage.delete(key)
-            raise
-        if size == 0 or (require_container and container_of(head) is None):
-            await self._storage.delete(key)
-            raise Invalid("the chunk is empty or not WebM/MP4 media", code="NOT_MEDIA")
-        return _Stored(key, key_id, size, digest.hexdigest())
-
-    # --- Jibri (provider jitsi) -----------------------------------------------------------
-
-    def jibri_authorized(self, secret: str | None) -> bool:
-        """security (issue 16): a configured secret only; unset, no Jibri upload is accepted."""
-        if not secret or not self._policy.jibri_secret:
-            return False
-        if secret == self._policy.refuse_dev_jibri_secret:
-            return False
-        return hmac.compare_digest(secret.encode(), self._policy.jibri_secret.encode())
-
-    async def store_jibri_file(self, room_ref: str, body: AsyncIterator[bytes]) -> RecordingAck:
-        """Jibri's finished file for a room (by id or name), attached to its consented
-        recording and handed to the assembly job."""
-        async with self._db.read() as db:
-            room = await rooms.room_by_ref(db, room_ref)
-            recording = await store.latest_consented(db, room.id) if room else None
-            if room is None:
-                raise NotFound("no such room")
-            if recording is None:
-                raise Conflict("the patient did not consent to recording", code="NO_CONSENT")
-            if recording.source != "jibri":  # security (issue 16): browsers record p2p rooms
-                raise Conflict("this room is not recorded by Jibri", code="NOT_JIBRI")
-            index = len(await store.chunks(db, recording.id))
-        stored = await self._put(body, self._policy.max_bytes, require_container=True)
-        now = self._clock.now()
-        try:
-            async with self._db.transaction() as db:
-                await stored.insert(db, recording.id, index, now)
-                values: dict[str, Any] = {"status": "STOPPED", "next_attempt_at": now}
-                if recording.stopped_at is None:
-                    values["stopped_at"] = now
-                if not await store.update_recording(
-                    db, recording.id, expected=("RECORDING", "STOPPED"), **values
-                ):
-                    raise Conflict("the recording is already assembled", code="NO_CONSENT")
-                await self._queue_assembly(db, recording.id, now)
-        except BaseException:
-            await self._storage.delete(stored.key)
-            raise
-        # audit: recording.jibri_upload
-        await self._audited("recording.jibri_upload", room, recording.id, detail="jibri")
-        if recording.status == RecordingState.RECORDING:
-            await self._announce_stop(room, recording, RecordingState.STOPPED, None)
-        self._outbox.kick()
-        return _ack(recording, RecordingState.STOPPED)
-
-    # --- status and downloads -------------------------------------------------------------
-
-    async def status(
-        self, caller: Principal, room_id: uuid.UUID, recording_id: uuid.UUID
-    ) -> RecordingStatus:
-        async with self._db.read() as db:
-            room = await visible_room(db, caller, room_id)
-            recording = await _recording_of(db, room, recording_id)
-            return await self._status(db, recording)
-
-    async def list_for_room(self, caller: Principal, room_id: uuid.UUID) -> list[RecordingStatus]:
-        async with self._db.read() as db:
-            room = await visible_room(db, caller, room_id)
-            return [await self._status(db, r) for r in await store.recordings_of_room(db, room.id)]
-
-    async def _status(self, db: AsyncConnection, recording: RecordingRow) -> RecordingStatus:
-        chunks = await store.chunks(db, recording.id)
-        ready = recording.status == RecordingState.READY
-        return RecordingStatus(
-            recording_id=recording.id,
-            room_id=recording.room_id,
-            status=RecordingState(recording.status),
-            source=recording.source,
-            requested_by=recording.requested_by,
-            requested_at=recording.requested_at,
-            consented_by=recording.consented_by,
-            consent_at=recording.consent_at,
-            declined_at=recording.declined_at,
-            started_at=recording.started_at,
-            stopped_at=recording.stopped_at,
-            stopped_by=recording.stopped_by,
-            chunks=[chunk.chunk_index for chunk in chunks],
-            received_bytes=sum(chunk.size for chunk in chunks),
-            size=recording.size,
-            duration_seconds=recording.duration_seconds,
-            mime_type=recording.mime_type,
-            url=self.links.signed(recording.room_id, recording.id) if ready else None,
-            failure=recording.failure,
-        )
-
-    async def room_link(self, room: RoomRow) -> str | None:
-        """End Call's `recording.url`: a fresh signed link to the room's newest recording."""
-        async with self._db.read() as db:
-            recording = await store.latest_ready(db, room.id)
-        return self.links.signed(room.id, recording.id) if recording else room.recording_url
-
-    async def downloadable(
-        self, caller: Principal | None, room_id: uuid.UUID, recording_id: uuid.UUID
-    ) -> RecordingRow:
-        """A READY recording: for a participant or ADMIN (caller), or a signed link (None)."""
-        async with self._db.read() as db:
-            room = await rooms.room(db, room_id)
-            if room is None:
-                raise NotFound("no such recording")
-            if caller is not None and not (room.is_member(caller.user_id) or caller.is_admin):
-                raise NotFound("no such recording")
-            recording = await _recording_of(db, room, recording_id)
-        if recording.status != RecordingState.READY or recording.storage_key is None:
-            raise Locked("the recording is not ready", code="RECORDING_NOT_READY")
-        return recording
-
-    async def audit_download(
-        self, recording: RecordingRow, caller: Principal | None, client: Client | None
-    ) -> None:
-        """Every opening of a recording is audited (a signed link has no named caller)."""
-        if self._audit is None:
-            return
-        async with self._db.read() as db:
-            room = await rooms.room(db, recording.room_id)
-        await self._audit.record(
-            "recording.download",
-            actor=caller,
-            object_type="recording",
-            object_id=recording.id,
-            conversation_id=room.conversation_id if room else None,
-            client=client,
-            detail=None if caller else "signed link",
-        )
-
-    async def content(
-        self, recording: RecordingRow, wanted: ByteRange | None = None
-    ) -> AsyncIterator[bytes]:
-        assert recording.storage_key is not None
-        stream = (
-            self._storage.read(recording.storage_key, recording.key_id)
-            if wanted is None
-            else self._storage.read_range(recording.storage_key, recording.key_id, wanted)
-        )
-        try:
-            first = await anext(stream)
-        except FileNotFoundError:
-            logger.error("recording %s: stored object is missing", recording.id)
-            raise NotFound("no such recording") from None
-
-        async def rest() -> AsyncIterator[bytes]:
-            yield first
-            async for piece in stream:
-                yield piece
-
-        return rest()
-
     async def _audited(
         self,
         action: str,
@@ -560,29 +324,6 @@ class RecordingService:
         await announce_to_users(self._events, user_ids, event, data)
 
 
-@dataclass(frozen=True)
-class _Stored:
-    key: str
-    key_id: str | None
-    size: int
-    sha256: str
-
-    async def insert(
-        self, db: AsyncConnection, recording_id: uuid.UUID, index: int, now: datetime
-    ) -> None:
-        """The chunk row of this stored object."""
-        await store.insert_chunk(
-            db,
-            recording_id=recording_id,
-            chunk_index=index,
-            storage_key=self.key,
-            key_id=self.key_id,
-            size=self.size,
-            sha256=self.sha256,
-            received_at=now,
-        )
-
-
 def _ack(recording: RecordingRow, state: RecordingState) -> RecordingAck:
     return RecordingAck(room_id=recording.room_id, recording_id=recording.id, status=state)
 
@@ -595,9 +336,8 @@ async def _in_progress_room(db: AsyncConnection, caller: Principal, room_id: uui
     return room
 
 
-async def _recording_of(
-    db: AsyncConnection, room: RoomRow, recording_id: uuid.UUID
-) -> RecordingRow:
+async def recording_in(db: AsyncConnection, room: RoomRow, recording_id: uuid.UUID) -> RecordingRow:
+    """The room's recording by id; NotFound for another room's (uploads and downloads)."""
     recording = await store.get_recording(db, recording_id)
     if recording is None or recording.room_id != room.id:
         raise NotFound("no such recording")
