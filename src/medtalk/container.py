@@ -24,6 +24,8 @@ from medtalk.core.crypto import KeyRing
 from medtalk.core.events import EventBus
 from medtalk.core.ratelimit import RateLimiter, create_rate_limiter
 from medtalk.db.engine import Database, create_engine
+from medtalk.files.downloads import FileDownloads
+from medtalk.files.links import FileLinks
 from medtalk.files.media import MediaCheck
 from medtalk.files.scanning import ClamdScanner
 from medtalk.files.service import FileService, ImagePolicy
@@ -67,6 +69,7 @@ class Container:
     audit: AuditTrail
     chat: ChatService
     files: FileService
+    file_downloads: FileDownloads
     calls: CallService
     recordings: RecordingService
     recording_uploads: RecordingUploads
@@ -142,7 +145,24 @@ def build_container(
         audit=audit,
         outbox=outbox,
     )
-    files = build_files(settings, db, storage, chat, clock, events, outbox, rate_limiter, audit)
+    file_links = FileLinks(
+        settings.link_secret, settings.file_link_ttl_seconds, settings.public_url
+    )
+    chat.set_file_link(file_links.link, file_links.thumbnail_link)
+    files = build_files(
+        settings, db, storage, chat, clock, events, outbox, rate_limiter, audit, file_links
+    )
+    file_downloads = FileDownloads(
+        db,
+        storage,
+        chat,
+        file_links,
+        audit,
+        # Set: downloads redirect to S3's own presigned URL, after our checks.
+        redirect_ttl_seconds=(
+            settings.s3_presign_ttl_seconds if settings.s3_download_redirect else None
+        ),
+    )
     call_deadlines = MaxDurationEnforcer(calls, clock)
     assembler = build_assembler(settings, db, storage, clock, events, links)
     # Scans and recording assembly are jobs too, run by `serve` nodes (sockets, tools); the
@@ -170,11 +190,12 @@ def build_container(
         audit=audit,
         chat=chat,
         files=files,
+        file_downloads=file_downloads,
         calls=calls,
         recordings=recordings,
         recording_uploads=RecordingUploads(db, clock, storage, policy, recordings),
         recording_downloads=recording_downloads,
-        export=DataExport(db, chat, files, clock, audit, storage),
+        export=DataExport(db, chat, file_downloads, clock, audit, storage),
         notifications=notifications.service,
         call_deadlines=call_deadlines,
         recording_jobs=assembler,
@@ -225,6 +246,7 @@ def build_files(
     outbox: JobOutbox,
     rate_limiter: RateLimiter,
     audit: AuditTrail,
+    links: FileLinks,
 ) -> FileService:
     """Files (issue 4): storage backend, limits, image policy and malware scanner."""
     return FileService(
@@ -235,17 +257,12 @@ def build_files(
         events,
         outbox,
         audit,
-        link_secret=settings.link_secret,
-        link_ttl_seconds=settings.file_link_ttl_seconds,
+        links,
         limits=upload_limits(settings),
-        public_url=settings.public_url,
         image_policy=ImagePolicy(
             settings.max_image_pixels, settings.thumbnail_max_px, settings.image_decodes
         ),
         scanner=_scanner(settings),
-        redirect_ttl_seconds=(
-            settings.s3_presign_ttl_seconds if settings.s3_download_redirect else None
-        ),
         rate_limiter=rate_limiter,
         # Voice messages and video clips (issue 19): measured by the recordings' ffprobe.
         media=MediaCheck(

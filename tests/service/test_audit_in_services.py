@@ -51,9 +51,10 @@ async def test_uploads_and_openings_are_audited_by_the_file_service(clinic: Clin
     )  # fmt: skip
     assert "xet-nghiem" not in str(upload)  # never the file name
 
-    await files.open_for(at_the_desk(doctor), uploaded.file_id)
+    downloads = clinic.services.file_downloads
+    await downloads.open_for(at_the_desk(doctor), uploaded.file_id)
     query = parse_qs(urlsplit(uploaded.file_url).query)
-    await files.open_by_link(
+    await downloads.open_by_link(
         uploaded.file_id, int(query["expires"][0]), query["sig"][0], AT_THE_DESK, thumbnail=False
     )
     by_bearer, by_link = await clinic.audit("file.download")

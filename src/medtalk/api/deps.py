@@ -18,6 +18,7 @@ from medtalk.core.auth import Principal, TokenVerifier
 from medtalk.core.clock import Clock
 from medtalk.core.logging import update_context
 from medtalk.db.engine import Database
+from medtalk.files.downloads import FileDownloads
 from medtalk.files.service import FileService
 from medtalk.files.storage import FileStorage
 from medtalk.privacy.export import DataExport
@@ -95,6 +96,11 @@ def get_files(request: Request) -> FileService:
     return files
 
 
+def get_file_downloads(request: Request) -> FileDownloads:
+    downloads: FileDownloads = _container(request).file_downloads
+    return downloads
+
+
 def get_calls(request: Request) -> CallService:
     calls: CallService = _container(request).calls
     return calls
@@ -121,6 +127,7 @@ ChatDep = Annotated[ChatService, Depends(get_chat)]
 ExportDep = Annotated[DataExport, Depends(get_export)]
 PresenceDep = Annotated[Presence, Depends(get_presence)]
 FilesDep = Annotated[FileService, Depends(get_files)]
+FileDownloadsDep = Annotated[FileDownloads, Depends(get_file_downloads)]
 CallsDep = Annotated[CallService, Depends(get_calls)]
 RecordingUploadsDep = Annotated[RecordingUploads, Depends(get_recording_uploads)]
 RecordingDownloadsDep = Annotated[RecordingDownloads, Depends(get_recording_downloads)]

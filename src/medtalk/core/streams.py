@@ -1,4 +1,4 @@
-"""Byte streams passed through while they are stored."""
+"""Byte streams: passed through while they are stored, read ahead, put together."""
 
 from __future__ import annotations
 
@@ -26,3 +26,28 @@ class Measured:
     @property
     def sha256(self) -> str:
         return self._digest.hexdigest()
+
+
+async def read_head(
+    chunks: AsyncIterator[bytes], wanted: int
+) -> tuple[bytes, AsyncIterator[bytes]]:
+    """At least `wanted` bytes from the front of a stream (fewer if it is shorter), and the
+    rest of it; `prepend` puts the head back."""
+    head = b""
+    async for piece in chunks:
+        head += piece
+        if len(head) >= wanted:
+            break
+    return head, chunks
+
+
+async def prepend(head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if head:
+        yield head
+    async for piece in rest:
+        yield piece
+
+
+async def once(data: bytes) -> AsyncIterator[bytes]:
+    """Bytes already in memory, as a stream."""
+    yield data

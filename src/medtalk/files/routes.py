@@ -11,11 +11,19 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
-from medtalk.api.deps import BearerCredentials, Context, FilesDep, authenticate, client_of
+from medtalk.api.deps import (
+    BearerCredentials,
+    Context,
+    FileDownloadsDep,
+    FilesDep,
+    authenticate,
+    client_of,
+)
 from medtalk.api.ranges import RANGE_RESPONSES, ranged_response
 from medtalk.audit import RequestContext
 from medtalk.chat.schemas import ContentType
-from medtalk.files.service import FileService, FileUploaded
+from medtalk.files.downloads import FileDownloads
+from medtalk.files.service import FileUploaded
 from medtalk.files.store import StoredFile
 
 router = APIRouter(prefix="/api/v1/chat", tags=["files"])
@@ -44,14 +52,16 @@ async def upload_file(
 async def download_file(
     file_id: uuid.UUID,
     request: Request,
-    files: FilesDep,
+    downloads: FileDownloadsDep,
     credentials: BearerCredentials,
     expires: int | None = None,
     sig: str | None = None,
 ) -> Response:
     """A participant's bearer token, or a valid unexpired signed link, opens a CLEAN file."""
-    stored = await _authorized(request, files, credentials, file_id, expires, sig, thumbnail=False)
-    return await _serve(request, files, stored)
+    stored = await _authorized(
+        request, downloads, credentials, file_id, expires, sig, thumbnail=False
+    )
+    return await _serve(request, downloads, stored)
 
 
 @router.get(
@@ -60,19 +70,21 @@ async def download_file(
 async def download_thumbnail(
     file_id: uuid.UUID,
     request: Request,
-    files: FilesDep,
+    downloads: FileDownloadsDep,
     credentials: BearerCredentials,
     expires: int | None = None,
     sig: str | None = None,
 ) -> Response:
     """The image's JPEG thumbnail, on the same terms as the file itself."""
-    stored = await _authorized(request, files, credentials, file_id, expires, sig, thumbnail=True)
-    return await _serve(request, files, stored.thumbnail(), etag_suffix="-thumbnail")
+    stored = await _authorized(
+        request, downloads, credentials, file_id, expires, sig, thumbnail=True
+    )
+    return await _serve(request, downloads, stored.thumbnail(), etag_suffix="-thumbnail")
 
 
 async def _authorized(
     request: Request,
-    files: FileService,
+    downloads: FileDownloads,
     credentials: HTTPAuthorizationCredentials | None,
     file_id: uuid.UUID,
     expires: int | None,
@@ -82,22 +94,22 @@ async def _authorized(
 ) -> StoredFile:
     """The file, if the link or the caller may open it (the service audits each opening)."""
     if expires is not None and sig is not None:
-        return await files.open_by_link(
+        return await downloads.open_by_link(
             file_id, expires, sig, client_of(request), thumbnail=thumbnail
         )
     caller = await authenticate(request, credentials)
     request.state.principal = caller  # security: names the caller in refusal audit rows
     context = RequestContext(caller, client_of(request))
-    return await files.open_for(context, file_id, thumbnail=thumbnail)
+    return await downloads.open_for(context, file_id, thumbnail=thumbnail)
 
 
 async def _serve(
-    request: Request, files: FileService, stored: StoredFile, etag_suffix: str = ""
+    request: Request, downloads: FileDownloads, stored: StoredFile, etag_suffix: str = ""
 ) -> Response:
     inline = stored.mime_type.split("/")[0] in ("image", "audio", "video")
     disposition = "inline" if inline else "attachment"
     disposition = f"{disposition}; filename*=UTF-8''{quote(str(stored.id))}"
-    direct = await files.direct_url(stored, disposition)
+    direct = await downloads.direct_url(stored, disposition)
     if direct is not None:
         return RedirectResponse(direct, status_code=302, headers={"Cache-Control": "no-store"})
     headers = {
@@ -111,7 +123,7 @@ async def _serve(
         media_type=stored.mime_type,
         etag=f'"{stored.id}{etag_suffix}"',  # a file's bytes never change under its id
         headers=headers,
-        open_content=lambda wanted: files.content(stored, wanted),
+        open_content=lambda wanted: downloads.content(stored, wanted),
     )
 
 

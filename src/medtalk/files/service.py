@@ -1,15 +1,13 @@
-"""Uploads and downloads: participation first, type from the bytes, size while streaming.
+"""Sending a file: participation first, type from the bytes, size while streaming.
 
 Images are re-encoded without metadata and get a thumbnail; with a malware scanner
 configured a file is PENDING until its `scan_file` job (written with the file's row, so it
-survives a restart) has scanned it, and only CLEAN files are ever served. Every upload and
-every opening of a file (by bearer or by signed link) is audited here, whichever door it came
-through.
+survives a restart) has scanned it. Every upload is audited here, whichever door it came
+through. Opening a file is downloads.py's.
 """
 
 from __future__ import annotations
 
-import logging
 import secrets
 import uuid
 from collections.abc import AsyncIterator
@@ -17,23 +15,23 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from medtalk.audit import AuditTrail, Client, RequestContext
+from medtalk.audit import AuditTrail, RequestContext
 from medtalk.chat.schemas import ContentType
 from medtalk.chat.service import Attachment, ChatService
 from medtalk.core.auth import Principal
 from medtalk.core.clock import Clock
-from medtalk.core.errors import Invalid, Locked, NotFound, TooLarge
+from medtalk.core.errors import Invalid, TooLarge
 from medtalk.core.events import EventSink
-from medtalk.core.links import SignedLinks
 from medtalk.core.ratelimit import RateLimiter
-from medtalk.core.streams import Measured
+from medtalk.core.streams import Measured, once, prepend, read_head
 from medtalk.core.wire import WireModel
 from medtalk.db.engine import Database
 from medtalk.files import images, store
+from medtalk.files.links import FileLinks
 from medtalk.files.media import MediaCheck
 from medtalk.files.scanning import ClamdScanner, FileScans
-from medtalk.files.storage import ByteRange, FileStorage
-from medtalk.files.store import CLEAN, PENDING, NewFile, StoredFile
+from medtalk.files.storage import FileStorage
+from medtalk.files.store import CLEAN, PENDING, NewFile
 from medtalk.files.validation import (
     SNIFF_BYTES,
     UploadLimits,
@@ -43,8 +41,6 @@ from medtalk.files.validation import (
 )
 from medtalk.jobs.kinds import scan as scan_job
 from medtalk.jobs.outbox import JobOutbox
-
-logger = logging.getLogger(__name__)
 
 
 class FileUploaded(WireModel):
@@ -79,14 +75,11 @@ class FileService:
         events: EventSink,
         outbox: JobOutbox,
         audit: AuditTrail,
+        links: FileLinks,
         *,
-        link_secret: str,
-        link_ttl_seconds: int,
         limits: UploadLimits,
-        public_url: str,
         image_policy: ImagePolicy | None = None,
         scanner: ClamdScanner | None = None,
-        redirect_ttl_seconds: int | None = None,
         rate_limiter: RateLimiter | None = None,
         media: MediaCheck | None = None,
     ) -> None:
@@ -97,7 +90,7 @@ class FileService:
         self._events = events
         self._outbox = outbox
         self._audit = audit
-        self._links = SignedLinks(link_secret, link_ttl_seconds, public_url)
+        self._links = links
         self._limits = limits
         policy = image_policy or ImagePolicy()
         self._images = images.ImageDecoder(
@@ -108,32 +101,11 @@ class FileService:
         self._scanner = scanner
         # The scan_file job's work (files/scanning.py); None: files are CLEAN once stored.
         self.scans = FileScans(db, storage, clock, events, scanner) if scanner else None
-        # Set: downloads redirect to the storage's own presigned URL (S3), after our checks.
-        self._redirect_ttl = redirect_ttl_seconds
         self._rate_limiter = rate_limiter
         self._media = media if media is not None and media.available else None
-        chat.set_file_link(self.link, self.thumbnail_link)
 
     async def stop(self) -> None:
         await self._storage.close()
-
-    # --- links ----------------------------------------------------------------------------
-
-    def link(self, file_id: uuid.UUID) -> str:
-        """A short-lived signed download link (works without a bearer header, e.g. <img>)."""
-        return self._links.signed(f"/api/v1/chat/files/{file_id}", str(file_id))
-
-    def thumbnail_link(self, file_id: uuid.UUID) -> str:
-        subject = f"{file_id}/thumbnail"
-        return self._links.signed(f"/api/v1/chat/files/{subject}", subject)
-
-    def link_is_valid(
-        self, file_id: uuid.UUID, expires: int, signature: str, *, thumbnail: bool = False
-    ) -> bool:
-        subject = f"{file_id}/thumbnail" if thumbnail else str(file_id)
-        return self._links.valid(subject, expires, signature)
-
-    # --- upload ---------------------------------------------------------------------------
 
     async def upload(
         self,
@@ -171,18 +143,18 @@ class FileService:
         # Spec: files-per-hour 20, checked before any byte is read or stored.
         if self._rate_limiter is not None:
             await self._rate_limiter.check_file(caller.user_id)
-        head, rest = await _read_head(chunks, SNIFF_BYTES)
+        head, rest = await read_head(chunks, SNIFF_BYTES)
         if not head:
             raise Invalid("the file is empty")
         mime, content_type, extension = sniff(head, declared)
         name = clean_file_name(file_name, extension)
         limit = self._limits.for_type(content_type)
-        body = _limited(_prepend(head, rest), limit, content_type)
+        body = _limited(prepend(head, rest), limit, content_type)
         thumbnail: bytes | None = None
         if mime in images.CLEANABLE:
             data = b"".join([piece async for piece in body])  # at most the IMAGE limit
             cleaned = await self._images.clean(data, mime)
-            body, thumbnail = _once(cleaned.data), cleaned.thumbnail
+            body, thumbnail = once(cleaned.data), cleaned.thumbnail
             if cleaned.mime != mime:  # HEIC is stored as JPEG (files/images.py)
                 mime, name = cleaned.mime, with_extension(name, images.EXTENSIONS[cleaned.mime])
         if content_type in (ContentType.AUDIO, ContentType.VIDEO) and self._media is not None:
@@ -213,7 +185,7 @@ class FileService:
             key_id = await self._storage.put(storage_key, measured.stream())
             thumbnail_key_id = None
             if thumbnail_key is not None and thumbnail is not None:
-                thumbnail_key_id = await self._storage.put(thumbnail_key, _once(thumbnail))
+                thumbnail_key_id = await self._storage.put(thumbnail_key, once(thumbnail))
 
             row = NewFile(
                 id=file_id,
@@ -260,8 +232,8 @@ class FileService:
             message_id=message.id,
             conversation_id=conversation_id,
             file_id=file_id,
-            file_url=self.link(file_id),
-            thumbnail_url=self.thumbnail_link(file_id) if thumbnail_key else None,
+            file_url=self._links.link(file_id),
+            thumbnail_url=self._links.thumbnail_link(file_id) if thumbnail_key else None,
             file_name=name,
             file_size=measured.size,
             file_type=content_type,
@@ -270,120 +242,6 @@ class FileService:
             seq=message.seq,
             duration_seconds=duration,
         )
-
-    # --- download -------------------------------------------------------------------------
-
-    async def _load(self, file_id: uuid.UUID) -> StoredFile | None:
-        async with self._db.read() as db:
-            return await store.get_file(db, file_id)
-
-    async def find(self, file_id: uuid.UUID) -> StoredFile:
-        """The file if it may be served now: NotFound if missing, Locked unless CLEAN.
-        Not audited: for callers that audit the whole of what they read (exports)."""
-        stored = await self._load(file_id)
-        if stored is None:
-            raise NotFound("no such file")
-        return _servable(stored)
-
-    async def open_for(
-        self, context: RequestContext, file_id: uuid.UUID, *, thumbnail: bool = False
-    ) -> StoredFile:
-        """The file (or its thumbnail's row) for a participant of its conversation; audited."""
-        stored = await self._load(file_id)
-        if stored is None:
-            raise NotFound("no such file")
-        # Participation before status: a stranger learns nothing about the file.
-        await self._chat.conversation_for(context.actor, stored.conversation_id)
-        _servable(stored)
-        await self._audited_opening(stored, thumbnail, context.actor, context.client)
-        return stored
-
-    async def open_by_link(
-        self, file_id: uuid.UUID, expires: int, signature: str, client: Client, *, thumbnail: bool
-    ) -> StoredFile:
-        """The file for whoever holds a valid, unexpired signed link; audited (no actor)."""
-        if not self.link_is_valid(file_id, expires, signature, thumbnail=thumbnail):
-            raise NotFound("link expired or invalid", code="LINK_INVALID")
-        stored = await self.find(file_id)
-        await self._audited_opening(stored, thumbnail, None, client)
-        return stored
-
-    async def _audited_opening(
-        self, stored: StoredFile, thumbnail: bool, actor: Principal | None, client: Client
-    ) -> None:
-        await self._audit.record(
-            "file.thumbnail" if thumbnail else "file.download",
-            actor=actor,
-            client=client,
-            object_type="file",
-            object_id=stored.id,
-            conversation_id=stored.conversation_id,
-            detail=None if actor else "signed link",
-        )
-
-    async def direct_url(self, stored: StoredFile, disposition: str) -> str | None:
-        """A presigned storage URL to redirect to, when so configured (S3)."""
-        if self._redirect_ttl is None:
-            return None
-        return await self._storage.download_url(
-            stored.storage_key,
-            self._redirect_ttl,
-            content_type=stored.mime_type,
-            disposition=disposition,
-        )
-
-    async def content(
-        self, stored: StoredFile, wanted: ByteRange | None = None
-    ) -> AsyncIterator[bytes]:
-        """The file's bytes (or `wanted` of them); NotFound, before anything is sent, if the
-        object is gone."""
-        stream = (
-            self._storage.read(stored.storage_key, stored.key_id)
-            if wanted is None
-            else self._storage.read_range(stored.storage_key, stored.key_id, wanted)
-        )
-        try:
-            first = await anext(stream)
-        except FileNotFoundError:
-            logger.error("file %s: stored object is missing", stored.id)
-            raise NotFound("no such file") from None
-        except StopAsyncIteration:
-            first = b""
-        return _prepend(first, stream)
-
-
-def _servable(stored: StoredFile) -> StoredFile:
-    if stored.status == PENDING:
-        raise Locked(
-            "the file is being checked for malware; try again shortly", code="FILE_PENDING"
-        )
-    if stored.status != CLEAN:
-        raise Locked(
-            "the file failed the malware check and is quarantined", code="FILE_QUARANTINED"
-        )
-    return stored
-
-
-async def _read_head(
-    chunks: AsyncIterator[bytes], wanted: int
-) -> tuple[bytes, AsyncIterator[bytes]]:
-    head = b""
-    async for piece in chunks:
-        head += piece
-        if len(head) >= wanted:
-            break
-    return head, chunks
-
-
-async def _prepend(head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    if head:
-        yield head
-    async for piece in rest:
-        yield piece
-
-
-async def _once(data: bytes) -> AsyncIterator[bytes]:
-    yield data
 
 
 async def _limited(

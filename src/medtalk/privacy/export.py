@@ -24,7 +24,7 @@ from medtalk.core.clock import Clock, iso_z
 from medtalk.core.errors import Forbidden
 from medtalk.db.engine import Database
 from medtalk.db.tables import call_recordings, video_call_rooms
-from medtalk.files.service import FileService
+from medtalk.files.downloads import FileDownloads
 from medtalk.files.storage import FileStorage
 
 PAGE = 200
@@ -61,7 +61,7 @@ class DataExport:
         self,
         db: Database,
         chat: ChatService,
-        files: FileService,
+        files: FileDownloads,
         clock: Clock,
         audit: AuditTrail,
         storage: FileStorage | None = None,
