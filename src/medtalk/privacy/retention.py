@@ -24,7 +24,6 @@ from medtalk.db.engine import Database
 from medtalk.files import store as files_store
 from medtalk.files.storage import FileStorage
 from medtalk.legalhold import store as legal_holds
-from medtalk.privacy import store
 from medtalk.recordings import store as recordings_store
 from medtalk.search.index import SearchIndex
 from medtalk.settings import Settings
@@ -67,7 +66,7 @@ async def expired_conversations(
         chat_store.has_messages(conversation),
         files_store.of_conversation(conversation),
         recordings_store.in_rooms(calls_store.room_ids_of_conversation(conversation)),
-        store.has_archive(conversation),
+        chat_store.has_archive(conversation),
     )
     on_hold = legal_holds.active_hold_exists(conversation)
     async with db.read() as connection:
@@ -130,7 +129,7 @@ async def _count(db: Database, conversation_id: uuid.UUID) -> _Purged:
         messages = await chat_store.count_messages(connection, conversation_id)
         files = await files_store.count_of_conversation(connection, conversation_id)
         recordings = len(await _recording_ids(connection, conversation_id))
-        archived = await connection.scalar(sa.select(store.has_archive(conversation_id)))
+        archived = await connection.scalar(sa.select(chat_store.has_archive(conversation_id)))
     return _Purged(messages, files + recordings, int(bool(archived)))
 
 
@@ -159,7 +158,7 @@ async def _purge(
         # Files after the messages that point at them.
         files, file_keys = await files_store.delete_of_conversation(connection, conversation_id)
         keys += file_keys
-        archive_key = await store.delete_archive(connection, conversation_id)
+        archive_key = await chat_store.delete_archive(connection, conversation_id)
         if archive_key is not None:
             keys.append(archive_key)
         detail = f"{messages} messages, {files + len(recording_ids)} files"

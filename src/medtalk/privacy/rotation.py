@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from medtalk.chat import store as chat_store
-from medtalk.chat.store import SealedMessage
+from medtalk.chat.store import ArchiveObject, SealedMessage
 from medtalk.core.clock import Clock
 from medtalk.core.crypto import DecryptionError, KeyRing
 from medtalk.db.engine import Database
@@ -32,7 +32,6 @@ from medtalk.files import store as files_store
 from medtalk.files.storage import FileStorage
 from medtalk.files.store import SealedObject
 from medtalk.privacy import store
-from medtalk.privacy.store import ArchiveObject
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +58,7 @@ async def pending(db: Database, keys: KeyRing) -> int:
     async with db.read() as connection:
         messages = await chat_store.count_messages_not_under(connection, keys.current_id)
         files = await files_store.count_not_under(connection, keys.current_id)
-        archives = await store.count_archives(connection)
+        archives = await chat_store.count_archives(connection)
     return messages + files + archives
 
 
@@ -70,7 +69,7 @@ async def rows_under_missing_keys(db: Database, keys: KeyRing) -> Counter[str]:
     async with db.read() as connection:
         found.update(await chat_store.message_keys_outside(connection, known))
         found.update(await files_store.keys_outside(connection, known))
-        found.update(await store.archive_keys_outside(connection, known))
+        found.update(await chat_store.archive_keys_outside(connection, known))
     return found
 
 
@@ -208,7 +207,7 @@ class KeyRotation:
         missing: Counter[str] = Counter()
         while True:
             async with self._db.read() as db:
-                rows = await store.archives_after(db, after, max(1, self._batch // 10))
+                rows = await chat_store.archives_after(db, after, max(1, self._batch // 10))
             if not rows:
                 break
             for row in rows:
@@ -245,7 +244,7 @@ class KeyRotation:
         new_key = f"archive{row.conversation_id.hex}-{secrets.token_hex(8)}"
         key_id = await self._storage.put(new_key, _once(blob))
         async with self._db.transaction() as db:
-            switched = await store.switch_archive(db, row, new_key, key_id)
+            switched = await chat_store.switch_archive(db, row, new_key, key_id)
         if switched:
             await self._storage.delete(row.storage_key)
             return 1
