@@ -25,14 +25,14 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
-
-import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError
+from typing import TYPE_CHECKING, Any, Protocol
 
 from medtalk.core import metrics
 from medtalk.core.errors import RateLimited
 from medtalk.settings import Settings
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +163,8 @@ class RedisWindows:
     async def _run(self, batch: list[tuple[str, int, float, asyncio.Future[float]]]) -> list[Any]:
         """EVALSHA for each check in one pipeline; the script is loaded only when Redis lacks
         it (first use, or after a restart), then the batch runs again."""
+        from redis.exceptions import NoScriptError
+
         for _ in range(2):
             pipe = self._client.pipeline(transaction=False)
             for key, amount, window, _future in batch:
@@ -180,6 +182,8 @@ class RedisWindows:
 def create_rate_limiter(settings: Settings) -> RateLimiter:
     windows: Windows
     if settings.redis_url:
+        import redis.asyncio as aioredis  # about 20 MB, imported only when Redis is used
+
         client = aioredis.Redis.from_url(
             settings.redis_url, socket_timeout=2, socket_connect_timeout=2
         )

@@ -17,17 +17,17 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import functools
 import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import pillow_heif
-from PIL import Image, ImageOps, UnidentifiedImageError
+from typing import TYPE_CHECKING
 
 from medtalk.core.errors import Invalid
 
-pillow_heif.register_heif_opener()
+if TYPE_CHECKING:
+    from PIL import Image
 
 # mime type -> Pillow format for the images we can re-encode.
 CLEANABLE = {
@@ -60,6 +60,9 @@ def clean_image(data: bytes, mime: str, *, max_pixels: int, thumbnail_px: int) -
     image_format = CLEANABLE[mime]
     stored_mime = STORED_AS.get(image_format, mime)
     output_format = CLEANABLE[stored_mime]
+    _register_heif()
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     try:
         with Image.open(io.BytesIO(data), formats=[image_format]) as image:
             if image.width * image.height > max_pixels:  # known from the header alone
@@ -82,6 +85,14 @@ def clean_image(data: bytes, mime: str, *, max_pixels: int, thumbnail_px: int) -
         raise Invalid("the image cannot be decoded") from e
     except Image.DecompressionBombError:
         raise Invalid(f"the image has more than {max_pixels} pixels") from None
+
+
+@functools.cache
+def _register_heif() -> None:
+    # Pillow and pillow-heif (about 13 MB) are imported on the first image, not at start.
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
 
 
 def _encode(image: Image.Image, image_format: str, kept: dict[str, object]) -> bytes:
@@ -110,6 +121,8 @@ def _encode_animation(image: Image.Image, image_format: str, kept: dict[str, obj
 def _thumbnail(image: Image.Image, max_px: int) -> bytes:
     """Shrinks `image` itself (its full-size encoding is done): `thumbnail` reduces by whole
     factors first, so no second full-size copy is made."""
+    from PIL import Image
+
     thumb = image
     thumb.thumbnail((max_px, max_px), reducing_gap=2.0)
     if thumb.mode in ("RGBA", "LA", "P", "PA"):

@@ -7,13 +7,14 @@ signs the JWT (RFC 8292); nothing here does cryptography by hand.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import aiohttp
-from pywebpush import WebPusher
 
 from medtalk.core.clock import Clock
 from medtalk.notifications.vapid import VapidKeys
+
+if TYPE_CHECKING:
+    import aiohttp
 
 # A VAPID JWT may live 24 h at most (RFC 8292 §2); 12 h leaves room for clock skew.
 JWT_LIFETIME_SECONDS = 12 * 3600
@@ -60,6 +61,11 @@ class WebPushSender:
 
     async def send(self, target: PushTarget, payload: bytes, *, urgent: bool = False) -> None:
         """Encrypt `payload` for `target` and hand it to its push service."""
+        # Imported on the first push, not at start: with requests and cryptography's HTTP
+        # stack they are about 30 MB that a server without subscribers never uses.
+        import aiohttp
+        from pywebpush import WebPusher
+
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         headers = self._vapid_headers(target.endpoint)
