@@ -25,9 +25,11 @@ from medtalk.audit.refusals import SUMMARY_ACTION, RefusalSampler, Suppressed
 from medtalk.core.auth import Principal
 from medtalk.core.clock import Clock, iso_z
 from medtalk.core.errors import MedtalkError
+from medtalk.db import together
 from medtalk.db.engine import Database
 from medtalk.db.group_commit import GroupCommit
 from medtalk.db.tables import audit_chain_head, audit_log
+from medtalk.db.together import Write
 
 GENESIS_HASH = "0" * 64
 EXPORT_BATCH = 1000
@@ -109,6 +111,7 @@ _SET_HEAD_HASH = (
     .where(audit_chain_head.c.id == 1)
     .values(hash=sa.bindparam("head_hash"))
 )
+_PG_SET_HEAD_HASH = "UPDATE audit_chain_head SET hash = {}::varchar WHERE id = 1"
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,15 @@ def chain_hash(secret: bytes, prev_hash: str, record: AuditRecord) -> str:
 def _shallow(value: AuditEntry | AuditRecord) -> dict[str, Any]:
     """A dataclass's fields as a dict, without asdict's deep copy (all values are immutable)."""
     return {name: getattr(value, name) for name in value.__dataclass_fields__}
+
+
+def _appends(rows: list[dict[str, Any]]) -> list[Write]:
+    """The chained rows' INSERT and the head's new hash (one statement on PostgreSQL)."""
+    head_hash = rows[-1]["hash"]
+    return [
+        together.unnest_insert(audit_log, rows),
+        Write(_SET_HEAD_HASH, {"head_hash": head_hash}, _PG_SET_HEAD_HASH, (head_hash,)),
+    ]
 
 
 def _clip(value: str | None, limit: int) -> str | None:
@@ -249,17 +261,20 @@ class AuditTrail:
         object_id: object,
         conversation_id: uuid.UUID | None,
     ) -> AuditEntry:
-        """A successful action's row, to append later with `append_entries`."""
+        """A successful action's row, to append later with `chain_writes`."""
         return self._entry(
             action, actor, object_type, object_id, conversation_id, Outcome.OK, client, None,
             None, None,
         )  # fmt: skip
 
-    async def append_entries(self, db: AsyncConnection, entries: Sequence[AuditEntry]) -> None:
-        """Append rows inside the caller's transaction: a batch of messages and their audit rows
-        commit together, one transaction for both (chat/service.py)."""
-        if entries:
-            await self._append_many(db, list(entries))
+    async def chain_writes(self, db: AsyncConnection, entries: Sequence[AuditEntry]) -> list[Write]:
+        """Rows to append inside the caller's transaction, as writes it sends with the rest of
+        its batch (db/together.py): a batch of messages and their audit rows commit together.
+        Their seqs are claimed now, which locks the chain head until the commit: call it last,
+        just before the batch's writes go."""
+        if not entries:
+            return []
+        return _appends(await self._chained_rows(db, list(entries)))
 
     def _entry(
         self,
@@ -290,6 +305,14 @@ class AuditTrail:
         )
 
     async def _append_many(self, db: AsyncConnection, entries: list[AuditEntry]) -> list[int]:
+        rows = await self._chained_rows(db, entries)
+        await together.run(db, _appends(rows))
+        return [row["seq"] for row in rows]
+
+    async def _chained_rows(
+        self, db: AsyncConnection, entries: list[AuditEntry]
+    ) -> list[dict[str, Any]]:
+        """The entries' rows with their seqs and hashes, the seqs claimed from the chain head."""
         # UPDATE first: it takes the head's lock before anything is read (see module docstring).
         head = (await db.execute(_CLAIM_SEQS, {"count": len(entries)})).one()
         seq, previous = int(head.seq) - len(entries), str(head.hash)
@@ -299,9 +322,7 @@ class AuditTrail:
             record = AuditRecord(seq=seq, **_shallow(entry), prev_hash=previous, hash="")
             previous = chain_hash(self._secret, record.prev_hash, record)
             rows.append({**_shallow(record), "hash": previous})
-        await db.execute(audit_log.insert(), rows)
-        await db.execute(_SET_HEAD_HASH, {"head_hash": previous})
-        return [row["seq"] for row in rows]
+        return rows
 
     # --- the group-committed writer -----------------------------------------------------
 

@@ -36,6 +36,7 @@ from medtalk.core.crypto import DecryptionError, KeyRing
 from medtalk.core.errors import Conflict, Forbidden, Invalid, MedtalkError, NotFound, Unavailable
 from medtalk.core.events import EventSink
 from medtalk.core.ratelimit import RateLimiter
+from medtalk.db import together
 from medtalk.db.engine import Database, after_commit
 from medtalk.db.group_commit import GroupCommit
 from medtalk.jobs.kinds.notify import NOTIFY_OFFLINE, notify_key, notify_payload
@@ -486,23 +487,39 @@ class ChatService:
             fresh.append((message, request))
             results.append((message, True))
         if fresh:
-            notify = await self._notify_jobs(locked, fresh)
-            await store.insert_messages(db, [message for message, _ in fresh])
-            if self._search is not None:  # issue 19: the blind index, in the same transaction
-                known = {c.id: c.search_key_id for c in locked.values()}
-                await self._search.add(db, [Written.of(m, r.content) for m, r in fresh], known)
-            for message, request in fresh:
-                if request.attachment is not None:
-                    await request.attachment[1](db, message.id)
-            await store.advance_conversations(db, newest, now)
-            if self._outbox is not None:
-                await self._outbox.add_coalesced(db, NOTIFY_OFFLINE, notify)
-            # Last: the audit chain's head row is locked from here to the commit, and every
-            # process's writers wait for it (audit/trail.py).
-            await self._audit.append_entries(
-                db, [self._sent_entry(m, r) for m, r in fresh if r.context]
-            )
+            await self._write_fresh(db, locked, newest, fresh, now)
         return results
+
+    async def _write_fresh(
+        self,
+        db: AsyncConnection,
+        locked: dict[uuid.UUID, ConversationRow],
+        newest: dict[uuid.UUID, tuple[int, datetime]],
+        fresh: list[tuple[MessageRow, _NewMessage]],
+        now: datetime,
+    ) -> None:
+        """The batch's writes, sent together (one statement on PostgreSQL, db/together.py):
+        the messages, their search terms (issue 19's blind index), the conversations' newest
+        seq, offline jobs, and last the audit rows, whose chain head stays locked from their
+        claim to the commit (audit/trail.py)."""
+        notify = await self._notify_jobs(locked, fresh)
+        writes = [store.messages_write([message for message, _ in fresh])]
+        if self._search is not None:
+            known = {c.id: c.search_key_id for c in locked.values()}
+            terms = await self._search.terms_write(
+                db, [Written.of(m, r.content) for m, r in fresh], known
+            )
+            writes += [terms] if terms is not None else []
+        writes.append(store.advance_write(newest, now))
+        jobs = self._outbox.coalesced_write(NOTIFY_OFFLINE, notify) if self._outbox else None
+        writes += [jobs] if jobs is not None else []
+        writes += await self._audit.chain_writes(
+            db, [self._sent_entry(m, r) for m, r in fresh if r.context]
+        )
+        await together.run(db, writes)
+        for message, request in fresh:
+            if request.attachment is not None:  # the file's row refers to its message
+                await request.attachment[1](db, message.id)
 
     def _sent_entry(self, message: MessageRow, request: _NewMessage) -> AuditEntry:
         assert request.context is not None

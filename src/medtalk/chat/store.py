@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from medtalk.db import upsert
+from medtalk.db import together, upsert
 from medtalk.db.tables import (
     appointments,
     chat_files,
@@ -22,6 +22,7 @@ from medtalk.db.tables import (
     search_conversations,
     users,
 )
+from medtalk.db.together import Write
 from medtalk.db.values import conversation_seqs
 
 
@@ -345,23 +346,32 @@ async def find_by_client_ids(
     return found
 
 
-async def insert_messages(db: AsyncConnection, messages: list[MessageRow]) -> None:
-    """Many messages in one statement (SQLAlchemy's insertmanyvalues)."""
+def messages_write(messages: list[MessageRow]) -> Write:
+    """The new messages' rows, to send with the rest of their batch (db/together.py)."""
     rows = [{name: getattr(message, name) for name in _STORED_FIELDS} for message in messages]
-    await db.execute(chat_messages.insert(), rows)
+    return together.unnest_insert(chat_messages, rows)
 
 
-async def advance_conversations(
-    db: AsyncConnection, newest: dict[uuid.UUID, tuple[int, datetime]], now: datetime
-) -> None:
-    """Set each conversation's last seq and last message time (after insert_messages)."""
+def advance_write(newest: dict[uuid.UUID, tuple[int, datetime]], now: datetime) -> Write:
+    """Set each conversation's last seq and last message time."""
     rows = [
         {"conversation": cid, "newest_seq": seq, "newest_at": at, "now": now}
         for cid, (seq, at) in newest.items()
     ]
-    await db.execute(_ADVANCE_CONVERSATIONS, rows)
+    arrays = (
+        together.plain(now),
+        list(newest),
+        [seq for seq, _ in newest.values()],
+        [together.plain(at) for _, at in newest.values()],
+    )
+    return Write(_ADVANCE_CONVERSATIONS, rows, _PG_ADVANCE_CONVERSATIONS, arrays)
 
 
+_PG_ADVANCE_CONVERSATIONS = (
+    "UPDATE conversations SET last_seq = v.seq, last_message_at = v.at, "
+    "updated_at = {}::timestamp FROM unnest({}::uuid[], {}::int[], {}::timestamp[]) "
+    "AS v(id, seq, at) WHERE conversations.id = v.id"
+)
 _ADVANCE_CONVERSATIONS = (  # built once, as _LOCK_CONVERSATIONS
     conversations.update()
     .where(conversations.c.id == sa.bindparam("conversation"))

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from medtalk.core.clock import Clock
+from medtalk.db.together import Write
 from medtalk.jobs import store
 from medtalk.jobs.job import Job
 
@@ -56,14 +57,14 @@ class JobOutbox:
             await store.add_jobs(db, kind, payloads, self._clock.now())
             self._written = True
 
-    async def add_coalesced(
-        self, db: AsyncConnection, kind: str, jobs: dict[str, dict[str, Any]]
-    ) -> None:
-        """At most one pending job per key (`jobs`: coalesce key -> payload): a key that
-        already waits gets no second row (its handler sees everything that is waiting)."""
-        if jobs:
-            await store.add_coalesced(db, kind, jobs, self._clock.now())
-            self._written = True
+    def coalesced_write(self, kind: str, jobs: dict[str, dict[str, Any]]) -> Write | None:
+        """At most one pending job per key (`jobs`: coalesce key -> payload), as a write the
+        caller sends with its batch (db/together.py): a key that already waits gets no second
+        row (its handler sees everything that is waiting)."""
+        if not jobs:
+            return None
+        self._written = True
+        return store.coalesced_write(kind, jobs, self._clock.now())
 
     def kick(self) -> None:
         """Wake the relay after a commit that wrote jobs, so they start now rather than at the

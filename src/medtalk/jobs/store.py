@@ -17,8 +17,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from medtalk.db import upsert
+from medtalk.db import together, upsert
 from medtalk.db.tables import job_runs, notification_marks, outbox
+from medtalk.db.together import Write
 from medtalk.jobs.job import Job
 
 # --- outbox ------------------------------------------------------------------------------
@@ -41,24 +42,30 @@ async def add_jobs(
     return ids
 
 
-async def add_coalesced(
-    db: AsyncConnection, kind: str, jobs: dict[str, dict[str, Any]], now: datetime
-) -> None:
-    """One pending job per coalesce key (`jobs`: key -> payload): a key that already has a
-    pending row keeps that row (and its due time) and only bumps its revision, so a runner
-    holding the older revision leaves the row for another run instead of deleting it."""
-    if not jobs:
-        return
-    coalesced = upsert.insert(db, outbox).on_conflict_do_update(
-        index_elements=[outbox.c.coalesce_key],
-        index_where=sa.text("status = 'PENDING'"),  # a literal: it must match the index's
-        set_={"revision": outbox.c.revision + 1},
-    )
+def coalesced_write(kind: str, jobs: dict[str, dict[str, Any]], now: datetime) -> Write:
+    """One pending job per coalesce key (`jobs`: key -> payload), to send with the rest of a
+    batch (db/together.py): a key that already has a pending row keeps that row (and its due
+    time) and only bumps its revision, so a runner holding the older revision leaves the row
+    for another run instead of deleting it."""
     rows = [
         {**_row(uuid.uuid4(), kind, payload, now, None), "coalesce_key": key}
         for key, payload in sorted(jobs.items())  # one order: concurrent batches cannot deadlock
     ]
-    await db.execute(coalesced, rows)
+    return together.unnest_insert(
+        outbox, rows, statement=_SQLITE_COALESCED, on_conflict=_PG_ON_CONFLICT
+    )
+
+
+# SQLite's form, built once; PostgreSQL's clause is the same, written out.
+_SQLITE_COALESCED = upsert.dialect_insert("sqlite", outbox).on_conflict_do_update(
+    index_elements=[outbox.c.coalesce_key],
+    index_where=sa.text("status = 'PENDING'"),  # a literal: it must match the index's
+    set_={"revision": outbox.c.revision + 1},
+)
+_PG_ON_CONFLICT = (
+    "ON CONFLICT (coalesce_key) WHERE status = 'PENDING' "
+    "DO UPDATE SET revision = outbox.revision + 1"
+)
 
 
 def _row(

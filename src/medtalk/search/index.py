@@ -15,6 +15,7 @@ from medtalk.chat import store as chat_store
 from medtalk.chat.store import MessageRow
 from medtalk.core.crypto import DecryptionError, KeyRing
 from medtalk.db.engine import Database
+from medtalk.db.together import Write
 from medtalk.search import blind, store
 from medtalk.search.tokens import words
 
@@ -50,13 +51,14 @@ class SearchIndex:
     def __init__(self, keys: KeyRing) -> None:
         self._keys = keys
 
-    async def add(
+    async def terms_write(
         self,
         db: AsyncConnection,
         messages: Sequence[Written],
         keys: Mapping[uuid.UUID, str | None],
-    ) -> None:
-        """Index new messages inside their transaction (the conversation row is locked).
+    ) -> Write | None:
+        """Index new messages inside their transaction (the conversation row is locked): their
+        terms as a write the caller sends with the rest of its batch (db/together.py).
 
         A conversation's first message starts its index under the current key; a conversation
         that had messages before the index existed is left to `rebuild` (else its old history
@@ -76,7 +78,7 @@ class SearchIndex:
                 await store.set_conversation_key(db, conversation_id, key_id)
             indexed = [m for m in written if m.content_type not in UNINDEXED]
             _collect(rows, blind.search_key(self._keys, key_id), conversation_id, indexed)
-        await store.add_terms(db, [(term, block, bits) for (term, block), bits in rows.items()])
+        return store.terms_write([(term, block, bits) for (term, block), bits in rows.items()])
 
     async def rebuild(
         self, db: Database, progress: Callable[[int], None] | None = None

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from medtalk.db import upsert
+from medtalk.db import together, upsert
 from medtalk.db.tables import conversations, search_conversations, search_terms
+from medtalk.db.together import Write
 from medtalk.db.values import any_of
 
 CHUNK = 900  # host parameters per IN (SQLite allows 32,766; keep statements small)
@@ -70,28 +70,37 @@ async def keys_of_participant(db: AsyncConnection, user_id: uuid.UUID) -> dict[u
 
 
 async def add_terms(db: AsyncConnection, rows: Sequence[Row]) -> None:
-    """Set the rows' bits (OR-ed into what is there); one (term, block) appears once.
+    """Set the rows' bits (OR-ed into what is there); one (term, block) appears once."""
+    write = terms_write(rows)
+    if write is not None:
+        await together.run(db, [write])
 
-    One statement run for many parameter sets (compiled once and cached), not a multi-row
-    VALUES, whose compilation per batch was the send path's largest CPU cost (bench/README.md);
-    in (term, block) order, so two writers lock rows in the same order.
+
+def terms_write(rows: Sequence[Row]) -> Write | None:
+    """`add_terms` as a write to send with the rest of a batch (db/together.py).
+
+    One statement for many rows, compiled once and cached (a multi-row VALUES compiled per batch
+    was once the send path's largest CPU cost, bench/README.md); in (term, block) order, so two
+    writers lock rows in the same order.
     """
     if not rows:
-        return
+        return None
     values = [{"term": term, "block": block, "bits": bits} for term, block, bits in sorted(rows)]
-    await db.execute(_UPSERT_TERMS[db.dialect.name], values)
-
-
-def _upsert_terms(dialect: str) -> Any:
-    statement = upsert.dialect_insert(dialect, search_terms)
-    return statement.on_conflict_do_update(
-        index_elements=[search_terms.c.term, search_terms.c.block],
-        set_={"bits": search_terms.c.bits.op("|")(statement.excluded.bits)},
+    return together.unnest_insert(
+        search_terms,
+        values,
+        statement=_SQLITE_UPSERT_TERMS,
+        on_conflict=_PG_ON_CONFLICT,
     )
 
 
-# Built once per dialect (the send path runs it with every batch).
-_UPSERT_TERMS = {dialect: _upsert_terms(dialect) for dialect in ("postgresql", "sqlite")}
+# SQLite's form, built once (the send path runs it with every batch); PostgreSQL's below.
+_SQLITE_INSERT = upsert.dialect_insert("sqlite", search_terms)
+_SQLITE_UPSERT_TERMS = _SQLITE_INSERT.on_conflict_do_update(
+    index_elements=[search_terms.c.term, search_terms.c.block],
+    set_={"bits": search_terms.c.bits.op("|")(_SQLITE_INSERT.excluded.bits)},
+)
+_PG_ON_CONFLICT = "ON CONFLICT (term, block) DO UPDATE SET bits = search_terms.bits | excluded.bits"
 
 
 async def delete_terms(db: AsyncConnection, terms: Iterable[int]) -> None:
