@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from abc import ABC, abstractmethod
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from medtalk.core.clock import Clock
 
@@ -53,14 +53,16 @@ class DeadlineLoop(ABC):
     async def _run(self) -> None:
         while True:
             self._wake.clear()
-            delay = self._poll
+            # Planned from the time the pass started: if the clock moved during the pass (a
+            # test advancing a FakeClock), the deadline has passed and the next pass runs now.
+            started = self._clock.now()
+            until = started + timedelta(seconds=self._poll)
             try:
                 due = await self.run_pass()
                 if due is not None:
-                    wait = (due - self._clock.now()).total_seconds()
-                    delay = min(self._poll, max(MIN_SLEEP_SECONDS, wait))
+                    until = min(until, due)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("%s pass failed; retrying", self.name)
-            await self._clock.sleep(delay, self._wake)  # a FakeClock wakes it as time passes
+            await self._clock.sleep_until(until, self._wake, at_least=MIN_SLEEP_SECONDS)

@@ -14,8 +14,12 @@ class Clock:
     def now(self) -> datetime:
         return truncate_ms(datetime.now(UTC))
 
-    async def sleep(self, seconds: float, wake: asyncio.Event) -> None:
-        """Return after `seconds` of this clock's time, or as soon as `wake` is set."""
+    async def sleep_until(
+        self, moment: datetime, wake: asyncio.Event, *, at_least: float = 0.0
+    ) -> None:
+        """Return when this clock reaches `moment`, but not before `at_least` real seconds, or
+        as soon as `wake` is set."""
+        seconds = max(at_least, (moment - self.now()).total_seconds())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), seconds)
 
@@ -42,10 +46,18 @@ class FakeClock(Clock):
             with contextlib.suppress(RuntimeError):  # that loop has closed (a stopped server)
                 loop.call_soon_threadsafe(wake.set)
 
-    async def sleep(self, seconds: float, wake: asyncio.Event) -> None:
-        sleeper = (self._now + timedelta(seconds=seconds), asyncio.get_running_loop(), wake)
-        with self._lock:
-            self._sleepers.append(sleeper)
+    async def sleep_until(
+        self, moment: datetime, wake: asyncio.Event, *, at_least: float = 0.0
+    ) -> None:
+        sleeper = (moment, asyncio.get_running_loop(), wake)
+        with self._lock:  # against an advance() between the check and the registration
+            passed = moment <= self._now
+            if not passed:
+                self._sleepers.append(sleeper)
+        if passed:
+            # `at_least` of real time, so a loop whose deadline keeps passing does not spin.
+            await super().sleep_until(moment, wake, at_least=at_least)
+            return
         try:
             await wake.wait()
         finally:
