@@ -68,7 +68,7 @@ def wait_port(port: int, timeout: float, process: subprocess.Popen[bytes] | None
             probe.settimeout(0.2)
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 return
-        time.sleep(0.1)
+        time.sleep(0.1)  # a process's port: polled
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
@@ -573,7 +573,7 @@ class ClusterClient:
                 stats.errors[ack["error"]["code"]] = stats.errors.get(ack["error"]["code"], 0) + 1
             except Exception as exc:  # noqa: BLE001 - timeouts and disconnects: retry
                 stats.errors[type(exc).__name__] = stats.errors.get(type(exc).__name__, 0) + 1
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(0.25)  # retry pace, as a client app would
         raise AssertionError(f"{client_id} was never acknowledged")
 
     async def _dispose(self) -> None:

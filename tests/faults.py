@@ -261,7 +261,7 @@ def start_coturn(directory: Path, secret: str) -> Iterator[Coturn]:
             if process.poll() is not None or time.monotonic() > deadline:
                 text = log.read_text() if log.exists() else ""
                 pytest.fail(f"coturn did not start: {text[-2000:]}")
-            time.sleep(0.05)
+            time.sleep(0.05)  # a process's port: polled
         yield Coturn(port, log)
     finally:
         process.terminate()
@@ -296,7 +296,7 @@ class RedisServer:
 
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
                     return
-            time.sleep(0.05)
+            time.sleep(0.05)  # a process's port: polled
         raise RuntimeError("redis-server did not start")
 
     def stop(self) -> None:

@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -85,6 +85,18 @@ def fresh_database(backend: str) -> tuple[str, Callable[[], None]]:
     if problem:
         unavailable(f"PostgreSQL not reachable: {problem}")
     return url, drop
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], within: float, what: str, every: float = 0.1
+) -> None:
+    """Wait until `check()` holds. For state seen from outside (HTTP, SQL, a receiver), which
+    has no event to await: it is polled, `every` seconds of real time."""
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within}s: {what}")
+        await asyncio.sleep(every)
 
 
 def unavailable(reason: str) -> NoReturn:
@@ -267,7 +279,7 @@ def start_server(
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("medtalk test server did not start")
-        time.sleep(0.02)
+        time.sleep(0.02)  # uvicorn's thread sets a flag, not an event
     try:
         yield LiveServer(f"http://127.0.0.1:{port}", settings, backend, app)
     finally:
@@ -338,7 +350,7 @@ def start_s3_emulator() -> Iterator[S3Emulator]:
             except httpx.HTTPError:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise RuntimeError("moto_server did not start") from None
-                time.sleep(0.1)
+                time.sleep(0.1)  # a subprocess: polled
         yield S3Emulator(f"http://127.0.0.1:{port}")
     finally:
         process.terminate()
@@ -390,7 +402,7 @@ def start_clamd(workdir: Path) -> Iterator[str]:
                 log_file = workdir / "clamd.log"
                 log = log_file.read_text() if log_file.exists() else ""
                 raise RuntimeError(f"clamd did not start: {log[-2000:]}")
-            time.sleep(0.1)
+            time.sleep(0.1)  # a subprocess: polled
         yield f"tcp://127.0.0.1:{port}"
     finally:
         process.terminate()

@@ -167,5 +167,5 @@ async def test_declined_consent_records_nothing_and_the_patient_can_stop_a_recor
                                      "ORDER BY created_at DESC LIMIT 1")  # fmt: skip
         if ended[0][0]:
             break
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.2)  # the browser and ffmpeg: polled
     assert ended[0][0]

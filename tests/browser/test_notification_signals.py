@@ -39,7 +39,7 @@ async def until(page: Page, expression: str, within: float = 5.0) -> None:
     deadline = time.monotonic() + within
     while not await page.evaluate(expression):
         assert time.monotonic() < deadline, f"not within {within}s: {expression}"
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.1)  # the page's state: polled
 
 
 async def test_title_count_hidden_tab_notification_and_mute(

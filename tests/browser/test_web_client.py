@@ -160,7 +160,7 @@ async def test_doctor_calls_patient_on_video(
         )
         if reporters[0][0] == 2:
             break
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.5)  # the browsers report on their own schedule
     count, width, score = reporters[0]
     assert count == 2 and width > 0 and 0 <= score <= 100, reporters
 

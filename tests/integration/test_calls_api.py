@@ -428,7 +428,7 @@ def test_max_duration_is_enforced_after_a_restart(tmp_path: Path) -> None:
             rows = await live.sql(query, n=room_name)
             if rows[0][0] != "IN_PROGRESS":
                 break
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # the new process's enforcer: seen in the database
         return tuple(rows[0])  # type: ignore[return-value]
 
     clock = FakeClock()

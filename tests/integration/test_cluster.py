@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from cluster import Cluster, ClusterClient, Stats, missing_binaries, start_cluster
-from world import LiveServer, Person, World
+from world import LiveServer, Person, World, eventually
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -71,15 +71,6 @@ async def sql(cluster: Cluster, query: str, **params: object) -> list[sa.Row[tup
             return list(await connection.execute(sa.text(query), params))
     finally:
         await engine.dispose()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"not within {within}s: {what}")
 
 
 # --- a plain conversation across two nodes ------------------------------------------------
@@ -232,6 +223,7 @@ async def run_load(
 
     async def sender(index: int, pair: Pair) -> None:
         for i in range(PER_PAIR):
+            # Paces the load: RATE_PER_PAIR messages a second.
             await asyncio.sleep(max(0.0, start + i / RATE_PER_PAIR - time.monotonic()))
             stats.sent += 1
             ack = await pair.sender.send(
@@ -294,9 +286,9 @@ async def test_redis_restart_under_load(cluster: Cluster, world: World) -> None:
     stats = Stats("Redis restarted (down ~1 s)")
 
     async def fault() -> None:
-        await asyncio.sleep(2)
+        await asyncio.sleep(2)  # faults are timed against the running load, in real seconds
         cluster.redis.stop()
-        await asyncio.sleep(1)
+        await asyncio.sleep(1)  # the outage's length
         await asyncio.to_thread(cluster.redis.start)
 
     try:
@@ -314,7 +306,7 @@ async def test_rabbitmq_restart_under_load_loses_and_repeats_no_job(
     stats = Stats("RabbitMQ restarted (down ~5 s)")
 
     async def fault() -> None:
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(1.5)  # into the running load (real processes, real seconds)
         await asyncio.to_thread(cluster.rabbitmq.stop)
         await asyncio.to_thread(cluster.rabbitmq.start)
 
@@ -331,7 +323,7 @@ async def test_rabbitmq_restart_under_load_loses_and_repeats_no_job(
             return all(told(p) >= PER_PAIR for p in offline)
 
         await eventually(notified, 60, "each offline doctor told of every message")
-        await asyncio.sleep(1.5)  # a repeat would arrive now
+        await asyncio.sleep(1.5)  # nothing to await: a repeat would arrive now
         for pair in offline:
             calls = cluster.webhook.for_user(pair.doctor.id)
             keys = [key for key, _ in calls]
@@ -353,7 +345,7 @@ async def test_postgres_unavailable_for_seconds_under_load(cluster: Cluster, wor
     outage_errors: list[httpx.Response] = []
 
     async def fault() -> None:
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(1.5)  # into the running load (real processes, real seconds)
         await asyncio.to_thread(cluster.postgres.stop)
         response = await pairs[0].patient.post(
             f"{cluster.nodes[0].url}/api/v1/chat/messages/send",
@@ -365,7 +357,7 @@ async def test_postgres_unavailable_for_seconds_under_load(cluster: Cluster, wor
             },
         )
         outage_errors.append(response)
-        await asyncio.sleep(3)
+        await asyncio.sleep(3)  # the outage's length
         await asyncio.to_thread(cluster.postgres.start)
 
     try:
@@ -389,7 +381,7 @@ async def test_node_killed_under_load_clients_move_to_the_other_node(
     stats = Stats("node A killed (kill -9)")
 
     async def fault() -> None:
-        await asyncio.sleep(2)
+        await asyncio.sleep(2)  # into the running load (real processes, real seconds)
         cluster.nodes[0].kill9()
 
     try:

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cluster import Webhook
 from medtalk.core.clock import FakeClock
-from world import LiveServer, World, fresh_database, start_server
+from world import LiveServer, World, eventually, fresh_database, start_server
 
 SWEEP_SECONDS = 60
 CONTENT = "Con tôi sốt 39,5 độ, co giật nhẹ"
@@ -49,14 +49,6 @@ def escalating_server(
     drop()
 
 
-async def until(check: Callable[[], Awaitable[bool]], what: str, within: float = 10) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within}s: {what}")
-        await asyncio.sleep(0.05)
-
-
 async def test_unread_patient_message_escalates_once_per_threshold_until_read(
     escalating_server: LiveServer, on_call: Webhook, clock: FakeClock
 ) -> None:
@@ -72,13 +64,17 @@ async def test_unread_patient_message_escalates_once_per_threshold_until_read(
             """Move the clock; wait for a sweep to have seen it (the gauge says so). A sweep
             caught mid-pass by the move plans from its start, so the next runs at once."""
             clock.advance(minutes * 60)
-            await until(lambda: gauge(age, count), f"a sweep at +{minutes} min saw {age}={count}")
+            await eventually(
+                lambda: gauge(age, count), 10, f"a sweep at +{minutes} min saw {age}={count}"
+            )
 
         await minutes_later(29, "15-30m", 1)
         assert on_call.calls == []  # 29 minutes: not yet
         started = time.monotonic()
         await minutes_later(2, "30-60m", 1)
-        await until(lambda: asyncio.sleep(0, len(on_call.calls) == 1), "the 30 min escalation")
+        await eventually(
+            lambda: asyncio.sleep(0, len(on_call.calls) == 1), 10, "the 30 min escalation"
+        )
         print(f"escalated {1000 * (time.monotonic() - started):.0f} ms after the clock passed")
         key, body = on_call.calls[0]
         assert key == f"escalate:{sent['messageId']}:30"
@@ -96,7 +92,9 @@ async def test_unread_patient_message_escalates_once_per_threshold_until_read(
         assert len(on_call.calls) == 1
         # Past 60 minutes: the second threshold, once.
         await minutes_later(20, "1-4h", 1)
-        await until(lambda: asyncio.sleep(0, len(on_call.calls) == 2), "the 60 min escalation")
+        await eventually(
+            lambda: asyncio.sleep(0, len(on_call.calls) == 2), 10, "the 60 min escalation"
+        )
         assert on_call.calls[1][1]["thresholdMinutes"] == 60
         # The doctor reads (up to the newest): nothing waits, nothing more escalates.
         read = await doctor.post(f"/api/v1/chat/messages/{marker['messageId']}/read")

@@ -282,7 +282,7 @@ async def test_rabbitmq_retries_with_backoff_then_dead_letters(rabbit_prefix: st
             message = await dead.get(fail=False)
             if message is not None:
                 break
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)  # RabbitMQ's dead-letter queue: polled
         assert message is not None and Job.decode(message.body).kind == "boom"
         await message.ack()
         await connection.close()

@@ -193,5 +193,5 @@ async def _wait_for(world: World, condition, attempts: int = 50):  # type: ignor
         scrape = await world.metrics()
         if condition(scrape):
             return scrape
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.1)  # a scrape over HTTP: polled
     raise AssertionError("metrics did not reach the expected state")

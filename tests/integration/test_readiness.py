@@ -61,7 +61,7 @@ async def eventually_ready(base_url: str, expected: int, within: float = 15.0) -
         response = await readiness(base_url)
         if response.status_code == expected or asyncio.get_running_loop().time() > deadline:
             return response
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.2)  # a real database outage: polled
 
 
 async def test_readiness_follows_the_database(proxied_postgres) -> None:  # type: ignore[no-untyped-def]

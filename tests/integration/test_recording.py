@@ -411,7 +411,7 @@ async def wait_for_status(
         status: dict[str, Any] = await person.recording(call.room_id, recording_id)
         if status["status"] == wanted or time.monotonic() > deadline:
             return status
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.2)  # ffmpeg in a subprocess: polled
 
 
 @contextlib.asynccontextmanager

@@ -4,9 +4,8 @@ jobs run in-process from the outbox), against SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,22 +14,13 @@ import pytest
 
 from cluster import Webhook
 from integration.test_files import png_bytes, upload
-from medtalk.core.clock import Clock
+from medtalk.core.clock import FakeClock
 from medtalk.db.engine import Database, create_engine
 from medtalk.jobs import store as jobs_store
 from medtalk.jobs.kinds.notify import NotifyOffline
 from medtalk.jobs.notifiers import WebhookNotifier
 from medtalk.jobs.registry import JobBusy
-from world import LiveServer, Person, World, start_server
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not within {within}s: {what}")
+from world import LiveServer, Person, World, eventually, start_server
 
 
 async def test_31st_message_in_a_minute_gets_429_and_an_error_ack_and_is_not_stored(
@@ -109,7 +99,12 @@ def webhook() -> Iterator[Webhook]:
 
 
 @pytest.fixture
-def notifying_server(tmp_path: Path, webhook: Webhook) -> Iterator[LiveServer]:
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def notifying_server(tmp_path: Path, webhook: Webhook, clock: FakeClock) -> Iterator[LiveServer]:
     with start_server(
         tmp_path,
         "",
@@ -117,11 +112,12 @@ def notifying_server(tmp_path: Path, webhook: Webhook) -> Iterator[LiveServer]:
         notifier="webhook",
         notify_webhook_url=webhook.url,
         notify_coalesce_seconds=COOLDOWN,
+        clock=clock,
     ) as server:
         yield server
 
 
-COOLDOWN = 2.0  # seconds between notifications of one conversation (60 by default)
+COOLDOWN = 60.0  # seconds between notifications of one conversation (on the FakeClock)
 
 
 async def test_closed_conversation_is_archived_compressed_and_stays_readable(
@@ -154,7 +150,7 @@ async def test_closed_conversation_is_archived_compressed_and_stays_readable(
 
 
 async def test_offline_participant_gets_one_webhook_without_content(
-    notifying_server: LiveServer, webhook: Webhook
+    notifying_server: LiveServer, webhook: Webhook, clock: FakeClock
 ) -> None:
     async with World(notifying_server) as world:
         patient, doctor, conversation = await world.consultation()
@@ -174,13 +170,15 @@ async def test_offline_participant_gets_one_webhook_without_content(
         # Three more within the cooldown: held back, then one notification for all three.
         for text in ("Tôi sốt 39 độ", "Có cần đi khám không?", "Xin trả lời sớm"):
             last = await patient.sends(conversation, text)
-        await asyncio.sleep(COOLDOWN / 4)
+        clock.advance(COOLDOWN - 1)
+        await asyncio.sleep(0.5)  # nothing to await: time for a job run too early to show
         assert len(told(doctor)) == 1
+        clock.advance(1)  # the cooldown ends
         await eventually(lambda: told_times(doctor, 2), 10, "one coalesced notification")
         coalesced = told(doctor)[1]
         assert coalesced["count"] == 3 and coalesced["messageId"] == last["messageId"]
         # The same job run again by a second runner (as a worker process is): no second POST.
-        notify = second_runner(notifying_server, webhook)
+        notify = second_runner(notifying_server, webhook, clock)
         job = {"conversationId": conversation, "recipientId": str(doctor.id)}
         await notify(job)
         # Two copies of one job at once (a re-published job): one POST; the other backs off
@@ -193,7 +191,12 @@ async def test_offline_participant_gets_one_webhook_without_content(
         await doctor.connects()
         await doctor.sends(conversation, "Bình thường")  # the patient is offline
         await eventually(lambda: told_times(patient, 1), 10, "the offline patient is notified")
-        await asyncio.sleep(COOLDOWN + 0.5)  # the server's own deferred jobs find it all told
+        clock.advance(COOLDOWN)  # the server's own deferred jobs run and find it all told
+
+        async def all_run() -> bool:
+            return await pending_jobs(notifying_server) == 0
+
+        await eventually(all_run, 10, "the deferred jobs have run")
         assert len(told(doctor)) == 3 and len(told(patient)) == 1
         assert await pending_jobs(notifying_server) == 0
         await patient.connects()
@@ -206,7 +209,7 @@ async def pending_jobs(server: LiveServer) -> int:
         return await jobs_store.pending_count(db)
 
 
-def second_runner(server: LiveServer, webhook: Webhook) -> NotifyOffline:
+def second_runner(server: LiveServer, webhook: Webhook, clock: FakeClock) -> NotifyOffline:
     """The notify_offline handler of a second runner (another worker) on the same database,
     with no cooldown, which sees everyone as offline."""
 
@@ -215,7 +218,7 @@ def second_runner(server: LiveServer, webhook: Webhook) -> NotifyOffline:
 
     db = Database(create_engine(server.settings), serialize_writes=True)
     return NotifyOffline(
-        db, Clock(), WebhookNotifier(webhook.url, ""), offline, cooldown=timedelta(0)
+        db, clock, WebhookNotifier(webhook.url, ""), offline, cooldown=timedelta(0)
     )
 
 

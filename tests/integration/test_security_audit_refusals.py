@@ -63,7 +63,7 @@ async def test_refusals_are_sampled_per_client_and_every_one_is_counted(
             written, counted = await tally()
             if written + counted >= BURST:
                 break
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)  # rows in the database: polled
         print(f"{BURST} refusals in {windows} windows: {written} rows, {counted} counted")
         assert written + counted == BURST
         assert counted > 0 and written <= PER_WINDOW * windows < BURST

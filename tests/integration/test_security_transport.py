@@ -185,7 +185,7 @@ def test_medtalk_serve_speaks_tls(tmp_path: Path) -> None:
             except httpx.TransportError:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise
-                time.sleep(0.2)
+                time.sleep(0.2)  # a subprocess: polled
         assert response.status_code == 200
         assert response.headers["strict-transport-security"].startswith("max-age=")
         with pytest.raises(httpx.TransportError):

@@ -64,7 +64,7 @@ def workers(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         while not _healthy(url):
             assert process.poll() is None, "medtalk serve --workers exited"
             assert time.monotonic() < deadline, "the workers did not start within 90 s"
-            time.sleep(0.2)
+            time.sleep(0.2)  # a subprocess: polled
         yield url, process
     finally:
         if process.poll() is None:
@@ -159,7 +159,7 @@ async def test_two_workers_share_the_port_and_each_client_address_sticks_to_one(
             assert "error" not in ack, ack
         deadline = time.monotonic() + 10
         while len(doctor_got) < 5 and time.monotonic() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # messages from another process: polled
         # Crossed from one worker to the other (Redis), in order, each once.
         assert [m["content"] for m in doctor_got] == [f"xin chào {n}" for n in range(5)]
     finally:

@@ -26,7 +26,7 @@ async def test_a_client_sent_disconnect_does_not_escape_logout(world: World) -> 
     assert (await socket.join(conversation))["joined"]
     await sends_raw(socket, "disconnect")
     # The server still counts the socket as the patient's: presence stays online ...
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(0.2)  # nothing to await: time for the server to act on the raw packet
     presence = (await doctor.presence_of(patient)).json()
     assert presence["online"] is True, presence
     # ... and logout still closes it.
@@ -38,7 +38,7 @@ async def test_a_client_sent_disconnect_does_not_escape_logout(world: World) -> 
     for _ in range(100):
         if not socket.client.connected:
             break
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # the client's state: polled
     assert not socket.client.connected
 
 

@@ -59,7 +59,7 @@ def test_prometheus_scrapes_both_nodes_and_loads_the_rules(
         deadline = time.monotonic() + 60
         scraped: set[str] = set()
         while time.monotonic() < deadline and len(scraped) < 2:
-            time.sleep(0.5)
+            time.sleep(0.5)  # a real Prometheus scrapes on its own schedule
             try:
                 result = query(port, "/api/v1/query?query=medtalk_build_info")["result"]
             except OSError:

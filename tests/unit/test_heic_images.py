@@ -83,7 +83,7 @@ async def test_a_heic_decode_takes_two_slots(monkeypatch: pytest.MonkeyPatch) ->
         with lock:
             running += 1
             most = max(most, running)
-        time.sleep(0.05)
+        time.sleep(0.05)  # a decode that takes time, so decodes overlap
         with lock:
             running -= 1
         return images.CleanedImage(data, b"", mime)
