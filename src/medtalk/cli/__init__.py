@@ -10,8 +10,8 @@ import typer
 
 from medtalk.cli import security
 from medtalk.cli.common import load_settings, run_with_container
+from medtalk.cli.search import search_app
 from medtalk.core.auth import Role, mint_token
-from medtalk.search.cli import search_app
 from medtalk.settings import Settings
 
 app = typer.Typer(

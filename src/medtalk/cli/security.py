@@ -34,8 +34,8 @@ def keys_rotate(
     """
     from rich.progress import Progress
 
+    from medtalk.cli.search import echo_report, rebuild_with_progress
     from medtalk.privacy.rotation import KeyRotation, pending
-    from medtalk.search.cli import echo_report, rebuild_with_progress
     from medtalk.search.index import RebuildReport
 
     settings = load_settings()

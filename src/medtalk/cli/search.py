@@ -1,4 +1,4 @@
-"""`medtalk search rebuild`, also run by `medtalk keys rotate` (see cli/security.py)."""
+"""`medtalk search rebuild`, also run by `medtalk keys rotate` (see security.py)."""
 
 from __future__ import annotations
 
