@@ -16,11 +16,13 @@ from typing import Any
 
 import engineio
 import socketio
+from engineio.async_socket import AsyncSocket
 from socketio import packet
 
 from medtalk.core import metrics
 from medtalk.core.errors import Conflict
 from medtalk.realtime.leanasync import LeanQueue
+from medtalk.realtime.websocket_session import LeanWebSocket, ping_later
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +75,21 @@ def accepted_event(data: Any) -> str | None:
 
 
 class LeanEngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
-    """engine.io's server, its per-socket send queue a LeanQueue (memory per idle socket)."""
+    """engine.io's server, its per-socket send queue a LeanQueue and its websocket transport
+    `websocket_session` (memory per idle socket)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The driver table is engine.io's module-level dict: this server gets its own copy.
+        drivers: dict[str, Any] = self._async  # type: ignore[has-type]
+        self._async = {**drivers, "websocket": LeanWebSocket}
+
+    def start_background_task(self, target: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(target, "__func__", None) is AsyncSocket._send_ping:
+            # A task asleep for the whole ping interval, per socket: a timer instead.
+            ping_later(target.__self__)
+            return None  # engine.io keeps no handle on its ping task
+        return super().start_background_task(target, *args, **kwargs)
 
     def create_queue(self, *args: Any, **kwargs: Any) -> LeanQueue[Any]:
         # engine.io's sockets use put, put_nowait, get, get_nowait, task_done and join.
