@@ -4,8 +4,9 @@
         --scenario cluster --scenario node --idle 1000,5000,10000,20000
 
 Scenarios: `sqlite` (embedded), `postgresql` (a fresh database on 127.0.0.1:5432), `cluster`
-(PostgreSQL + Redis, two `medtalk serve` nodes behind nginx; clients spread over 16 loopback
-source addresses, which nginx hashes to a node, so many pairs cross nodes), `node` (the
+(PostgreSQL + Redis, two `medtalk serve` nodes behind nginx; clients on 16 loopback source
+addresses, placed so that senders spread evenly over the nodes and half the pairs cross nodes),
+`workers` (the same, `serve --workers 2` on one port), `node` (the
 socket.io baseline in bench/node-baseline, no persistence). medtalk runs with its per-user
 message rate limit raised by configuration (MEDTALK_RATE_MESSAGES_PER_MINUTE): the spec's 30 a
 minute would cap every pair at half a message per second.
@@ -115,6 +116,7 @@ class Server:
     cleanup: list[Any] = field(default_factory=list)
     # Loopback source addresses the clients spread over (the cluster's nginx hashes on them).
     sources: list[str] = field(default_factory=list)
+    nodes: dict[str, list[str]] = field(default_factory=dict)  # node name -> its sources
     database: str = ""  # where its outbox lives: a PostgreSQL URL or an SQLite file
 
     def outbox_backlog(self) -> int | None:
@@ -229,8 +231,10 @@ def ready_or_stopped(server: Server, process: subprocess.Popen[bytes]) -> Server
     return server
 
 
-def start_cluster(workdir: Path, nodes: int = 2) -> Server:
-    """PostgreSQL + Redis, `nodes` medtalk processes, nginx in front (deploy/ template)."""
+def start_cluster(workdir: Path, nodes: int = 0) -> Server:
+    """PostgreSQL + Redis, `nodes` medtalk processes (MEDTALK_BENCH_NODES, 2 by default; 1
+    measures what nginx and Redis add to one node), nginx in front (deploy/ template)."""
+    nodes = nodes or int(os.environ.get("MEDTALK_BENCH_NODES", "2"))
     database_url, drop = create_postgres_database()
     prefix = f"medtalk-bench-{uuid.uuid4().hex[:8]}"
     redis_url = os.environ.get("MEDTALK_BENCH_REDIS", "redis://127.0.0.1:6379/0")
@@ -390,6 +394,7 @@ class Pair:
     conversation_id: str
     patient: SioClient
     doctor: SioClient
+    crosses: bool = False  # patient and doctor on different nodes
 
 
 @dataclass
@@ -414,12 +419,20 @@ class StepResult:
     cpu_ms_per_message: float = 0.0  # server CPU time (all threads, all processes) / delivered
     outbox_after: int | None = None  # jobs pending when the step's drain ended
     outbox_zero_s: float | None = None  # then seconds until none was pending (None: not in 5 s)
+    # CPU % of each serving process (nodes, workers): one saturated core shows here.
+    process_cpu_pct: list[float] = field(default_factory=list)
+    # Several nodes: latency of pairs whose sockets sit on different nodes, and on the same one.
+    crossing_p50_p99_ms: tuple[float, float] | None = None
+    same_node_p50_p99_ms: tuple[float, float] | None = None
 
 
 @dataclass
 class Recorder:
     sent_at: dict[str, float] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
+    crossing: set[str] = field(default_factory=set)  # messages of pairs across nodes
+    crossing_latencies: list[float] = field(default_factory=list)
+    same_node_latencies: list[float] = field(default_factory=list)
     ack_latencies: list[float] = field(default_factory=list)
     errors: int = 0
     acked: int = 0
@@ -429,13 +442,19 @@ class Recorder:
             started = self.sent_at.pop(data["content"], None)
             if started is not None:
                 self.latencies.append(time.perf_counter() - started)
+                if data["content"] in self.crossing:
+                    self.crossing.discard(data["content"])
+                    self.crossing_latencies.append(self.latencies[-1])
+                else:
+                    self.same_node_latencies.append(self.latencies[-1])
 
 
-async def create_pairs(server: Server, count: int) -> list[dict[str, str]]:
+async def create_pairs(server: Server, count: int) -> list[dict[str, Any]]:
     """`count` patient/doctor pairs, each with its conversation (created over REST)."""
     created = []
+    placement = await place_pairs(server, count)
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-        for _ in range(count):
+        for patient_source, doctor_source, crosses in placement:
             patient_id, doctor_id = uuid.uuid4(), uuid.uuid4()
             patient_token, doctor_token = token(patient_id, "PATIENT"), token(doctor_id, "DOCTOR")
             conversation = str(uuid.uuid4())
@@ -448,13 +467,11 @@ async def create_pairs(server: Server, count: int) -> list[dict[str, str]]:
                 )
                 response.raise_for_status()
                 conversation = response.json()["conversationId"]
-            # Spread over the server's source addresses (cluster, workers): the patient and
-            # the doctor of a pair on different ones, so many conversations cross nodes.
-            sources = server.sources or [""]
             created.append(
                 {
-                    "patientSource": sources[(2 * len(created)) % len(sources)],
-                    "doctorSource": sources[(2 * len(created) + 1) % len(sources)],
+                    "patientSource": patient_source,
+                    "doctorSource": doctor_source,
+                    "crosses": crosses,
                     "conversationId": conversation,
                     "patientToken": patient_token,
                     "doctorToken": doctor_token,
@@ -462,6 +479,41 @@ async def create_pairs(server: Server, count: int) -> list[dict[str, str]]:
                 }
             )
     return created
+
+
+async def place_pairs(server: Server, count: int) -> list[tuple[str, str, bool]]:
+    """(patient source, doctor source, crosses nodes) for each pair.
+
+    Several serving processes (cluster, workers): first ask each source address which node
+    answers it (`/healthz` names the node; nginx's hash or the kernel's steering decides),
+    then place pairs as many random clients would spread: senders evenly over the nodes, and
+    the doctor on another node for (N-1)/N of the pairs (half with 2 nodes). Left to the hash
+    of 16 addresses, one node got 74 % of the sockets in one run; and the kernel's steering by
+    address parity put every patient on worker 0 and every doctor on worker 1.
+    """
+    if not server.sources:
+        return [("", "", False)] * count
+    nodes = server.nodes
+    if not nodes:
+        for source in server.sources:
+            transport = httpx.AsyncHTTPTransport(local_address=source)
+            async with httpx.AsyncClient(transport=transport, timeout=10) as http:
+                node = (await http.get(server.url + "/healthz")).json()["node"]
+            nodes.setdefault(node, []).append(source)
+        print(f"  source addresses per node: { {n: len(s) for n, s in nodes.items()} }")
+    names = sorted(nodes)
+    used = dict.fromkeys(names, 0)
+
+    def take(node: str) -> str:
+        used[node] += 1
+        return nodes[node][used[node] % len(nodes[node])]
+
+    placed = []
+    for index in range(count):
+        patient = names[index % len(names)]
+        doctor = names[(index + index // len(names)) % len(names)]
+        placed.append((take(patient), take(doctor), patient != doctor))
+    return placed
 
 
 async def open_pairs(server: Server, count: int, recorder: Recorder) -> list[Pair]:
@@ -487,7 +539,7 @@ async def open_pairs(server: Server, count: int, recorder: Recorder) -> list[Pai
         # Both sides join, as the spec's client does: each message reaches two sockets.
         await patient.emit("join_conversation", {"conversationId": conversation})
         await doctor.emit("join_conversation", {"conversationId": conversation})
-        pairs.append(Pair(conversation, patient, doctor))
+        pairs.append(Pair(conversation, patient, doctor, bool(created.get("crosses"))))
     return pairs
 
 
@@ -504,8 +556,13 @@ async def run_step(
     drain_seconds: float = 5,
 ) -> StepResult:
     processes = server.measured()
+    serving = _serving(server)
+    serving_before = [_cpu([process]) for process in serving]
     me = psutil.Process()
     recorder.latencies.clear()
+    recorder.crossing.clear()
+    recorder.crossing_latencies.clear()
+    recorder.same_node_latencies.clear()
     recorder.ack_latencies.clear()
     recorder.errors = recorder.acked = 0
     recorder.sent_at.clear()
@@ -521,6 +578,8 @@ async def run_step(
     async def send(pair: Pair, content: str) -> None:
         started = time.perf_counter()
         recorder.sent_at[content] = started
+        if pair.crosses:
+            recorder.crossing.add(content)
         try:
             ack = await pair.patient.emit(
                 "send_message",
@@ -579,7 +638,24 @@ async def run_step(
         load_average=round(os.getloadavg()[0], 2),
         unanswered=sent - recorder.acked - recorder.errors,
         cpu_ms_per_message=round(1000 * cpu / max(1, len(recorder.latencies)), 3),
+        process_cpu_pct=[
+            round(100 * (_cpu([process]) - before) / wall, 1)
+            for process, before in zip(serving, serving_before, strict=True)
+        ],
+        **_split_by_node(recorder, any(pair.crosses for pair in pairs)),
     )
+
+
+def _split_by_node(recorder: Recorder, several_nodes: bool) -> dict[str, tuple[float, float]]:
+    """p50/p99 of pairs across nodes and on one node (every latency is one or the other)."""
+    if not several_nodes:
+        return {}
+    across = sorted(recorder.crossing_latencies) or [float("nan")]
+    same = sorted(recorder.same_node_latencies) or [float("nan")]
+    return {
+        "crossing_p50_p99_ms": (_ms(_pct(across, 50)), _ms(_pct(across, 99))),
+        "same_node_p50_p99_ms": (_ms(_pct(same, 50)), _ms(_pct(same, 99))),
+    }
 
 
 def _cpu(processes: list[psutil.Process]) -> float:
@@ -611,16 +687,33 @@ def _ms(seconds: float) -> float:
 PROFILE_AT: int | None = None  # --profile-rate: py-spy records the server during that step
 
 
-def start_profile(server: Server, rate: int, seconds: float) -> subprocess.Popen[bytes] | None:
-    """py-spy (collapsed stacks) on the first server process (the first node in a cluster)."""
+def start_profile(server: Server, rate: int, seconds: float) -> list[subprocess.Popen[bytes]]:
+    """py-spy (raw collapsed stacks) on every serving process: each node of a cluster, each
+    worker of `serve --workers` (not its supervisor), one file each."""
     spy = ROOT / ".venv" / "bin" / "py-spy"
     if rate != PROFILE_AT or server.name == "node" or not spy.exists():
-        return None
-    out = RESULTS / f"profile-{server.name}-{rate}-{time.strftime('%H%M%S')}.txt"
-    print(f"  profiling into {out.relative_to(ROOT)}", flush=True)
-    command = [str(spy), "record", "-r", "200", "-f", "raw", "-o", str(out)]
-    command += ["-d", str(int(seconds)), "-p", str(server.processes[0].pid)]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return []
+    profilers = []
+    for index, process in enumerate(_serving(server)):
+        out = RESULTS / f"profile-{server.name}-{rate}-{time.strftime('%H%M%S')}-{index}.txt"
+        print(f"  profiling pid {process.pid} into {out.relative_to(ROOT)}", flush=True)
+        command = [str(spy), "record", "-r", "200", "-f", "raw", "-o", str(out)]
+        command += ["-d", str(int(seconds)), "-p", str(process.pid)]
+        profilers.append(
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        )
+    return profilers
+
+
+def _serving(server: Server) -> list[psutil.Process]:
+    """The processes that serve sockets: `serve` nodes and workers, not nginx or a supervisor."""
+    found = []
+    for process in server.measured():
+        with contextlib.suppress(psutil.Error):
+            command = process.cmdline()
+            if "serve" in command and "--workers" not in command:
+                found.append(process)
+    return found
 
 
 async def outbox_drain(server: Server) -> dict[str, float | None] | None:
@@ -661,7 +754,14 @@ def report_step(label: str, result: StepResult) -> bool:
     print(
         f"  {label:>22} offered {result.offered_per_s:>5}/s -> {result.delivered_per_s:>7}/s "
         f"p50 {result.p50_ms} ms p99 {result.p99_ms} ms errors {result.errors} "
-        f"CPU {result.cpu_ms_per_message} ms/msg outbox {result.outbox_after}",
+        f"CPU {result.cpu_ms_per_message} ms/msg outbox {result.outbox_after}"
+        + (f" per process {result.process_cpu_pct} %" if len(result.process_cpu_pct) > 1 else "")
+        + (
+            f" p50/p99 across nodes {result.crossing_p50_p99_ms} ms,"
+            f" same node {result.same_node_p50_p99_ms} ms"
+            if result.crossing_p50_p99_ms
+            else ""
+        ),
         flush=True,
     )
     return bool(result.delivered_per_s < 0.9 * result.offered_per_s or not result.p99_ms < 1000)
@@ -677,9 +777,9 @@ async def throughput(
     try:
         await run_step(server, pairs, 100, 2, recorder)  # warm-up, not reported
         for rate in rates:
-            profiler = start_profile(server, rate, seconds)
+            profilers = start_profile(server, rate, seconds)
             result = await run_step(server, pairs, rate, seconds, recorder)
-            if profiler is not None:
+            for profiler in profilers:
                 profiler.wait(30)
             await step_backlog(server, result)
             results.append(result)
