@@ -3,6 +3,7 @@ same audit row as the twin (the service writes it, not the edge)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from world import Person, World
@@ -83,3 +84,30 @@ async def test_hangup_leaves_the_same_trail_as_end_call(world: World) -> None:
     assert (
         rest[0]["detail"] == f"{ended['duration']}s" and sock[0]["detail"] == f"{ack['duration']}s"
     )
+
+
+async def test_call_admit_leaves_the_same_trail_as_the_admit_endpoint(world: World) -> None:
+    async def a_patient_waits() -> tuple[Person, Person, str]:
+        """A scheduled room: the patient who joins waits until the doctor admits them."""
+        in_a_minute = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+        patient, doctor, room = await world.video_consultation(scheduledTime=in_a_minute)
+        await patient.joins_room(room["roomId"])
+        await doctor.joins_room(room["roomId"])
+        return patient, doctor, room["roomId"]
+
+    rest_patient, rest_doctor, by_rest = await a_patient_waits()
+    admitted = await rest_doctor.post(
+        f"/api/v1/video-call/rooms/{by_rest}/admit", json={"userId": str(rest_patient.id)}
+    )
+    assert admitted.status_code == 200, admitted.text
+    patient, doctor, by_socket = await a_patient_waits()
+    socket = await doctor.connects()
+    ack = await socket.call("call_admit", {"roomId": by_socket, "userId": str(patient.id)})
+    assert "error" not in ack, ack
+    rest, sock = (
+        await trail(world, "room.admit", by_rest),
+        await trail(world, "room.admit", by_socket),
+    )
+    same_row(rest, sock, doctor)
+    assert rest[0]["role"] == sock[0]["role"] == "DOCTOR"
+    assert (rest[0]["detail"], sock[0]["detail"]) == (str(rest_patient.id), str(patient.id))
