@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -83,6 +84,7 @@ def _together(writes: Sequence[Write]) -> tuple[str, tuple[Any, ...]]:
     return "WITH " + ", ".join(parts) + " SELECT 1", tuple(params)
 
 
+@cache  # compiling a type is not free, and the send path asks for the same columns each time
 def _pg_type(column: sa.Column[Any]) -> str:
     return str(column.type.compile(dialect=_PG))
 
