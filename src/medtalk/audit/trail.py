@@ -106,12 +106,6 @@ _CLAIM_SEQS = (
     .values(seq=audit_chain_head.c.seq + sa.bindparam("count"))
     .returning(audit_chain_head.c.seq, audit_chain_head.c.hash)
 )
-_SET_HEAD_HASH = (
-    audit_chain_head.update()
-    .where(audit_chain_head.c.id == 1)
-    .values(hash=sa.bindparam("head_hash"))
-)
-_PG_SET_HEAD_HASH = "UPDATE audit_chain_head SET hash = {}::varchar WHERE id = 1"
 
 
 @dataclass(frozen=True)
@@ -138,8 +132,13 @@ def _appends(rows: list[dict[str, Any]]) -> list[Write]:
     """The chained rows' INSERT and the head's new hash (one statement on PostgreSQL)."""
     head_hash = rows[-1]["hash"]
     return [
-        together.unnest_insert(audit_log, rows),
-        Write(_SET_HEAD_HASH, {"head_hash": head_hash}, _PG_SET_HEAD_HASH, (head_hash,)),
+        together.insert_rows(audit_log, rows),
+        Write(
+            (audit_chain_head.c.hash,),
+            [(head_hash,)],
+            "UPDATE audit_chain_head SET hash = ? WHERE id = 1",
+            "UPDATE audit_chain_head SET hash = ({})[1] WHERE id = 1",
+        ),
     ]
 
 

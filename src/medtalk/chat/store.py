@@ -349,37 +349,26 @@ async def find_by_client_ids(
 def messages_write(messages: list[MessageRow]) -> Write:
     """The new messages' rows, to send with the rest of their batch (db/together.py)."""
     rows = [{name: getattr(message, name) for name in _STORED_FIELDS} for message in messages]
-    return together.unnest_insert(chat_messages, rows)
+    return together.insert_rows(chat_messages, rows)
 
 
 def advance_write(newest: dict[uuid.UUID, tuple[int, datetime]], now: datetime) -> Write:
     """Set each conversation's last seq and last message time."""
-    rows = [
-        {"conversation": cid, "newest_seq": seq, "newest_at": at, "now": now}
-        for cid, (seq, at) in newest.items()
-    ]
-    arrays = (
-        together.plain(now),
-        list(newest),
-        [seq for seq, _ in newest.values()],
-        [together.plain(at) for _, at in newest.values()],
+    return Write(
+        _ADVANCED,
+        [(cid, seq, at, now) for cid, (seq, at) in newest.items()],
+        "UPDATE conversations SET last_seq = ?2, last_message_at = ?3, updated_at = ?4 "
+        "WHERE id = ?1",
+        "UPDATE conversations SET last_seq = v.seq, last_message_at = v.at, updated_at = v.now "
+        "FROM unnest({}, {}, {}, {}) AS v(id, seq, at, now) WHERE conversations.id = v.id",
     )
-    return Write(_ADVANCE_CONVERSATIONS, rows, _PG_ADVANCE_CONVERSATIONS, arrays)
 
 
-_PG_ADVANCE_CONVERSATIONS = (
-    "UPDATE conversations SET last_seq = v.seq, last_message_at = v.at, "
-    "updated_at = {}::timestamp FROM unnest({}::uuid[], {}::int[], {}::timestamp[]) "
-    "AS v(id, seq, at) WHERE conversations.id = v.id"
-)
-_ADVANCE_CONVERSATIONS = (  # built once, as _LOCK_CONVERSATIONS
-    conversations.update()
-    .where(conversations.c.id == sa.bindparam("conversation"))
-    .values(
-        last_seq=sa.bindparam("newest_seq"),
-        last_message_at=sa.bindparam("newest_at"),
-        updated_at=sa.bindparam("now"),
-    )
+_ADVANCED = (
+    conversations.c.id,
+    conversations.c.last_seq,
+    conversations.c.last_message_at,
+    conversations.c.updated_at,
 )
 
 

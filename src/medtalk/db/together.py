@@ -1,20 +1,21 @@
 """A transaction's writes to several tables, sent together (issue 15: round trips per batch).
 
-Each store describes its write as a `Write`: a statement run with many rows, as any database
-runs it, and on PostgreSQL the same write fed by arrays (`unnest`), so that `run` can send all
-of a batch's writes as ONE statement of data-modifying CTEs. A message batch (its rows, their
-search terms, the conversations' newest seq, offline jobs, audit rows and the chain head) was
-eight round trips to PostgreSQL; it is one. Each socket write and each wake-up of the event
-loop costs CPU, and the single writer waits for every round trip (bench/README.md).
+Each store describes its write as a `Write`: rows of values for some columns, and the statement
+that writes one row (SQLite) or all of them from one array per column (PostgreSQL's `unnest`).
+`run` sends a batch's writes (a message batch: its rows, their search terms, the conversations'
+newest seq, offline jobs, audit rows and the chain head) as ONE statement of data-modifying CTEs
+on PostgreSQL, where each was a round trip; on SQLite it runs them one after another on the
+driver's connection, one thread hop each, without SQLAlchemy's per-statement cursor hops (about
+a tenth of the cost, bench/README.md). Every round trip and hop costs CPU, and the single
+writer (db/group_commit.py) waits for each.
 
-SQLite has no round trips to save (it runs in-process): there the writes run one by one, in
-order. In one PostgreSQL statement the parts run on one snapshot and cannot see each other's
-rows, so a batch's writes must not depend on one another (none of the send path's do).
+In one PostgreSQL statement the parts run on one snapshot and cannot see each other's rows, so
+a batch's writes must not depend on one another (none of the send path's do).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -22,6 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
@@ -29,58 +31,61 @@ _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 @dataclass(frozen=True)
 class Write:
-    """One store's write: `statement` with `rows` as SQLite runs it, and `fragment` with
-    `params` as PostgreSQL runs it (a data-modifying statement; `{}` marks each parameter)."""
+    """Rows of values for `columns` (their types say how each database stores a value), and
+    the statement that writes them: `sqlite` writes one row (`?` or `?N` parameters, the
+    columns in order); `postgres` writes them all, `{}` standing for each column's array."""
 
-    statement: sa.Executable
-    rows: Sequence[Mapping[str, Any]] | Mapping[str, Any]
-    fragment: str
-    params: tuple[Any, ...]
+    columns: tuple[sa.Column[Any], ...]
+    rows: list[tuple[Any, ...]]
+    sqlite: str
+    postgres: str
 
 
-def unnest_insert(
-    table: sa.Table,
-    rows: Sequence[Mapping[str, Any]],
-    *,
-    statement: sa.Executable | None = None,
-    on_conflict: str = "",
-) -> Write:
-    """INSERT of `rows` (each with the same keys): on PostgreSQL one array per column.
-
-    `statement`: SQLite's statement when it is more than a plain INSERT (an upsert), with
-    `on_conflict` the same clause for PostgreSQL, written out.
-    """
+def insert_rows(table: sa.Table, rows: Sequence[Mapping[str, Any]], on_conflict: str = "") -> Write:
+    """INSERT of `rows` (each with the same keys, at least one row). `on_conflict`: an upsert's
+    clause, which both databases read alike."""
     names = list(rows[0])
-    arrays = tuple([plain(row[name]) for row in rows] for name in names)
-    casts = ", ".join(f"{{}}::{_pg_type(table.c[name])}[]" for name in names)
-    fragment = (
-        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({casts})"
-        f"{' ' + on_conflict if on_conflict else ''}"
+    into = f"INSERT INTO {table.name} ({', '.join(names)})"
+    tail = f" {on_conflict}" if on_conflict else ""
+    return Write(
+        tuple(table.c[name] for name in names),
+        [tuple(row[name] for name in names) for row in rows],
+        f"{into} VALUES ({', '.join(['?'] * len(names))}){tail}",
+        f"{into} SELECT * FROM unnest({', '.join(['{}'] * len(names))}){tail}",
     )
-    return Write(statement if statement is not None else table.insert(), rows, fragment, arrays)
 
 
 async def run(db: AsyncConnection, writes: Sequence[Write]) -> None:
     """The writes, in order, inside the caller's transaction (one statement on PostgreSQL)."""
     if not writes:
         return
-    if db.dialect.name != "postgresql":
-        for write in writes:
-            await db.execute(write.statement, write.rows)
+    if db.dialect.name == "postgresql":
+        sql, params = _together(writes)
+        await db.exec_driver_sql(sql, params)
         return
-    sql, params = _together(writes)
-    await db.exec_driver_sql(sql, params)
+    # aiosqlite's own connection, in SQLAlchemy's transaction (the same sqlite3 connection):
+    # SQLAlchemy's adapter costs three thread hops a statement (cursor, execute, close).
+    driver = (await db.get_raw_connection()).driver_connection
+    assert driver is not None
+    for write in writes:
+        stored = [_sqlite_processor(db.dialect, column) for column in write.columns]
+        rows = [
+            tuple(store(value) for store, value in zip(stored, row, strict=True))
+            for row in write.rows
+        ]
+        await driver.executemany(write.sqlite, rows)
 
 
 def _together(writes: Sequence[Write]) -> tuple[str, tuple[Any, ...]]:
-    """WITH w0 AS (...), w1 AS (...) SELECT 1, the parameters numbered $1, $2 ... in order.
-    The text depends only on which writes are there, so the prepared statement is reused."""
+    """WITH w0 AS (...), w1 AS (...) SELECT 1, each column's values one array parameter
+    ($1, $2 ... in order, cast to the column's type). The text depends only on which writes
+    are there, so the prepared statement is reused."""
     parts: list[str] = []
     params: list[Any] = []
     for index, write in enumerate(writes):
-        numbers = [f"${len(params) + k + 1}" for k in range(len(write.params))]
-        parts.append(f"w{index} AS ({write.fragment.format(*numbers)})")
-        params.extend(write.params)
+        arrays = [f"${len(params) + k + 1}::{_pg_type(c)}[]" for k, c in enumerate(write.columns)]
+        parts.append(f"w{index} AS ({write.postgres.format(*arrays)})")
+        params.extend([_plain(row[k]) for row in write.rows] for k in range(len(write.columns)))
     return "WITH " + ", ".join(parts) + " SELECT 1", tuple(params)
 
 
@@ -89,7 +94,18 @@ def _pg_type(column: sa.Column[Any]) -> str:
     return str(column.type.compile(dialect=_PG))
 
 
-def plain(value: Any) -> Any:
+@cache
+def _sqlite_processor(dialect: Dialect, column: sa.Column[Any]) -> Callable[[Any], Any]:
+    """How SQLAlchemy stores a value of the column in SQLite (a UUID as hex, a time as text)."""
+    process = column.type.bind_processor(dialect)
+    return process if process is not None else _same
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _plain(value: Any) -> Any:
     """What asyncpg takes: timestamps as naive UTC (db/tables.py UTCDateTime)."""
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.astimezone(UTC).replace(tzinfo=None)

@@ -15,8 +15,4 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 def insert(db: AsyncConnection, table: sa.Table) -> Any:
     """This connection's dialect's INSERT of `table`, which takes an ON CONFLICT clause."""
-    return dialect_insert(db.dialect.name, table)
-
-
-def dialect_insert(dialect: str, table: sa.Table) -> Any:
-    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    return (postgresql if db.dialect.name == "postgresql" else sqlite).insert(table)

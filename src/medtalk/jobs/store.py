@@ -51,21 +51,13 @@ def coalesced_write(kind: str, jobs: dict[str, dict[str, Any]], now: datetime) -
         {**_row(uuid.uuid4(), kind, payload, now, None), "coalesce_key": key}
         for key, payload in sorted(jobs.items())  # one order: concurrent batches cannot deadlock
     ]
-    return together.unnest_insert(
-        outbox, rows, statement=_SQLITE_COALESCED, on_conflict=_PG_ON_CONFLICT
+    return together.insert_rows(
+        outbox,
+        rows,
+        # The index's predicate, word for word: both databases match the partial index by it.
+        "ON CONFLICT (coalesce_key) WHERE status = 'PENDING' "
+        "DO UPDATE SET revision = outbox.revision + 1",
     )
-
-
-# SQLite's form, built once; PostgreSQL's clause is the same, written out.
-_SQLITE_COALESCED = upsert.dialect_insert("sqlite", outbox).on_conflict_do_update(
-    index_elements=[outbox.c.coalesce_key],
-    index_where=sa.text("status = 'PENDING'"),  # a literal: it must match the index's
-    set_={"revision": outbox.c.revision + 1},
-)
-_PG_ON_CONFLICT = (
-    "ON CONFLICT (coalesce_key) WHERE status = 'PENDING' "
-    "DO UPDATE SET revision = outbox.revision + 1"
-)
 
 
 def _row(

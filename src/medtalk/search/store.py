@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from medtalk.db import together, upsert
+from medtalk.db import together
 from medtalk.db.tables import conversations, search_conversations, search_terms
 from medtalk.db.together import Write
 from medtalk.db.values import any_of
@@ -86,21 +86,11 @@ def terms_write(rows: Sequence[Row]) -> Write | None:
     if not rows:
         return None
     values = [{"term": term, "block": block, "bits": bits} for term, block, bits in sorted(rows)]
-    return together.unnest_insert(
+    return together.insert_rows(
         search_terms,
         values,
-        statement=_SQLITE_UPSERT_TERMS,
-        on_conflict=_PG_ON_CONFLICT,
+        "ON CONFLICT (term, block) DO UPDATE SET bits = search_terms.bits | excluded.bits",
     )
-
-
-# SQLite's form, built once (the send path runs it with every batch); PostgreSQL's below.
-_SQLITE_INSERT = upsert.dialect_insert("sqlite", search_terms)
-_SQLITE_UPSERT_TERMS = _SQLITE_INSERT.on_conflict_do_update(
-    index_elements=[search_terms.c.term, search_terms.c.block],
-    set_={"bits": search_terms.c.bits.op("|")(_SQLITE_INSERT.excluded.bits)},
-)
-_PG_ON_CONFLICT = "ON CONFLICT (term, block) DO UPDATE SET bits = search_terms.bits | excluded.bits"
 
 
 async def delete_terms(db: AsyncConnection, terms: Iterable[int]) -> None:
