@@ -93,7 +93,12 @@ def build_realtime(
             "message_received", payload, to=sid, namespace=NAMESPACE, ignore_queue=True
         ),
     )
-    broadcast = create_broadcast(settings, delivery.deliver, container.keys)
+    broadcast = create_broadcast(
+        settings,
+        delivery.deliver,
+        container.keys,
+        holds=lambda conversation_id: delivery.subscribers(conversation_id) > 0,
+    )
     container.events.subscribe(SocketEventSink(sio, broadcast))
     namespace = ChatNamespace(
         container.verifier,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
+
 from medtalk.core.crypto import KeyRing
 from medtalk.realtime.broadcast.base import Deliver, MessageBroadcast
 from medtalk.realtime.broadcast.inprocess import InProcessBroadcast
@@ -10,11 +13,23 @@ from medtalk.settings import Settings
 __all__ = ["InProcessBroadcast", "MessageBroadcast", "create_broadcast"]
 
 
-def create_broadcast(settings: Settings, deliver: Deliver, keys: KeyRing) -> MessageBroadcast:
+def create_broadcast(
+    settings: Settings,
+    deliver: Deliver,
+    keys: KeyRing,
+    holds: Callable[[uuid.UUID], bool] | None = None,
+) -> MessageBroadcast:
+    """`holds` says whether this node has a socket of a conversation: other nodes' messages
+    for the rest are not even opened."""
     if settings.redis_url:
         from medtalk.realtime.broadcast.redis import RedisBroadcast
 
         return RedisBroadcast(
-            deliver, settings.redis_url, settings.redis_prefix, settings.node_name, keys
+            deliver,
+            settings.redis_url,
+            settings.redis_prefix,
+            settings.node_name,
+            keys,
+            holds=holds,
         )
     return InProcessBroadcast(deliver)
