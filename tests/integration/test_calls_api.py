@@ -19,7 +19,7 @@ import pytest
 
 from medtalk.calls.providers import verify_room_token
 from medtalk.core.clock import FakeClock, parse_iso
-from world import LiveServer, Metrics, World, start_server
+from world import LiveServer, Metrics, World, eventually, start_server
 
 ROOMS = "/api/v1/video-call"
 SDP = {"type": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"}
@@ -613,6 +613,11 @@ async def test_a_finished_call_leaves_its_duration_in_the_conversation(world: Wo
     call = await world.call_in_progress()
     await call.doctor.ends_call(call.room_id)
     conversation = call.room["conversationId"]
+
+    async def written() -> bool:  # by the record_call job, just after the end commits
+        return bool(_call_messages(await call.patient.history(conversation)))
+
+    await eventually(written, 10, "the call's message in the conversation")
     (message,) = _call_messages(await call.patient.history(conversation))
     record = json.loads(message["content"])
     assert record["outcome"] == "ended" and record["roomId"] == call.room_id

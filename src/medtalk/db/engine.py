@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, InvalidatePoolError, Oper
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from medtalk.core.errors import Unavailable
+from medtalk.db.sqlite_driver import one_hop_dbapi
 from medtalk.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -27,7 +28,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         # hide_parameters: SQL errors and echo never show values (content, file names).
-        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+        engine = create_async_engine(
+            url, connect_args={"timeout": 30}, hide_parameters=True, module=one_hop_dbapi()
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     engine = create_async_engine(
