@@ -22,6 +22,7 @@ from socketio import packet
 from medtalk.core import metrics
 from medtalk.core.errors import Conflict
 from medtalk.realtime.leanasync import LeanQueue
+from medtalk.realtime.packets import EdgePacket
 from medtalk.realtime.websocket_session import LeanWebSocket, ping_later
 
 logger = logging.getLogger(__name__)
@@ -98,6 +99,10 @@ class LeanEngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
 
 class EdgeServer(socketio.AsyncServer):  # type: ignore[misc]
     """python-socketio's server with the event allow-list applied to every client packet."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("serializer", EdgePacket)  # python-socketio's, its binary check cheap
+        super().__init__(*args, **kwargs)
 
     def _engineio_server_class(self) -> type[engineio.AsyncServer]:
         return LeanEngineIOServer
