@@ -47,7 +47,6 @@ def serve(
     import uvicorn
 
     from medtalk.app import create_app
-    from medtalk.db.migrate import upgrade
     from medtalk.realtime.websocket_protocol import SERVE_OPTIONS
 
     settings = load_settings()
@@ -60,6 +59,9 @@ def serve(
         # The browser's sign-in picker offers the demo accounts (GET /api/v1/dev/demo-accounts).
         settings = settings.model_copy(update={"demo_accounts": True})
     if settings.auto_migrate:
+        # Alembic (about 8 MB) stays unimported by a server that does not migrate itself.
+        from medtalk.db.migrate import upgrade
+
         upgrade(settings)
     if demo:
         _print_demo(settings, settings.host, settings.port)
