@@ -85,7 +85,9 @@ def _together(writes: Sequence[Write]) -> tuple[str, tuple[Any, ...]]:
     for index, write in enumerate(writes):
         arrays = [f"${len(params) + k + 1}::{_pg_type(c)}[]" for k, c in enumerate(write.columns)]
         parts.append(f"w{index} AS ({write.postgres.format(*arrays)})")
-        params.extend([_plain(row[k]) for row in write.rows] for k in range(len(write.columns)))
+        for k, column in enumerate(write.columns):
+            values = [row[k] for row in write.rows]
+            params.append([_naive_utc(v) for v in values] if _is_time(column) else values)
     return "WITH " + ", ".join(parts) + " SELECT 1", tuple(params)
 
 
@@ -105,8 +107,15 @@ def _same(value: Any) -> Any:
     return value
 
 
-def _plain(value: Any) -> Any:
-    """What asyncpg takes: timestamps as naive UTC (db/tables.py UTCDateTime)."""
-    if isinstance(value, datetime) and value.tzinfo is not None:
+@cache
+def _is_time(column: sa.Column[Any]) -> bool:
+    return isinstance(column.type, sa.DateTime) or isinstance(
+        getattr(column.type, "impl", None), sa.DateTime
+    )
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    """What asyncpg takes for a TIMESTAMP: naive UTC (db/tables.py UTCDateTime)."""
+    if value is not None and value.tzinfo is not None:
         return value.astimezone(UTC).replace(tzinfo=None)
     return value
