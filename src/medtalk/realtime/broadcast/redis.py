@@ -1,10 +1,11 @@
 """Several nodes: committed messages over a Redis pub/sub channel.
 
-The sending node delivers to its own sockets first, then publishes; every other node's
-listener delivers to its sockets. Pub/sub is fire-and-forget: a message lost while Redis is
-down is recovered by Delivery's gap-fill on the next message, and by the resync that runs
-after every reconnect and periodically (see realtime/node.py). Payloads carry message content,
-so they cross Redis sealed with the key ring (AES-256-GCM), as they rest in the database.
+The sending node queues the message for the other nodes, then delivers to its own sockets;
+every other node's listener delivers to its sockets. Pub/sub is fire-and-forget: a message
+lost while Redis is down is recovered by Delivery's gap-fill on the next message, and by the
+resync that runs after every reconnect and periodically (see realtime/node.py). Payloads carry
+message content, so they cross Redis sealed with the key ring (AES-256-GCM), as they rest in
+the database.
 
 Per message (issue 15): the sender seals once and queues the frame; whatever the node's tasks
 queued meanwhile leaves in one pipelined round trip. A listening node reads the envelope and
@@ -75,7 +76,7 @@ class RedisBroadcast(MessageBroadcast):
         self._task = asyncio.create_task(self._listen(on_reconnect), name="redis-broadcast")
 
     async def publish(self, conversation_id: uuid.UUID, seq: int, payload: dict[str, Any]) -> None:
-        await self._deliver(conversation_id, seq, payload)
+        # Queued first: the frame leaves while this node's sockets are written to.
         key_id, sealed = self._keys.seal_text(
             orjson.dumps(payload).decode(), associated=self._channel
         )
@@ -90,6 +91,7 @@ class RedisBroadcast(MessageBroadcast):
         if self._flusher is None or self._flusher.done():
             # Starts on the next loop turn: every frame queued until then shares its trip.
             self._flusher = asyncio.create_task(self._flush(), name="redis-broadcast-publish")
+        await self._deliver(conversation_id, seq, payload)
 
     async def _flush(self) -> None:
         """Publish what is queued, one pipeline per round trip, until nothing is."""
