@@ -127,6 +127,7 @@ def build_container(
         ),
         patients_bind_appointments=settings.patients_bind_appointments,
         online_among=presence.online_among,  # issue 15: offline jobs only for who is away
+        unseen_window=timedelta(seconds=settings.notify_unseen_window_seconds),
     )
     chat.set_search_index(SearchIndex(keys))  # issue 19: the blind index, with each message
     links = RecordingLinks(

@@ -222,6 +222,13 @@ class Settings(BaseSettings):
         description="after an offline notification, later messages of that conversation wait "
         "this long and go out as one",
     )
+    notify_unseen_window_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="when a user's last socket goes, messages of the last this many seconds "
+        "they have not read are notified as if they had been offline (a dead socket is found "
+        "only after engine.io's ping interval and timeout, 45 s)",
+    )
     outbox_poll_seconds: float = Field(1.0, description="outbox relay poll interval")
     job_max_attempts: int = Field(5, description="tries before a job goes to the dead letters")
     job_retry_base_seconds: float = Field(1.0, description="first retry delay (doubles each try)")

@@ -100,6 +100,34 @@ async def test_offline_patient_gets_one_push_without_content_within_2s(
             await push_service.next(timeout=1.0)  # exactly one
 
 
+async def test_what_a_patient_had_not_read_is_pushed_when_their_last_socket_goes(
+    pushing_server: LiveServer, push_service: PushService
+) -> None:
+    """A message delivered to a socket about to go (or already dead: engine.io finds out only
+    after its ping timeout) wrote no offline job, since the patient looked online. When their
+    last socket goes, what they had not read is pushed, once; what they had read is not."""
+    async with World(pushing_server) as world:
+        patient, doctor, conversation = await world.consultation("Chào bác sĩ")
+        await subscribes(patient, push_service, "patient-phone")
+        patient_socket = await patient.connects()
+        await patient_socket.join(conversation)
+        seen = await doctor.sends(conversation, "Chị đo nhiệt độ chưa?")
+        await patient_socket.events.next("message_received")
+        read = await patient.post(f"/api/v1/chat/messages/{seen['messageId']}/read")
+        assert read.status_code == 200, read.text
+        unread = await doctor.sends(conversation, CONTENT)
+        await patient_socket.events.next("message_received")
+        with pytest.raises(TimeoutError):
+            await push_service.next(timeout=0.5)  # online: nothing is pushed
+        await patient_socket.close()
+        push = await push_service.next(timeout=5)
+        assert push.payload["type"] == "MESSAGE_WAITING"
+        assert push.payload["messageId"] == unread["messageId"] and push.payload["count"] == 1
+        assert CONTENT not in str(push.payload)
+        with pytest.raises(TimeoutError):
+            await push_service.next(timeout=1.0)  # exactly one
+
+
 async def test_a_subscription_the_push_service_calls_gone_is_deleted(
     pushing_server: LiveServer, push_service: PushService
 ) -> None:

@@ -6,7 +6,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -87,8 +87,10 @@ class ChatService:
         appointments: PlatformAppointments | None = None,
         patients_bind_appointments: bool = True,
         online_among: OnlineAmong | None = None,
+        unseen_window: timedelta = timedelta(seconds=60),
     ) -> None:
         self._db = db
+        self._unseen_window = unseen_window
         # issue 15: who of a batch's recipients has a live socket (no offline job for them)
         self._online_among = online_among
         # issue 16: where appointment bindings come from (chat/appointments.py)
@@ -699,6 +701,28 @@ class ChatService:
                     ),
                 )
         return status
+
+    async def went_offline(self, user_id: uuid.UUID) -> None:
+        """The user's last socket, on any node, went: what they may not have seen is told.
+
+        A message delivered to a socket that was already dead (engine.io finds out only after
+        its ping interval and timeout) or committed just before the socket went wrote no
+        offline job: the recipient looked online. So each conversation with messages of the
+        last `unseen_window` the user has not read gets the usual coalesced job; its handler
+        tells only what was not told before, and nothing if they came back or read it.
+        """
+        if self._outbox is None:
+            return
+        since = self._clock.now() - self._unseen_window
+        async with self._db.transaction() as db:
+            conversation_ids = await store.unread_since(db, user_id, since)
+            jobs = {
+                notify_key(user_id, cid): notify_payload(user_id, cid) for cid in conversation_ids
+            }
+            write = self._outbox.coalesced_write(NOTIFY_OFFLINE, jobs)
+            await together.run(db, [write] if write is not None else [])
+        if jobs:
+            self._kick_outbox()
 
     async def counterparts(self, user_id: uuid.UUID) -> set[uuid.UUID]:
         """Everyone who shares a conversation with the user (who sees their presence)."""

@@ -488,6 +488,25 @@ async def counterparts(db: AsyncConnection, user_id: uuid.UUID) -> set[uuid.UUID
     return found
 
 
+async def unread_since(
+    db: AsyncConnection, reader_id: uuid.UUID, since: datetime
+) -> list[uuid.UUID]:
+    """The reader's conversations with messages from the other side sent since `since` and
+    not read yet (a socket that went may not have shown them)."""
+    query = (
+        sa.select(chat_messages.c.conversation_id)
+        .join(conversations, conversations.c.id == chat_messages.c.conversation_id)
+        .where(
+            _visible_to(reader_id),
+            chat_messages.c.sent_at >= since,
+            chat_messages.c.is_read.is_(False),
+            chat_messages.c.sender_id != reader_id,
+        )
+        .distinct()
+    )
+    return [row.conversation_id for row in await db.execute(query)]
+
+
 async def last_seqs(db: AsyncConnection, conversation_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     if not conversation_ids:
         return {}

@@ -138,6 +138,10 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             await group.socket_closed(Caller(sid, state))
         if await self._presence.socket_disconnected(state.principal.user_id, sid):
             await self.announce_presence(state.principal.user_id)
+            try:
+                await self._chat.went_offline(state.principal.user_id)
+            except MedtalkError:
+                logger.warning("offline check after a disconnect failed (database away)")
 
     async def announce_presence(self, user_id: uuid.UUID) -> None:
         """Tell everyone who shares a conversation with the user that they came or went."""
