@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -60,7 +59,7 @@ async def run(db: AsyncConnection, writes: Sequence[Write]) -> None:
     if not writes:
         return
     if db.dialect.name == "postgresql":
-        sql, params = _together(writes)
+        sql, params = _together(db.dialect, writes)
         await db.exec_driver_sql(sql, params)
         return
     # aiosqlite's own connection, in SQLAlchemy's transaction (the same sqlite3 connection):
@@ -68,7 +67,7 @@ async def run(db: AsyncConnection, writes: Sequence[Write]) -> None:
     driver = (await db.get_raw_connection()).driver_connection
     assert driver is not None
     for write in writes:
-        stored = [_sqlite_processor(db.dialect, column) for column in write.columns]
+        stored = [_processor(db.dialect, column) or _same for column in write.columns]
         rows = [
             tuple(store(value) for store, value in zip(stored, row, strict=True))
             for row in write.rows
@@ -76,7 +75,7 @@ async def run(db: AsyncConnection, writes: Sequence[Write]) -> None:
         await driver.executemany(write.sqlite, rows)
 
 
-def _together(writes: Sequence[Write]) -> tuple[str, tuple[Any, ...]]:
+def _together(dialect: Dialect, writes: Sequence[Write]) -> tuple[str, tuple[Any, ...]]:
     """WITH w0 AS (...), w1 AS (...) SELECT 1, each column's values one array parameter
     ($1, $2 ... in order, cast to the column's type). The text depends only on which writes
     are there, so the prepared statement is reused."""
@@ -87,7 +86,8 @@ def _together(writes: Sequence[Write]) -> tuple[str, tuple[Any, ...]]:
         parts.append(f"w{index} AS ({write.postgres.format(*arrays)})")
         for k, column in enumerate(write.columns):
             values = [row[k] for row in write.rows]
-            params.append([_naive_utc(v) for v in values] if _is_time(column) else values)
+            store = _processor(dialect, column)  # e.g. a timestamp as naive UTC
+            params.append([store(v) for v in values] if store is not None else values)
     return "WITH " + ", ".join(parts) + " SELECT 1", tuple(params)
 
 
@@ -97,25 +97,11 @@ def _pg_type(column: sa.Column[Any]) -> str:
 
 
 @cache
-def _sqlite_processor(dialect: Dialect, column: sa.Column[Any]) -> Callable[[Any], Any]:
-    """How SQLAlchemy stores a value of the column in SQLite (a UUID as hex, a time as text)."""
-    process = column.type.bind_processor(dialect)
-    return process if process is not None else _same
+def _processor(dialect: Dialect, column: sa.Column[Any]) -> Callable[[Any], Any] | None:
+    """How SQLAlchemy binds a value of the column for this database (db/tables.py UTCDateTime
+    makes a time naive UTC; SQLite stores a UUID as hex, a time as text); None: as it is."""
+    return column.type.bind_processor(dialect)
 
 
 def _same(value: Any) -> Any:
-    return value
-
-
-@cache
-def _is_time(column: sa.Column[Any]) -> bool:
-    return isinstance(column.type, sa.DateTime) or isinstance(
-        getattr(column.type, "impl", None), sa.DateTime
-    )
-
-
-def _naive_utc(value: datetime | None) -> datetime | None:
-    """What asyncpg takes for a TIMESTAMP: naive UTC (db/tables.py UTCDateTime)."""
-    if value is not None and value.tzinfo is not None:
-        return value.astimezone(UTC).replace(tzinfo=None)
     return value
