@@ -714,15 +714,18 @@ class ChatService:
         if self._outbox is None:
             return
         since = self._clock.now() - self._unseen_window
-        async with self._db.transaction() as db:
+        # Read first: most users leave with nothing unread, and a write transaction would take
+        # SQLite's write lock on every disconnect. Writing the coalesced job is idempotent.
+        async with self._db.read() as db:
             conversation_ids = await store.unread_since(db, user_id, since)
-            jobs = {
-                notify_key(user_id, cid): notify_payload(user_id, cid) for cid in conversation_ids
-            }
-            write = self._outbox.coalesced_write(NOTIFY_OFFLINE, jobs)
-            await together.run(db, [write] if write is not None else [])
-        if jobs:
-            self._kick_outbox()
+        if not conversation_ids:
+            return
+        jobs = {notify_key(user_id, cid): notify_payload(user_id, cid) for cid in conversation_ids}
+        write = self._outbox.coalesced_write(NOTIFY_OFFLINE, jobs)
+        assert write is not None  # jobs is not empty
+        async with self._db.transaction() as db:
+            await together.run(db, [write])
+        self._kick_outbox()
 
     async def counterparts(self, user_id: uuid.UUID) -> set[uuid.UUID]:
         """Everyone who shares a conversation with the user (who sees their presence)."""
