@@ -703,10 +703,16 @@ async def reseal_message(db: AsyncConnection, old: SealedMessage, key_id: str, s
 
 async def message_keys_outside(db: AsyncConnection, key_ids: list[str]) -> dict[str, int]:
     """Messages per key id, for key ids not in `key_ids`."""
+    return await _rows_per_key_outside(db, chat_messages.c.key_id, key_ids)
+
+
+async def _rows_per_key_outside(
+    db: AsyncConnection, key_column: sa.Column[Any], key_ids: list[str]
+) -> dict[str, int]:
     query = (
-        sa.select(chat_messages.c.key_id, sa.func.count())
-        .where(chat_messages.c.key_id.is_not(None), chat_messages.c.key_id.not_in(key_ids))
-        .group_by(chat_messages.c.key_id)
+        sa.select(key_column, sa.func.count())
+        .where(key_column.is_not(None), key_column.not_in(key_ids))
+        .group_by(key_column)
     )
     return {key_id: int(count) for key_id, count in await db.execute(query)}
 
@@ -766,15 +772,7 @@ async def switch_archive(
 
 async def archive_keys_outside(db: AsyncConnection, key_ids: list[str]) -> dict[str, int]:
     """Archives per key id, for key ids not in `key_ids`."""
-    query = (
-        sa.select(conversation_archives.c.key_id, sa.func.count())
-        .where(
-            conversation_archives.c.key_id.is_not(None),
-            conversation_archives.c.key_id.not_in(key_ids),
-        )
-        .group_by(conversation_archives.c.key_id)
-    )
-    return {key_id: int(count) for key_id, count in await db.execute(query)}
+    return await _rows_per_key_outside(db, conversation_archives.c.key_id, key_ids)
 
 
 async def delete_archive(db: AsyncConnection, conversation_id: uuid.UUID) -> str | None:
