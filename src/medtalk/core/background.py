@@ -7,12 +7,12 @@ deadline minutes away costs no polling, and `wake()` re-plans at once when new w
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from abc import ABC, abstractmethod
 from datetime import datetime, timedelta
 
 from medtalk.core.clock import Clock
+from medtalk.core.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +41,7 @@ class DeadlineLoop(ABC):
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     def wake(self) -> None:

@@ -25,6 +25,7 @@ from datetime import timedelta
 from medtalk.core import metrics
 from medtalk.core.clock import Clock
 from medtalk.core.retry import RetryPolicy
+from medtalk.core.tasks import cancel_and_wait
 from medtalk.db.engine import Database
 from medtalk.jobs import store
 from medtalk.jobs.job import Job
@@ -98,9 +99,7 @@ class OutboxRelay:
     async def close(self) -> None:
         """Stop the jobs running here and hand their rows back for the next start."""
         running = list(self._running.values())
-        for task in list(self._running):
-            task.cancel()
-        await asyncio.gather(*list(self._running), return_exceptions=True)
+        await cancel_and_wait(list(self._running))
         await self._settle_finished()
         if running:
             async with self._db.transaction() as db:

@@ -21,6 +21,7 @@ from medtalk.calls.history import CallHistory
 from medtalk.core.background import DeadlineLoop
 from medtalk.core.clock import Clock
 from medtalk.core.retry import RetryPolicy, reconnecting
+from medtalk.core.tasks import cancel_and_wait
 from medtalk.db.engine import Database
 from medtalk.files.service import FileService
 from medtalk.files.storage import FileStorage
@@ -147,9 +148,7 @@ class JobRuntime:
     async def stop(self) -> None:
         if self._sweeps is not None:
             await self._sweeps.stop()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         with contextlib.suppress(Exception):
             await self.relay.close()
         with contextlib.suppress(Exception):

@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
+from medtalk.core.tasks import cancel_and_wait
 from medtalk.realtime.broadcast import MessageBroadcast
 from medtalk.realtime.delivery import Delivery
 from medtalk.realtime.presence import Presence
@@ -46,9 +47,7 @@ class NodeTasks:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         await self._broadcast.close()  # presence belongs to the container, closed there
 
     async def resync(self) -> None:

@@ -10,7 +10,6 @@ after a crash or restart the job runs again and takes over once the lease has ru
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
@@ -26,6 +25,7 @@ from medtalk.calls import rooms
 from medtalk.core.clock import Clock
 from medtalk.core.events import EventSink
 from medtalk.core.streams import Measured
+from medtalk.core.tasks import cancel_and_wait
 from medtalk.db.engine import Database
 from medtalk.files.scanning import ClamdScanner
 from medtalk.files.storage import FileStorage
@@ -105,9 +105,7 @@ class RecordingAssembler:
             await self._release(recording)
             raise
         finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            await cancel_and_wait(heartbeat)
             # Plaintext media never outlives the attempt (nor a cancelled one).
             shutil.rmtree(work, ignore_errors=True)
 

@@ -29,6 +29,7 @@ import redis.asyncio as aioredis
 from medtalk.core.crypto import KeyRing
 from medtalk.core.redis import redis_client
 from medtalk.core.retry import reconnecting
+from medtalk.core.tasks import cancel_and_wait
 from medtalk.realtime.broadcast.base import Deliver, MessageBroadcast, Resync
 
 logger = logging.getLogger(__name__)
@@ -171,12 +172,9 @@ class RedisBroadcast(MessageBroadcast):
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait(self._task)
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)  # what was queued goes
-        for task in list(self._delivering):
-            task.cancel()
-        await asyncio.gather(*self._delivering, return_exceptions=True)
+        await cancel_and_wait(list(self._delivering))
         await self._redis.aclose()
         await self._listen_redis.aclose()

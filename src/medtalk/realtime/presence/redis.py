@@ -36,6 +36,7 @@ from medtalk.core.clock import Clock
 from medtalk.core.errors import Unavailable
 from medtalk.core.redis import redis_client
 from medtalk.core.retry import reconnecting
+from medtalk.core.tasks import cancel_and_wait
 from medtalk.realtime.presence.base import Presence, PresenceStatus
 
 logger = logging.getLogger(__name__)
@@ -249,8 +250,7 @@ class RedisPresence(Presence):
 
     async def close(self) -> None:
         if self._listener is not None:
-            self._listener.cancel()
-            await asyncio.gather(self._listener, return_exceptions=True)
+            await cancel_and_wait(self._listener)
         await self._listen_redis.aclose()
         await self._redis.aclose()
 
