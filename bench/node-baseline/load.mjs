@@ -8,6 +8,7 @@
 // samples server CPU there), {"event": "step", ...results} (then waits for a line on stdin, sent
 // once the parent has looked at the outbox); stops at the first saturated step.
 import { readFileSync } from "node:fs";
+import { Agent } from "node:http";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { io } from "socket.io-client";
@@ -25,8 +26,11 @@ function connect(token, onMessage, source) {
     reconnection: false,
     timeout: 60000,
     // A loopback source address (127.0.0.x): a cluster's nginx, or `serve --workers`, picks
-    // the node by it.
-    ...(source ? { localAddress: source } : {}),
+    // the node by it. Both transports must come from it, as a browser's do: engine.io-client
+    // hands `localAddress` to the websocket only, so long-polling (the handshake) would come
+    // from 127.0.0.1, reach another node, and the upgrade would fail (the socket then stays
+    // on polling). An agent bound to the address is used by both.
+    ...(source ? { localAddress: source, agent: new Agent({ keepAlive: true, localAddress: source }) } : {}),
   });
   if (onMessage) socket.on("message_received", onMessage);
   return new Promise((resolve, reject) => {
