@@ -859,6 +859,11 @@ async def throughput_node_client(
     try:
         while line := await asyncio.wait_for(child.stdout.readline(), 300):
             event = json.loads(line)
+            if event["event"] == "ready" and event["polling"]:
+                raise RuntimeError(
+                    f"{event['polling']} Node client sockets stayed on long-polling (no upgrade "
+                    "to websocket): the figures would not be what a browser sees"
+                )
             if event["event"] == "step-start":
                 cpu_before, client_before = _cpu(processes), _cpu([client])
                 started = time.perf_counter()

@@ -4,7 +4,7 @@
 // and conversations, then runs: node load.mjs <config.json>
 // config: {url, namespace, pairs: [{conversationId, patientToken, doctorToken, patientSource?,
 //   doctorSource?}], rates, seconds}
-// Prints one JSON line per event: {"event": "ready"}, {"event": "step-start", rate} (the parent
+// Prints one JSON line per event: {"event": "ready", polling} (sockets not upgraded), {"event": "step-start", rate} (the parent
 // samples server CPU there), {"event": "step", ...results} (then waits for a line on stdin, sent
 // once the parent has looked at the outbox); stops at the first saturated step.
 import { readFileSync } from "node:fs";
@@ -56,7 +56,13 @@ for (const pair of config.pairs) {
   await doctor.emitWithAck("join_conversation", { conversationId: pair.conversationId });
   pairs.push({ ...pair, patient, doctor });
 }
-say({ event: "ready" });
+// The spec's client starts on long-polling and upgrades to a websocket: measure once every
+// socket has upgraded, and say how many did not (the parent refuses to measure polling).
+const sockets = pairs.flatMap((pair) => [pair.patient, pair.doctor]);
+const onPolling = () => sockets.filter((socket) => socket.io.engine.transport.name !== "websocket").length;
+const upgradeBy = performance.now() + 5000;
+while (onPolling() && performance.now() < upgradeBy) await new Promise((resolve) => setTimeout(resolve, 50));
+say({ event: "ready", polling: onPolling() });
 
 const pct = (sorted, p) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.round((p / 100) * sorted.length) - 1))] : null;
