@@ -1187,6 +1187,19 @@ def idle_markdown(idle: dict[str, list[dict[str, float]]]) -> str:
     return "\n".join(lines)
 
 
+def python_loop_seconds() -> float:
+    """Seconds this machine takes for a fixed pure-Python loop (10 million additions), best of
+    three: shared VMs differ by 2x from one day to the next, and figures are read against it."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for number in range(10_000_000):
+            total += number
+        best = min(best, time.perf_counter() - started)
+    return round(best, 3)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -1223,11 +1236,15 @@ def main() -> None:
             "cores": os.cpu_count(),
             "memory_gb": round(memory / 2**30, 1),
             "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+            "python_loop_seconds_at_start": python_loop_seconds(),
         },
         "settings": {"MEDTALK_RATE_MESSAGES_PER_MINUTE": BENCH_RATE_LIMIT, **BENCH_ENV},
         "source": os.environ.get("MEDTALK_BENCH_SRC", "this checkout"),
     }
-    print(f"machine: {os.cpu_count()} cores, {memory / 2**30:.1f} GiB, load {os.getloadavg()}")
+    print(
+        f"machine: {os.cpu_count()} cores, {memory / 2**30:.1f} GiB, load {os.getloadavg()}, "
+        f"10M-addition Python loop {report['machine']['python_loop_seconds_at_start']} s"
+    )
     with tempfile.TemporaryDirectory(prefix="medtalk-bench-") as tmp:
         for scenario in args.scenario or []:
             server = start(scenario, Path(tmp))
@@ -1271,6 +1288,7 @@ def main() -> None:
 def write_report(report: dict[str, Any], results: dict[str, list[StepResult]], stamp: str) -> None:
     report["throughput"] = {name: [asdict(s) for s in steps] for name, steps in results.items()}
     report["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    report["machine"]["python_loop_seconds_at_end"] = python_loop_seconds()
     (RESULTS / f"chatload-{stamp}.json").write_text(json.dumps(report, indent=2))
     text = []
     if results:
@@ -1284,6 +1302,12 @@ def write_report(report: dict[str, Any], results: dict[str, list[StepResult]], s
         text += ["", idle_markdown(report["idle"])]
     if results:
         text += ["", "Targets (issue 15):", "", targets_markdown(results, report.get("idle", {}))]
+    machine = report["machine"]
+    text += [
+        "",
+        f"machine speed: a 10M-addition Python loop took {machine['python_loop_seconds_at_start']}"
+        f" s at the start, {machine['python_loop_seconds_at_end']} s at the end",
+    ]
     (RESULTS / f"chatload-{stamp}.md").write_text("\n".join(text) + "\n")
     print("\n".join(text), flush=True)
 
