@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 import world
 from medtalk.core.clock import Clock
 from medtalk.core.retry import RetryPolicy
+from medtalk.core.tasks import cancel_and_wait
 from medtalk.db import together
 from medtalk.db.engine import Database, create_engine
 from medtalk.db.migrate import upgrade
@@ -185,8 +186,7 @@ async def test_a_job_running_at_shutdown_is_handed_back_and_runs_after_the_resta
     first = relay(database, InProcessQueue(), JobKind("scan_file", slow))
     running = asyncio.create_task(first.run())
     await asyncio.wait_for(started.wait(), 10)
-    running.cancel()
-    await asyncio.gather(running, return_exceptions=True)
+    await cancel_and_wait(running)
     await first.close()  # the process stops: the row is handed back, not lost nor hidden
     assert [(r.kind, r.status, r.attempts) for r in await rows(database)] == [
         ("scan_file", "PENDING", 0)
