@@ -107,6 +107,8 @@ def build_realtime(
         container.audit,
         container.revocations,
         container.presence,
+        container.clock,
+        sweep_seconds=settings.revocation_sweep_seconds,
     )
     namespace.socket_cap.cap = settings.max_sockets_per_user  # security (issue 16)
     namespace.register(ChatEvents(namespace, chat, delivery, container.presence, container.audit))

@@ -154,6 +154,12 @@ class Settings(BaseSettings):
     revocation_cache_seconds: float = Field(
         5.0, description="how long a 'not revoked' answer is cached in-process"
     )
+    revocation_sweep_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="how often each node reads the tokens revoked on any node and ends its "
+        "sockets of them (a revoked socket on another node ends within this)",
+    )
     tls_cert_file: Path | None = Field(None, description="PEM certificate: `serve` speaks TLS")
     tls_key_file: Path | None = Field(None, description="PEM private key for tls_cert_file")
     forwarded_allow_ips: str = Field(

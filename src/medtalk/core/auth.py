@@ -40,10 +40,37 @@ class Principal:
         return self.role is Role.ADMIN
 
 
+def issued_by_cutoff(principal: Principal, cutoff: datetime | None) -> bool:
+    """True when a user's cut-off ('sign out everywhere' at `cutoff`) refuses this token: it
+    was issued at or before it, compared in whole seconds (iat's precision), or has no iat."""
+    if cutoff is None:
+        return False
+    if principal.issued_at is None:
+        return True
+    return int(principal.issued_at.timestamp()) <= int(cutoff.timestamp())
+
+
+@dataclass(frozen=True)
+class RecentRevocations:
+    """Revocations made in a window of time: single tokens, and users' cut-offs."""
+
+    token_ids: frozenset[str]
+    cutoffs: dict[uuid.UUID, datetime]
+
+    def revokes(self, principal: Principal) -> bool:
+        if issued_by_cutoff(principal, self.cutoffs.get(principal.user_id)):
+            return True
+        return principal.token_id is not None and principal.token_id in self.token_ids
+
+
 class RevocationCheck(Protocol):
     """Answers whether a verified token was revoked (logout, 'sign out everywhere')."""
 
     async def is_revoked(self, principal: Principal) -> bool: ...
+
+    async def revoked_since(self, since: datetime) -> RecentRevocations:
+        """The revocations made at or after `since` (any node's)."""
+        ...
 
 
 def bearer_token(value: object) -> str | None:

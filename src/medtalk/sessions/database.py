@@ -56,6 +56,17 @@ class DatabaseRevocationList(RevocationList):
             value: datetime | None = (await db.execute(query)).scalar_one_or_none()
         return value
 
+    async def _revocations_since(
+        self, since: datetime
+    ) -> tuple[set[str], dict[uuid.UUID, datetime]]:
+        tokens = sa.select(revoked_tokens.c.token_id).where(revoked_tokens.c.revoked_at >= since)
+        cutoffs = sa.select(token_cutoffs.c.user_id, token_cutoffs.c.not_before).where(
+            token_cutoffs.c.not_before >= since
+        )
+        async with self._db.read() as db:
+            token_ids = set((await db.execute(tokens)).scalars())
+            return token_ids, {row.user_id: row.not_before for row in await db.execute(cutoffs)}
+
     async def purge_expired(self) -> int:
         async with self._db.transaction() as db:
             result = await db.execute(

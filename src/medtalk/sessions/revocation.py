@@ -2,7 +2,7 @@
 
 Backends (one short file each) store two facts: single revoked tokens (until they expire) and
 per-user cut-offs (tokens issued at or before the instant are refused). The database backend
-is the default; a Redis backend only needs the four storage methods below.
+is the default; a Redis backend only needs the five storage methods below.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import uuid
 from abc import ABC, abstractmethod
 from datetime import datetime, timedelta
 
-from medtalk.core.auth import Principal
+from medtalk.core.auth import Principal, RecentRevocations, issued_by_cutoff
 from medtalk.core.clock import Clock
 
 CACHE_LIMIT = 50_000
@@ -44,6 +44,12 @@ class RevocationList(ABC):
     @abstractmethod
     async def _load_cutoff(self, user_id: uuid.UUID) -> datetime | None: ...
 
+    @abstractmethod
+    async def _revocations_since(
+        self, since: datetime
+    ) -> tuple[set[str], dict[uuid.UUID, datetime]]:
+        """Tokens revoked, and users' cut-offs set, at or after `since`."""
+
     async def purge_expired(self) -> int:
         """Forget revocations of tokens that expired anyway; returns how many."""
         return 0
@@ -66,16 +72,23 @@ class RevocationList(ABC):
         return not_before
 
     async def is_revoked(self, principal: Principal) -> bool:
-        cutoff = await self._cutoff(principal.user_id)
-        if cutoff is not None:
-            # Whole seconds (iat's precision): a token of the revocation's own second is refused.
-            if principal.issued_at is None:
-                return True
-            if int(principal.issued_at.timestamp()) <= int(cutoff.timestamp()):
-                return True
+        # A token of the revocation's own second is refused too (iat has whole seconds).
+        if issued_by_cutoff(principal, await self._cutoff(principal.user_id)):
+            return True
         if principal.token_id is None:
             return False
         return await self._token_revoked(principal.token_id)
+
+    async def revoked_since(self, since: datetime) -> RecentRevocations:
+        """What was revoked at or after `since`, by any node: what a node's socket sweep needs,
+        in two small reads however many sockets it holds. Remembered in the cache too."""
+        token_ids, cutoffs = await self._revocations_since(since)
+        now = time.monotonic()
+        for token_id in token_ids:
+            self._tokens[token_id] = (now, True)
+        for user_id, cutoff in cutoffs.items():
+            self._cutoffs[user_id] = (now, cutoff)
+        return RecentRevocations(frozenset(token_ids), cutoffs)
 
     async def _cutoff(self, user_id: uuid.UUID) -> datetime | None:
         cached = self._cutoffs.get(user_id)
