@@ -83,11 +83,10 @@ class RevocationList(ABC):
         """What was revoked at or after `since`, by any node: what a node's socket sweep needs,
         in two small reads however many sockets it holds. Remembered in the cache too."""
         token_ids, cutoffs = await self._revocations_since(since)
-        now = time.monotonic()
         for token_id in token_ids:
-            self._tokens[token_id] = (now, True)
+            self._remember(self._tokens, token_id, True)
         for user_id, cutoff in cutoffs.items():
-            self._cutoffs[user_id] = (now, cutoff)
+            self._remember(self._cutoffs, user_id, cutoff)
         return RecentRevocations(frozenset(token_ids), cutoffs)
 
     async def _cutoff(self, user_id: uuid.UUID) -> datetime | None:
