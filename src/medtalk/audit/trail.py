@@ -25,7 +25,7 @@ from medtalk.audit.refusals import SUMMARY_ACTION, RefusalSampler, Suppressed
 from medtalk.core.auth import Principal
 from medtalk.core.clock import Clock, iso_z
 from medtalk.core.errors import MedtalkError
-from medtalk.db import together
+from medtalk.db import asyncpg_direct, together
 from medtalk.db.engine import Database
 from medtalk.db.group_commit import GroupCommit
 from medtalk.db.tables import audit_chain_head, audit_log
@@ -106,6 +106,7 @@ _CLAIM_SEQS = (
     .values(seq=audit_chain_head.c.seq + sa.bindparam("count"))
     .returning(audit_chain_head.c.seq, audit_chain_head.c.hash)
 )
+_CLAIM_SEQS_PG = "UPDATE audit_chain_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash"
 
 
 @dataclass(frozen=True)
@@ -313,8 +314,12 @@ class AuditTrail:
     ) -> list[dict[str, Any]]:
         """The entries' rows with their seqs and hashes, the seqs claimed from the chain head."""
         # UPDATE first: it takes the head's lock before anything is read (see module docstring).
-        head = (await db.execute(_CLAIM_SEQS, {"count": len(entries)})).one()
-        seq, previous = int(head.seq) - len(entries), str(head.hash)
+        if db.dialect.name == "postgresql":  # every message batch claims (db/asyncpg_direct.py)
+            [head] = await asyncpg_direct.fetch(db, _CLAIM_SEQS_PG, len(entries))
+            head_seq, head_hash = head["seq"], head["hash"]
+        else:
+            head_seq, head_hash = (await db.execute(_CLAIM_SEQS, {"count": len(entries)})).one()
+        seq, previous = int(head_seq) - len(entries), str(head_hash)
         rows: list[dict[str, Any]] = []
         for entry in entries:
             seq += 1

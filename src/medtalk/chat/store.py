@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from medtalk.db import together, upsert
+from medtalk.db import asyncpg_direct, together, upsert
 from medtalk.db.tables import (
     appointments,
     chat_files,
@@ -307,8 +307,21 @@ async def lock_conversations(
     does not block message inserts' foreign-key checks.
     SQLite has no row locks; there the Database write lock serializes writers.
     """
-    rows = await db.execute(_LOCK_CONVERSATIONS, {"ids": sorted(conversation_ids)})
+    ids = sorted(conversation_ids)
+    if db.dialect.name == "postgresql":  # every message batch runs it (db/asyncpg_direct.py)
+        records = await asyncpg_direct.fetch(db, _LOCK_CONVERSATIONS_PG, ids)
+        return {record["id"]: _conversation_record(record) for record in records}
+    rows = await db.execute(_LOCK_CONVERSATIONS, {"ids": ids})
     return {row.id: _conversation(row) for row in rows}
+
+
+def _conversation_record(record: Mapping[str, Any]) -> ConversationRow:
+    """A row of _LOCK_CONVERSATIONS_PG; its times are stored naive UTC (db/tables.py)."""
+    values = dict(record)
+    for name in ("last_message_at", "created_at"):
+        if values[name] is not None:
+            values[name] = values[name].replace(tzinfo=UTC)
+    return ConversationRow(**values)
 
 
 # Built once: the send path runs it for every batch, and a statement built per call costs its
@@ -324,6 +337,13 @@ _LOCK_CONVERSATIONS = (
     .where(conversations.c.id.in_(sa.bindparam("ids", expanding=True)))
     .order_by(conversations.c.id)
     .with_for_update(key_share=True, of=conversations)
+)
+_LOCK_CONVERSATIONS_PG = (  # the same, as asyncpg takes it
+    "SELECT c.id, c.user_id AS patient_id, c.doctor_id, c.appointment_id, c.status, c.last_seq,"
+    " c.last_message_at, c.created_at, s.key_id AS search_key_id"
+    " FROM conversations c"
+    " LEFT OUTER JOIN search_conversations s ON s.conversation_id = c.id"
+    " WHERE c.id = ANY($1::uuid[]) ORDER BY c.id FOR NO KEY UPDATE OF c"
 )
 
 

@@ -25,6 +25,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from medtalk.db import asyncpg_direct
+
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
@@ -60,7 +62,7 @@ async def run(db: AsyncConnection, writes: Sequence[Write]) -> None:
         return
     if db.dialect.name == "postgresql":
         sql, params = _together(db.dialect, writes)
-        await db.exec_driver_sql(sql, params)
+        await asyncpg_direct.execute(db, sql, *params)
         return
     # aiosqlite's own connection, in SQLAlchemy's transaction (the same sqlite3 connection):
     # SQLAlchemy's adapter costs three thread hops a statement (cursor, execute, close).
