@@ -39,7 +39,7 @@ from medtalk.core.ratelimit import RateLimiter
 from medtalk.db import together
 from medtalk.db.engine import Database, after_commit
 from medtalk.db.group_commit import GroupCommit
-from medtalk.jobs.kinds.notify import NOTIFY_OFFLINE, notify_key, notify_payload
+from medtalk.jobs.kinds.notify import NOTIFY_OFFLINE, notify_jobs
 from medtalk.jobs.outbox import JobOutbox
 from medtalk.search.index import SearchIndex, Written
 from medtalk.users import store as user_store
@@ -555,11 +555,7 @@ class ChatService:
                 online = await self._online_among({recipient for recipient, _ in waiting})
             except Unavailable:
                 online = set()
-        return {
-            notify_key(recipient, conversation_id): notify_payload(recipient, conversation_id)
-            for recipient, conversation_id in waiting
-            if recipient not in online
-        }
+        return notify_jobs(pair for pair in waiting if pair[0] not in online)
 
     def _kick_outbox(self) -> None:
         if self._outbox is not None:
@@ -720,7 +716,7 @@ class ChatService:
             conversation_ids = await store.unread_since(db, user_id, since)
         if not conversation_ids:
             return
-        jobs = {notify_key(user_id, cid): notify_payload(user_id, cid) for cid in conversation_ids}
+        jobs = notify_jobs((user_id, conversation_id) for conversation_id in conversation_ids)
         write = self._outbox.coalesced_write(NOTIFY_OFFLINE, jobs)
         assert write is not None  # jobs is not empty
         async with self._db.transaction() as db:

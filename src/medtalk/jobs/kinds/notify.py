@@ -16,7 +16,7 @@ the one repeat a runner that dies between the POST and that mark could cause.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -40,8 +40,15 @@ def notify_key(recipient: uuid.UUID, conversation_id: uuid.UUID) -> str:
     return f"notify:{recipient}:{conversation_id}"
 
 
-def notify_payload(recipient: uuid.UUID, conversation_id: uuid.UUID) -> dict[str, Any]:
-    return {"recipientId": str(recipient), "conversationId": str(conversation_id)}
+def notify_jobs(waiting: Iterable[tuple[uuid.UUID, uuid.UUID]]) -> dict[str, dict[str, Any]]:
+    """The coalesced jobs (key: payload) that tell each (recipient, conversation) pair."""
+    return {
+        notify_key(recipient, conversation_id): {
+            "recipientId": str(recipient),
+            "conversationId": str(conversation_id),
+        }
+        for recipient, conversation_id in waiting
+    }
 
 
 class NotifyOffline:
