@@ -57,6 +57,9 @@ class RecentRevocations:
     token_ids: frozenset[str]
     cutoffs: dict[uuid.UUID, datetime]
 
+    def __bool__(self) -> bool:
+        return bool(self.token_ids or self.cutoffs)
+
     def revokes(self, principal: Principal) -> bool:
         if issued_by_cutoff(principal, self.cutoffs.get(principal.user_id)):
             return True

@@ -224,6 +224,8 @@ class ChatNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 logger.exception("revocation sweep failed")
                 continue
             since = asked - REVOCATION_SWEEP_OVERLAP
+            if not recent:
+                continue  # the usual sweep: nothing revoked anywhere, no socket to look at
             for sid, state in list(self._sockets.items()):
                 if recent.revokes(state.principal):
                     await self._end_session(sid, "TOKEN_REVOKED")
