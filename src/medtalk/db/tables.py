@@ -320,7 +320,7 @@ revoked_tokens = sa.Table(
     sa.Column("token_id", sa.String(128), primary_key=True),
     sa.Column("user_id", sa.Uuid, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
-    sa.Column("revoked_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=False, index=True),  # the revocation sweep
 )
 
 # Tokens of `user_id` issued before `not_before` are refused ("sign out everywhere").
@@ -328,7 +328,7 @@ token_cutoffs = sa.Table(
     "token_cutoffs",
     metadata,
     sa.Column("user_id", sa.Uuid, primary_key=True),
-    sa.Column("not_before", UTCDateTime, nullable=False),
+    sa.Column("not_before", UTCDateTime, nullable=False, index=True),  # the revocation sweep
 )
 
 # Where a resumable batch job (key rotation) got to.
