@@ -81,17 +81,13 @@ class Background:
         await self.container.call_deadlines.stop()
 
 
-def build_realtime(
-    container: Container, sio: socketio.AsyncServer
-) -> tuple[ChatNamespace, Background]:
+def build_realtime(container: Container, sio: EdgeServer) -> tuple[ChatNamespace, Background]:
     """The socket side of a `serve` node, subscribed to the services' events."""
     settings, chat = container.settings, container.chat
     delivery = Delivery(
         fetch_after=lambda conversation_id, after: _wire_page(chat, conversation_id, after),
-        # ignore_queue: the socket is on this node; never a round trip through Redis.
-        send=lambda sid, payload: sio.emit(
-            "message_received", payload, to=sid, namespace=NAMESPACE, ignore_queue=True
-        ),
+        # The socket is on this node: never a round trip through Redis.
+        send=lambda sid, payload: sio.emit_to_socket(sid, "message_received", payload, NAMESPACE),
     )
     broadcast = create_broadcast(
         settings,

@@ -107,6 +107,16 @@ class EdgeServer(socketio.AsyncServer):  # type: ignore[misc]
     def _engineio_server_class(self) -> type[engineio.AsyncServer]:
         return LeanEngineIOServer
 
+    async def emit_to_socket(self, sid: str, event: str, data: Any, namespace: str) -> None:
+        """`emit(event, data, to=sid, ignore_queue=True)` for one socket of this node, without
+        the task and the wait python-socketio's manager makes for every recipient (issue 15:
+        delivery is one emit per socket and message, bench/README.md)."""
+        eio_sid = self.manager.eio_sid_from_sid(sid, namespace)
+        if eio_sid is None:  # gone meanwhile: emit would have found no one either
+            return
+        event_packet = self.packet_class(packet.EVENT, namespace=namespace, data=[event, data])
+        await self._send_packet(eio_sid, event_packet)
+
     async def _handle_event(self, eio_sid: str, namespace: str | None, id: Any, data: Any) -> None:
         if accepted_event(data) is not None:
             await super()._handle_event(eio_sid, namespace, id, data)
