@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 import aiosqlite
@@ -48,6 +49,21 @@ def _executemany(connection: sqlite3.Connection, operation: str, parameters: Any
         return cursor.description, [], cursor.rowcount, cursor.lastrowid
     finally:
         cursor.close()
+
+
+def _executemany_each(
+    connection: sqlite3.Connection, statements: Sequence[tuple[str, list[tuple[Any, ...]]]]
+) -> None:
+    for operation, rows in statements:
+        connection.executemany(operation, rows)
+
+
+async def executemany_each(
+    driver: aiosqlite.Connection, statements: Sequence[tuple[str, list[tuple[Any, ...]]]]
+) -> None:
+    """Each (statement, rows) with executemany, in order, in ONE hop to aiosqlite's thread (a
+    message batch's writes, db/together.py), on the connection's current transaction."""
+    await driver._execute(_executemany_each, driver._conn, statements)  # type: ignore[no-untyped-call]
 
 
 class OneHopCursor(AsyncAdapt_aiosqlite_cursor):

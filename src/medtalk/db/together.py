@@ -4,10 +4,10 @@ Each store describes its write as a `Write`: rows of values for some columns, an
 that writes one row (SQLite) or all of them from one array per column (PostgreSQL's `unnest`).
 `run` sends a batch's writes (a message batch: its rows, their search terms, the conversations'
 newest seq, offline jobs, audit rows and the chain head) as ONE statement of data-modifying CTEs
-on PostgreSQL, where each was a round trip; on SQLite it runs them one after another on the
-driver's connection, one thread hop each, without SQLAlchemy's per-statement cursor hops (about
-a tenth of the cost, bench/README.md). Every round trip and hop costs CPU, and the single
-writer (db/group_commit.py) waits for each.
+on PostgreSQL (straight on asyncpg, db/asyncpg_direct.py), where each was a round trip; on
+SQLite it runs them one after another on the driver's connection, all in one hop to aiosqlite's
+thread (db/sqlite_driver.py), where SQLAlchemy's adapter made three or four hops a statement.
+Every round trip and hop costs CPU, and the single writer (db/group_commit.py) waits for each.
 
 In one PostgreSQL statement the parts run on one snapshot and cannot see each other's rows, so
 a batch's writes must not depend on one another (none of the send path's do).
@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from medtalk.db import asyncpg_direct
+from medtalk.db import asyncpg_direct, sqlite_driver
 
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 
@@ -65,16 +65,18 @@ async def run(db: AsyncConnection, writes: Sequence[Write]) -> None:
         await asyncpg_direct.execute(db, sql, *params)
         return
     # aiosqlite's own connection, in SQLAlchemy's transaction (the same sqlite3 connection):
-    # SQLAlchemy's adapter costs three thread hops a statement (cursor, execute, close).
+    # every write in one hop to its thread, where SQLAlchemy's adapter made one a statement.
     driver = (await db.get_raw_connection()).driver_connection
     assert driver is not None
+    statements = []
     for write in writes:
         stored = [_processor(db.dialect, column) or _same for column in write.columns]
         rows = [
             tuple(store(value) for store, value in zip(stored, row, strict=True))
             for row in write.rows
         ]
-        await driver.executemany(write.sqlite, rows)
+        statements.append((write.sqlite, rows))
+    await sqlite_driver.executemany_each(driver, statements)
 
 
 def _together(dialect: Dialect, writes: Sequence[Write]) -> tuple[str, tuple[Any, ...]]:
