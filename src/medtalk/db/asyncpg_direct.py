@@ -36,13 +36,7 @@ async def fetch(db: AsyncConnection, sql: str, *args: Any) -> list[Any]:
 
 async def execute(db: AsyncConnection, sql: str, *args: Any) -> None:
     """Run `sql` (one statement, `$n` parameters) in the transaction of `db`; no rows."""
-    adapted = await _begun(db)
-    try:
-        # fetch, not execute: asyncpg's execute with arguments also prepares, and this keeps
-        # one code path for both functions
-        await adapted.driver_connection.fetch(sql, *args)
-    except Exception as error:
-        _raise_translated(db, adapted, sql, args, error)
+    await fetch(db, sql, *args)  # asyncpg's execute with arguments prepares all the same
 
 
 async def _begun(db: AsyncConnection) -> Any:
