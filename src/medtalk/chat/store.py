@@ -5,14 +5,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from medtalk.db import asyncpg_direct, together, upsert
 from medtalk.db.tables import (
+    UTCDateTime,
     appointments,
     chat_files,
     chat_messages,
@@ -310,18 +312,20 @@ async def lock_conversations(
     ids = sorted(conversation_ids)
     if db.dialect.name == "postgresql":  # every message batch runs it (db/asyncpg_direct.py)
         records = await asyncpg_direct.fetch(db, _LOCK_CONVERSATIONS_PG, ids)
-        return {record["id"]: _conversation_record(record) for record in records}
+        return {record["id"]: _conversation_record(record, db.dialect) for record in records}
     rows = await db.execute(_LOCK_CONVERSATIONS, {"ids": ids})
     return {row.id: _conversation(row) for row in rows}
 
 
-def _conversation_record(record: Mapping[str, Any]) -> ConversationRow:
-    """A row of _LOCK_CONVERSATIONS_PG; its times are stored naive UTC (db/tables.py)."""
+def _conversation_record(record: Mapping[str, Any], dialect: Dialect) -> ConversationRow:
+    """A row of _LOCK_CONVERSATIONS_PG, its times made aware as SQLAlchemy's reads make them."""
     values = dict(record)
     for name in ("last_message_at", "created_at"):
-        if values[name] is not None:
-            values[name] = values[name].replace(tzinfo=UTC)
+        values[name] = _AWARE_UTC(values[name], dialect)
     return ConversationRow(**values)
+
+
+_AWARE_UTC = UTCDateTime().process_result_value  # the columns' own conversion (db/tables.py)
 
 
 # Built once: the send path runs it for every batch, and a statement built per call costs its
